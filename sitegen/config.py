@@ -1,0 +1,173 @@
+"""The one config schema: `sitegen.yaml` decoded into typed structs, every problem named by key."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from sitegen.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "sitegen.yaml"
+BUNDLED_EXAMPLES = "examples/runs"
+
+
+class BuildConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    executor: Literal["local"] = "local"
+    """How runs are read: `local` (a process pool on this machine)."""
+    workers: int = 0
+    """Parallel readers; 0 picks one per CPU core."""
+    log_tail_kib: int = 1024
+    """The newest KiB of each log stream shown on its page; older output is cut."""
+    racy_window_s: float = 2.0
+    """Files modified this close to the build start are read again next time (raise it on NFS)."""
+    heartbeat_timeout_s: float = 180.0
+    """A run that is not finished and whose heartbeat is older than this is shown as stalled."""
+    relist_every: int = 0
+    """Re-list every directory every N builds even if its mtime is unchanged; 0 never."""
+
+
+class SafetyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    redact: list[str] = []
+    """Extra regular expressions; params whose key matches one are redacted."""
+    allow_paths: list[str] = []
+    """Directories outside the roots that paths named in run data (output_dir, logs) may point into."""
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    title: str = "Benchmark reports"
+    """The site's title, shown on every page."""
+    roots: list[str] = []
+    """Directories to scan for runs. Empty: the bundled example runs."""
+    out: str = "site"
+    """The output directory."""
+    theme: str = "default"
+    """A bundled theme's name, or a path to a theme directory."""
+    content: str = "content"
+    """Markdown pages (front matter + Markdown) added to the site."""
+    build: BuildConfig = BuildConfig()
+    safety: SafetyConfig = SafetyConfig()
+    source: str = ""
+    """The file this config came from (set by the loader, not in the file)."""
+
+    def fingerprint(self) -> bytes:
+        """What pages depend on: everything except where it was loaded from."""
+        return msgspec.json.encode(msgspec.structs.replace(self, source=""))
+
+
+def load_config(path: str | None = None, **overrides: object) -> Config:
+    """Read `path` (default `sitegen.yaml` when it exists), then apply CLI overrides.
+
+    Relative paths in the file are relative to the file's directory.
+    """
+    file = Path(path or DEFAULT_CONFIG_FILE)
+    raw: dict[str, object] = {}
+    if file.exists():
+        raw = _read_yaml(file)
+    elif path:
+        raise ConfigError(f"{file}: config file not found")
+    base = file.resolve().parent if file.exists() else Path.cwd()
+    for key, value in overrides.items():
+        if value is None or value == [] or value == ():
+            continue
+        section, _, field = key.rpartition(".")
+        target = raw.setdefault(section, {}) if section else raw
+        if isinstance(target, dict):
+            target[field] = value
+    config = _decode(raw, str(file))
+    return _resolve_paths(config, base, str(file) if file.exists() else "", overrides)
+
+
+def _read_yaml(file: Path) -> dict[str, object]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{file}: cannot read: {reason}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def _decode(raw: dict[str, object], name: str) -> Config:
+    """Check key by key so that every problem is reported at once, then convert."""
+    problems = _check(raw, Config, "")
+    for section, schema in (("build", BuildConfig), ("safety", SafetyConfig)):
+        if isinstance(raw.get(section), dict):
+            problems += _check(raw[section], schema, section)
+    for pattern in _as_list(raw.get("safety", {}), "redact"):
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            problems.append(f"safety.redact: invalid pattern {pattern!r}: {exc}")
+    if problems:
+        raise ConfigError("\n".join(f"{name}: {p}" for p in problems))
+    return msgspec.convert(raw, Config)
+
+
+def _check(raw: dict[str, object], schema: type, prefix: str) -> list[str]:
+    problems = []
+    for key, value in raw.items():
+        where = f"{prefix}.{key}" if prefix else str(key)
+        if key not in schema.__struct_fields__ or key == "source":
+            problems.append(f"{where}: unknown key (expected one of {', '.join(_fields(schema))})")
+            continue
+        if key in ("build", "safety") and not prefix and isinstance(value, dict):
+            continue
+        try:
+            msgspec.convert({key: value}, schema)
+        except msgspec.ValidationError as exc:
+            problems.append(_describe(exc, prefix))
+    return problems
+
+
+def _fields(schema: type) -> list[str]:
+    return [f for f in schema.__struct_fields__ if f != "source"]
+
+
+def _as_list(section: object, key: str) -> list[object]:
+    value = section.get(key) if isinstance(section, dict) else None
+    return value if isinstance(value, list) else []
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _describe(exc: msgspec.ValidationError, prefix: str = "") -> str:
+    """`Expected `int`, got `str` - at `$.workers`` → `build.workers: expected int, got str`."""
+    message = str(exc)
+    match = _MSGSPEC_PATH.search(message)
+    path = match["path"].lstrip(".") if match else ""
+    text = message[: match.start()] if match else message
+    text = text.replace("`", "")
+    key = ".".join(p for p in (prefix, path) if p)
+    return f"{key}: {text[0].lower()}{text[1:]}" if key else text
+
+
+def _resolve_paths(config: Config, base: Path, source: str, overrides: dict[str, object]) -> Config:
+    def resolve(p: str, from_cli: bool) -> str:
+        p = os.path.expanduser(p)
+        return os.path.normpath(p if os.path.isabs(p) or from_cli else base / p)
+
+    roots = [resolve(r, "roots" in overrides and bool(overrides["roots"])) for r in config.roots]
+    theme = config.theme
+    if "/" in theme or os.sep in theme:
+        theme = resolve(theme, bool(overrides.get("theme")))
+    return msgspec.structs.replace(
+        config,
+        roots=roots,
+        out=resolve(config.out, bool(overrides.get("out"))),
+        content=resolve(config.content, bool(overrides.get("content"))),
+        theme=theme,
+        safety=msgspec.structs.replace(
+            config.safety, allow_paths=[resolve(p, False) for p in config.safety.allow_paths]
+        ),
+        source=source,
+    )

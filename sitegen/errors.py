@@ -1,0 +1,31 @@
+"""The errors a user can see, each with its exit code.
+
+    SitegenError            exit 1
+    ├── ConfigError         exit 2  bad sitegen.yaml or flags
+    ├── RootNotFound        exit 3  a configured root does not exist
+    ├── OutputLocked        exit 4  another build holds the output directory
+    └── StrictFailure       exit 5  --strict and some run failed to read
+
+Problems inside a run are never exceptions: they are warnings on the Run.
+Only the CLI turns these into one line and an exit code.
+"""
+
+
+class SitegenError(Exception):
+    exit_code = 1
+
+
+class ConfigError(SitegenError):
+    exit_code = 2
+
+
+class RootNotFound(SitegenError):
+    exit_code = 3
+
+
+class OutputLocked(SitegenError):
+    exit_code = 4
+
+
+class StrictFailure(SitegenError):
+    exit_code = 5

@@ -1,0 +1,127 @@
+"""The one data model every reader produces and every page consumes.
+
+Frozen msgspec Structs, encodable to msgpack for the build cache. Nothing here
+opens a file; pages and analysis never branch on `Run.kind`.
+"""
+
+from __future__ import annotations
+
+from msgspec import Struct
+
+Scalar = str | int | float | bool | None
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "orphaned", "broken"})
+
+
+class Series(Struct, frozen=True):
+    """One metric over time: `y` against one or more x axes of equal length.
+
+    `x` maps an axis name ("step", "epoch", "time", "row") to its values; the
+    first key is the default axis. Missing cells are simply absent (sparse).
+    """
+
+    y: list[float]
+    x: dict[str, list[float]]
+
+
+class BenchPoint(Struct, frozen=True):
+    """One measurement of a benchmark curve, e.g. all metrics at one concurrency."""
+
+    curve: str
+    x_name: str
+    x: float
+    metrics: dict[str, float]
+
+
+class LogStream(Struct, frozen=True):
+    """One log stream of a run; `text` holds its tail (newest output kept)."""
+
+    name: str
+    slug: str
+    kind: str  # "out" | "err" | "log"
+    rank: int | None
+    size: int
+    text: str = ""
+    truncated: bool = False  # only the tail of a larger file is in `text`
+    first_error: int | None = None  # 1-based line in `text` where a traceback/error starts
+    error_summary: str = ""
+
+
+class Media(Struct, frozen=True):
+    tag: str
+    type: str
+    path: str
+    step: int | None = None
+    caption: str | None = None
+
+
+class Artifact(Struct, frozen=True):
+    """A file shown (and for small text files, published) on the run page."""
+
+    name: str
+    size: int
+    publish_as: str | None = None  # file name under the run's page dir, when copied
+
+
+class ComputeInfo(Struct, frozen=True):
+    cpu_count: int | None = None
+    cpu_architecture: str | None = None
+    memory_gb: float | None = None
+    gpu_count: int = 0
+    gpu_type: str | None = None
+    hostname: str | None = None
+    platform: str | None = None
+    python_version: str | None = None
+    slurm: dict[str, str] = {}
+
+
+class Problem(Struct, frozen=True):
+    """Why a run could not be read; `since` is when a build first saw it."""
+
+    message: str
+    since: float | None = None
+
+
+class Run(Struct, frozen=True):
+    run_id: str  # path relative to its root, "/"-separated
+    root: str  # the root as configured
+    slug: str  # unique, safe for URLs and file names
+    kind: str  # the reader's name
+    name: str
+    status: str  # running, completed, failed, orphaned, stalled, broken, unknown
+    created_at: float | None = None
+    ended_at: float | None = None
+    updated_at: float | None = None
+    heartbeat_at: float | None = None
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    params: dict[str, Scalar] = {}
+    summary: dict[str, float] = {}
+    series: dict[str, Series] = {}
+    points: list[BenchPoint] = []
+    logs: list[LogStream] = []
+    media: list[Media] = []
+    artifacts: list[Artifact] = []
+    compute: ComputeInfo | None = None
+    env: dict[str, str] = {}
+    snapshot: dict[str, object] | None = None
+    session: str | None = None
+    benchmark: str | None = None
+    warnings: list[str] = []
+    problem: Problem | None = None  # set when the run could not be read
+    stale_since: float | None = None  # data kept from the last good read since this time
+    inputs: tuple[str, ...] = ()  # absolute paths the reader looked at (files and dirs)
+
+    @property
+    def sweep(self) -> str | None:
+        for tag in self.tags:
+            if tag.startswith("sweep:"):
+                return tag[len("sweep:"):]
+        return None
+
+    @property
+    def duration_s(self) -> float | None:
+        end = self.ended_at if self.ended_at is not None else self.updated_at
+        if self.created_at is None or end is None:
+            return None
+        return max(0.0, end - self.created_at)

@@ -1,0 +1,33 @@
+"""What a reader is: a name, a version, a cheap `claims(names)` and a pure `read()`."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sitegen.model import Run
+from sitegen.redact import Redactor
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """Everything a reader may use besides the run directory itself."""
+
+    root: str  # the configured root the run was found under (absolute)
+    allowed: tuple[str, ...]  # dirs that paths named in run data may point into
+    redactor: Redactor = field(default_factory=Redactor)
+    log_tail_bytes: int = 1024 * 1024
+
+
+class Reader(Protocol):
+    NAME: str
+    VERSION: int
+
+    def claims(self, names: Set[str]) -> bool:
+        """True when a directory holding these entry names is a run of this layout."""
+        ...
+
+    def read(self, run_dir: str, run_id: str, ctx: ReadContext) -> Run:
+        """Read one run. Never raises on bad data: problems become `Run.warnings`/`Run.problem`."""
+        ...

@@ -1,0 +1,68 @@
+"""Keep secrets off the site: redact secret-looking keys and credentials in values.
+
+Keys are split into words (`hf_token` → hf, token; `apiKey` → api, key), so
+`max_tokens` and `total_output_tokens` are benchmark data and survive.
+Readers call this before anything is cached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+REDACTED = "***"
+
+SECRET_WORDS = frozenset(
+    {"token", "secret", "password", "passwd", "webhook", "credential", "credentials",
+     "apikey", "authorization", "cookie", "passphrase"}
+)
+SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key")})
+
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b"
+)
+_SECRET_FLAG = re.compile(
+    r"(?P<flag>--?[A-Za-z0-9_-]*(?:token|secret|password|passwd|api[-_]?key|webhook)[A-Za-z0-9_-]*)"
+    r"(?P<sep>[= ])(?P<value>\S+)",
+    re.IGNORECASE,
+)
+
+
+def key_words(key: str) -> list[str]:
+    return [w.lower() for w in _WORD_SPLIT.split(key) if w]
+
+
+def is_secret_key(key: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
+    words = key_words(key)
+    if any(w in SECRET_WORDS for w in words):
+        return True
+    if any(pair in SECRET_PAIRS for pair in zip(words, words[1:])):
+        return True
+    return any(p.search(key) for p in extra)
+
+
+def redact_text(text: str) -> str:
+    """Credentials inside URLs, well-known token shapes, and `--token=X` style flags."""
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    text = _TOKEN_SHAPES.sub(REDACTED, text)
+    return _SECRET_FLAG.sub(lambda m: f"{m['flag']}{m['sep']}{REDACTED}", text)
+
+
+class Redactor:
+    """Redacts mappings of params, env captures and metadata; extra key patterns from config."""
+
+    def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
+        self.extra = tuple(re.compile(p, re.IGNORECASE) for p in extra_patterns)
+
+    def value(self, key: str, value: object) -> object:
+        if is_secret_key(key, self.extra):
+            return REDACTED
+        if isinstance(value, str):
+            return redact_text(value)
+        return value
+
+    def mapping(self, items: Mapping[str, object]) -> dict[str, object]:
+        return {k: self.value(k, v) for k, v in items.items()}
