@@ -171,3 +171,17 @@ def _resolve_paths(config: Config, base: Path, source: str, overrides: dict[str,
         ),
         source=source,
     )
+
+
+def with_default_roots(config: Config) -> Config:
+    """With no roots configured, build the bundled example runs (when this is a checkout)."""
+    if config.roots:
+        return config
+    examples = Path(__file__).resolve().parent.parent / BUNDLED_EXAMPLES
+    if not examples.is_dir():
+        raise ConfigError("no roots configured: set 'roots' in sitegen.yaml or pass --root DIR")
+    # the example sweep keeps its per-rank logs beside the runs, as submitit does
+    safety = msgspec.structs.replace(
+        config.safety, allow_paths=[*config.safety.allow_paths, str(examples.parent)]
+    )
+    return msgspec.structs.replace(config, roots=[str(examples)], safety=safety)

@@ -7,6 +7,7 @@ Readers call this before anything is cached.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 
@@ -39,7 +40,7 @@ def is_secret_key(key: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
     words = key_words(key)
     if any(w in SECRET_WORDS for w in words):
         return True
-    if any(pair in SECRET_PAIRS for pair in zip(words, words[1:])):
+    if any(pair in SECRET_PAIRS for pair in itertools.pairwise(words)):
         return True
     return any(p.search(key) for p in extra)
 

@@ -10,6 +10,6 @@ __all__ = ["READERS", "ReadContext", "Reader", "reader_named"]
 
 def reader_named(name: str) -> Reader:
     for reader in READERS:
-        if reader.NAME == name:
+        if name == reader.NAME:
             return reader
     raise KeyError(name)

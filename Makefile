@@ -1,0 +1,36 @@
+# Two commands set up everything on a fresh machine: `make site` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install site test bench serve clean examples lint
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+site: install
+	$(BIN)/sitegen build
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check sitegen tests benchmarks examples
+
+bench: install
+	$(BIN)/python benchmarks/bench_build.py --markdown bench-out/results.md
+
+serve: site
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory site 8000
+
+examples: install
+	$(BIN)/python examples/generate_examples.py
+
+clean:
+	rm -rf site bench-out .pytest_cache

@@ -1,0 +1,1 @@
+"""Pure analysis over runs: no files, no rendering."""

@@ -1,0 +1,216 @@
+"""The build pipeline: find runs, read what changed, render what depends on it, prune, save."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Iterator
+
+import msgspec
+
+from sitegen import __version__, cache
+from sitegen.analysis.status import settle_status
+from sitegen.config import Config
+from sitegen.discover import Location, find_runs
+from sitegen.errors import RootNotFound, StrictFailure
+from sitegen.model import Run
+from sitegen.reporting import BuildReport, Reporter, encode_report
+from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, run_job, run_job_in_worker
+from sitegen.site_pages import site_pages
+from sitegen.write import remove, remove_stale_temporaries, write_atomic
+
+POOL_THRESHOLD = 24  # fewer jobs than this run in-process: a pool costs more than it saves
+
+
+def build(
+    config: Config, *, full: bool = False, strict: bool = False,
+    reporter: Reporter | None = None, report_file: str | None = None,
+) -> BuildReport:
+    """Build (or bring up to date) the site for `config`; returns the build report."""
+    reporter = reporter or Reporter()
+    started = time.time()
+    _check_roots(config.roots)
+    out = config.out
+    with cache.BuildLock(out) as lock:
+        manifest, reason = (cache.Manifest(), None) if full else cache.load_manifest(out, __version__)
+        if reason:
+            reporter.note(reason)
+        if lock.took_over:
+            reporter.note("a previous build was interrupted; finishing its work")
+            remove_stale_temporaries(out)
+        settings = _job_settings(config, started)
+        relist = full or _periodic_relist(config, manifest)
+        locations, dirs = find_runs(config.roots, manifest.dirs, relist=relist, skip=[out])
+        jobs, kept = plan_run_jobs(locations, manifest, settings)
+        outcomes = execute(jobs, settings, config.build.workers)
+        records, changed = collect(outcomes, kept, reporter)
+        prune(out, manifest, records, reporter)
+        headers: list[Run] = []
+
+        def load_headers() -> list[Run]:
+            headers.extend(all_headers(out, records, changed, settings))
+            return headers
+
+        page_records = site_pages(config, settings, records, manifest.pages, load_headers, reporter)
+        if changed or len(records) != len(manifest.runs):
+            cache.save_headers(out, headers or load_headers())
+        if reporter.report.pages_written or reporter.report.pages_removed:
+            os.sync()  # every page is on disk before the manifest says so
+        cache.save_manifest(out, cache.Manifest(
+            version=__version__, builds=manifest.builds + 1, dirs=dirs,
+            runs={cache.run_key(r.root, r.run_id): r for r in records}, pages=page_records,
+        ))
+        report = _finish(reporter, len(locations), full, started, out, report_file)
+    if strict and report.runs_failed:
+        failed = report.runs_failed
+        raise StrictFailure(f"{failed} run(s) could not be read (--strict); see the warnings above")
+    return report
+
+
+def _check_roots(roots: Iterable[str]) -> None:
+    for root in roots:
+        if not os.path.isdir(root):
+            raise RootNotFound(f"root {root!r} is not a directory; check 'roots' in sitegen.yaml or --root")
+
+
+def _job_settings(config: Config, started: float) -> JobSettings:
+    from sitegen.render.env import theme_dir, theme_fingerprint
+    from sitegen.render.site import SiteInfo
+
+    theme = theme_dir(config.theme)
+    key = hashlib.blake2b(digest_size=12)
+    for part in (__version__.encode(), config.fingerprint(), theme_fingerprint(theme)):
+        key.update(part + b"\0")
+    return JobSettings(
+        out=config.out,
+        site=SiteInfo(title=config.title, theme=str(theme), version=__version__),
+        site_key=key.hexdigest(),
+        allowed=tuple(config.roots) + tuple(config.safety.allow_paths),
+        redact=tuple(config.safety.redact),
+        log_tail_bytes=config.build.log_tail_kib * 1024,
+        now=started,
+        started_ns=int(started * 1e9),
+        racy_window_s=config.build.racy_window_s,
+        heartbeat_timeout_s=config.build.heartbeat_timeout_s,
+    )
+
+
+def _periodic_relist(config: Config, manifest: cache.Manifest) -> bool:
+    every = config.build.relist_every
+    return every > 0 and (manifest.builds + 1) % every == 0
+
+
+def plan_run_jobs(
+    locations: list[Location], manifest: cache.Manifest, settings: JobSettings
+) -> tuple[list[RunJob], list[cache.RunRecord]]:
+    """Jobs for runs to read or re-render; records of runs whose pages are up to date."""
+    from sitegen.run_jobs import render_key
+
+    jobs, kept = [], []
+    for loc in locations:
+        record = manifest.runs.get(cache.run_key(loc.root, loc.run_id))
+        if record is None or record.reader != loc.reader or not cache.unchanged(record):
+            jobs.append(RunJob(loc, record, read=True))
+        elif record.render_key != render_key(
+            settings.site_key, record.fingerprint, record_status(record, settings)
+        ):
+            jobs.append(RunJob(loc, record, read=False))
+        else:
+            kept.append(record)
+    return jobs, kept
+
+
+def record_status(record: cache.RunRecord, settings: JobSettings) -> str:
+    """The status a cached run would be shown with now (a live run may have stalled)."""
+    if record.live_until is not None and settings.now > record.live_until:
+        return "stalled"
+    return record.shown_status
+
+
+def execute(jobs: list[RunJob], settings: JobSettings, workers: int) -> Iterator[RunOutcome]:
+    workers = workers or os.cpu_count() or 1
+    if len(jobs) < POOL_THRESHOLD or workers == 1:
+        yield from (run_job(job, settings) for job in jobs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context(method),
+        initializer=init_worker, initargs=(settings,),
+    ) as pool:
+        yield from pool.map(run_job_in_worker, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
+
+
+def collect(
+    outcomes: Iterable[RunOutcome], kept: list[cache.RunRecord], reporter: Reporter,
+) -> tuple[list[cache.RunRecord], dict[str, bytes]]:
+    """Every run's record, and the encoded headers of the runs that were processed."""
+    records = list(kept)
+    changed: dict[str, bytes] = {}
+    for outcome in outcomes:
+        records.append(outcome.record)
+        changed[cache.run_key(outcome.record.root, outcome.record.run_id)] = outcome.header
+        if outcome.read:
+            reporter.run_read(outcome.record.run_id, outcome.warnings, outcome.failed)
+        for path in outcome.written:
+            reporter.page(path, written=True)
+        reporter.pages_unchanged(outcome.unchanged)
+        for path in outcome.removed:
+            reporter.page_removed(path)
+    reporter.runs_cached(len(records) - reporter.report.runs_read)
+    reporter.pages_unchanged(sum(len(r.pages) for r in kept))
+    records.sort(key=lambda r: (r.root, r.run_id))
+    return records, changed
+
+
+def all_headers(
+    out: str, records: list[cache.RunRecord], changed: dict[str, bytes], settings: JobSettings
+) -> list[Run]:
+    """The header of every run, from this build's outcomes or the cache, as shown now."""
+    decoder = msgspec.msgpack.Decoder(Run)
+    previous = cache.load_headers(out)
+    headers = []
+    for record in records:
+        key = cache.run_key(record.root, record.run_id)
+        if key in changed:
+            run = decoder.decode(changed[key])
+        else:
+            run = previous.get(key) or _header_from_run_cache(out, record.slug)
+        if run is not None:
+            headers.append(settle_status(run, settings.now, settings.heartbeat_timeout_s))
+    return headers
+
+
+def _header_from_run_cache(out: str, slug: str) -> Run | None:
+    run = cache.load_run(out, slug)
+    return cache.header(run) if run is not None else None
+
+
+def prune(out: str, manifest: cache.Manifest, records: list[cache.RunRecord], reporter: Reporter) -> None:
+    """Remove the pages and cache of runs that are gone; nothing else is ever removed."""
+    present = {cache.run_key(r.root, r.run_id) for r in records}
+    for key, record in manifest.runs.items():
+        if key in present:
+            continue
+        for path in record.pages:
+            remove(os.path.join(out, path), stop_at=out)
+            reporter.page_removed(path)
+        cache.drop_run(out, record.slug)
+
+
+def _finish(
+    reporter: Reporter, runs_total: int, full: bool, started: float, out: str, report_file: str | None
+) -> BuildReport:
+    report = reporter.report
+    report.runs_total = runs_total
+    report.full = full
+    report.duration_s = round(time.time() - started, 3)
+    data = encode_report(report)
+    write_atomic(os.path.join(cache.cache_dir(out), "report.json"), data)
+    if report_file:
+        write_atomic(os.path.abspath(report_file), data)
+    reporter.done()
+    return report

@@ -1,0 +1,276 @@
+"""The only module that decides staleness: fingerprints, the manifest, racy files, the lock.
+
+The manifest is msgpack (never pickle) with a format version; a missing, corrupt or
+old manifest means a full build, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+
+import msgspec
+
+from sitegen.errors import OutputLocked
+from sitegen.model import Run
+from sitegen.write import write_atomic
+
+MANIFEST_FORMAT = 1
+CACHE_DIR = "_build"
+MISSING = (0, 0, -1, 0)
+
+Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
+
+
+class DirEntry(msgspec.Struct, array_like=True):
+    """A listed directory: its mtime, its sub-directories, and the reader that claims it."""
+
+    mtime_ns: int
+    subdirs: list[str]
+    reader: str | None
+
+
+class RunRecord(msgspec.Struct):
+    root: str
+    run_id: str
+    run_dir: str
+    reader: str
+    slug: str
+    inputs: list[str]  # relative to run_dir
+    stamps: list[Stamp]
+    fingerprint: str
+    racy: bool
+    shown_status: str  # the status its pages show
+    live_until: float | None  # when a live run would be shown as stalled, if no input changes
+    render_key: str  # what its pages were rendered from
+    pages: dict[str, str]  # output path → content hash
+
+
+class PageRecord(msgspec.Struct, array_like=True):
+    input_hash: str
+    content_hash: str
+
+
+class Manifest(msgspec.Struct):
+    format: int = MANIFEST_FORMAT
+    version: str = ""
+    builds: int = 0
+    dirs: dict[str, DirEntry] = {}
+    runs: dict[str, RunRecord] = {}  # key: root + "\0" + run_id
+    pages: dict[str, PageRecord] = {}  # site-wide pages (index, runs.json, content, assets)
+
+
+def cache_dir(out: str) -> str:
+    return os.path.join(out, CACHE_DIR)
+
+
+def _manifest_path(out: str) -> str:
+    return os.path.join(cache_dir(out), "manifest.msgpack")
+
+
+def load_manifest(out: str, version: str) -> tuple[Manifest, str | None]:
+    """The previous build's manifest, or an empty one and the reason for a full build."""
+    try:
+        with open(_manifest_path(out), "rb") as handle:
+            manifest = msgspec.msgpack.decode(handle.read(), type=Manifest)
+    except FileNotFoundError:
+        return Manifest(), None
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return Manifest(), "the build cache was unreadable; rebuilding everything"
+    if manifest.format != MANIFEST_FORMAT or manifest.version != version:
+        return Manifest(), f"sitegen {version} differs from the cached build's; rebuilding everything"
+    return manifest, None
+
+
+def save_manifest(out: str, manifest: Manifest) -> None:
+    write_atomic(_manifest_path(out), msgspec.msgpack.encode(manifest), durable=True)
+
+
+def run_key(root: str, run_id: str) -> str:
+    return f"{root}\0{run_id}"
+
+
+# --- fingerprints -----------------------------------------------------------------
+
+
+def stamp(path: str) -> Stamp:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return MISSING
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+def fingerprint(reader_version: int, stamps: list[Stamp], content: bytes) -> str:
+    """Stamps say when to read again; the content makes a same-stamp (racy) change visible."""
+    digest = hashlib.blake2b(msgspec.msgpack.encode([reader_version, stamps]), digest_size=12)
+    digest.update(content)
+    return digest.hexdigest()
+
+
+def is_racy(stamps: list[Stamp], build_started_ns: int, window_s: float) -> bool:
+    """A file touched within the window before the build started may still change unseen."""
+    limit = build_started_ns - int(window_s * 1e9)
+    return any(mtime >= limit for mtime, _ctime, size, _ino in stamps if size >= 0)
+
+
+def unchanged(record: RunRecord) -> bool:
+    """True when every input of a cached run stats exactly as it did when it was read."""
+    if record.racy:
+        return False
+    base = record.run_dir
+    for rel, old in zip(record.inputs, record.stamps, strict=True):
+        if stamp(os.path.join(base, rel) if rel != "." else base) != tuple(old):
+            return False
+    return True
+
+
+def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:
+    return [os.path.relpath(p, run_dir) for p in inputs] or ["."]
+
+
+# --- cached runs ------------------------------------------------------------------
+
+_RUN_DECODER = msgspec.msgpack.Decoder(Run)
+_HEADERS_DECODER = msgspec.msgpack.Decoder(list[Run])
+
+
+def _run_path(out: str, slug: str) -> str:
+    return os.path.join(cache_dir(out), "runs", f"{slug}.msgpack")
+
+
+def save_run(out: str, run: Run) -> bytes:
+    """Cache the run; returns its encoding, so that its fingerprint can include it."""
+    data = msgspec.msgpack.encode(run)
+    write_atomic(_run_path(out, run.slug), data)
+    return data
+
+
+def load_run(out: str, slug: str) -> Run | None:
+    try:
+        with open(_run_path(out, slug), "rb") as handle:
+            return _RUN_DECODER.decode(handle.read())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def drop_run(out: str, slug: str) -> None:
+    try:
+        os.unlink(_run_path(out, slug))
+    except FileNotFoundError:
+        pass
+
+
+def header(run: Run) -> Run:
+    """The run without its bulky parts: what lists, tables and analysis need."""
+    logs = [msgspec.structs.replace(s, text="") for s in run.logs]
+    return msgspec.structs.replace(run, series={}, logs=logs, media=[])
+
+
+def load_headers(out: str) -> dict[str, Run]:
+    try:
+        with open(os.path.join(cache_dir(out), "runs.msgpack"), "rb") as handle:
+            runs = _HEADERS_DECODER.decode(handle.read())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return {}
+    return {run_key(r.root, r.run_id): r for r in runs}
+
+
+def save_headers(out: str, headers: list[Run]) -> None:
+    write_atomic(os.path.join(cache_dir(out), "runs.msgpack"), msgspec.msgpack.encode(headers))
+
+
+# --- the lock ---------------------------------------------------------------------
+
+
+class BuildLock:
+    """An exclusively created lock file with host, pid and a heartbeat (flock fails on NFS).
+
+    A lock whose heartbeat is older than `stale_after_s`, or whose process is gone on
+    this host, is taken over. `took_over` tells the build to clean up after the dead one.
+    """
+
+    def __init__(self, out: str, stale_after_s: float = 120.0, beat_every_s: float = 10.0) -> None:
+        self.path = os.path.join(cache_dir(out), "lock")
+        self.stale_after_s = stale_after_s
+        self.beat_every_s = beat_every_s
+        self.took_over = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BuildLock:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        identity = f"{socket.gethostname()} {os.getpid()}\n".encode()
+        for _attempt in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._stale_holder()
+                if holder is None:
+                    raise OutputLocked(self._busy_message()) from None
+                self.took_over = True
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            os.write(fd, identity)
+            os.close(fd)
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+            return self
+        raise OutputLocked(self._busy_message())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.beat_every_s):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def _read_holder(self) -> tuple[str, int, float] | None:
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                host, _, pid = handle.read().strip().partition(" ")
+            return host, int(pid), os.stat(self.path).st_mtime
+        except (OSError, ValueError):
+            return None
+
+    def _stale_holder(self) -> tuple[str, int, float] | bool | None:
+        holder = self._read_holder()
+        if holder is None:
+            return True  # vanished or garbled: safe to retry
+        host, pid, beat = holder
+        if time.time() - beat > self.stale_after_s:
+            return holder
+        if host == socket.gethostname() and not _alive(pid):
+            return holder
+        return None
+
+    def _busy_message(self) -> str:
+        holder = self._read_holder()
+        who = f"pid {holder[1]} on {holder[0]}" if holder else "another process"
+        return (
+            f"another build ({who}) is writing this output directory; wait for it to finish, "
+            f"or delete {self.path} if that build is gone"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,62 @@
+"""The command line: each command parses its flags, loads config and calls one function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sitegen import __version__
+from sitegen.errors import SitegenError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.command(args)
+    except SitegenError as exc:
+        if args.debug:
+            raise
+        print(f"sitegen: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sitegen: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sitegen", description="Static report sites from benchmark runs.")
+    parser.add_argument("--version", action="version", version=f"sitegen {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(title="commands")
+
+    build = commands.add_parser("build", help="build the site, re-reading only what changed")
+    build.add_argument("--config", help="config file (default: sitegen.yaml when present)")
+    build.add_argument("--root", action="append", default=[], metavar="DIR", help="a run root (repeatable)")
+    build.add_argument("--out", metavar="DIR", help="output directory")
+    build.add_argument("--full", action="store_true", help="ignore the cache and rebuild everything")
+    build.add_argument("--executor", choices=["local"], help="how runs are read")
+    build.add_argument("--workers", type=int, metavar="N", help="parallel readers (0: one per core)")
+    build.add_argument("--report", metavar="FILE", help="also write the build report here")
+    build.add_argument("--strict", action="store_true", help="exit non-zero when any run failed to read")
+    build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    build.set_defaults(command=_build)
+    return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    from sitegen.build import build
+    from sitegen.config import load_config, with_default_roots
+    from sitegen.reporting import ConsoleReporter
+
+    config = load_config(
+        args.config, roots=args.root, out=args.out,
+        **{"build.executor": args.executor, "build.workers": args.workers},
+    )
+    config = with_default_roots(config)
+    build(config, full=args.full, strict=args.strict, report_file=args.report,
+          reporter=ConsoleReporter(quiet=args.quiet))
+    return 0

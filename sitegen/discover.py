@@ -1,0 +1,102 @@
+"""Find run directories under the roots, by names only; reuse listings whose dir mtime is unchanged.
+
+A directory whose mtime has not moved since the last build is not listed again
+(on NFS a `readdir` is a round trip, a `stat` is cheap); `relist` lists everything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import msgspec
+
+from sitegen.cache import DirEntry
+from sitegen.readers import READERS
+
+SKIP_NAMES = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
+
+
+class Location(msgspec.Struct, frozen=True):
+    root: str
+    run_dir: str
+    run_id: str
+    reader: str
+
+
+def find_runs(
+    roots: Sequence[str],
+    known_dirs: dict[str, DirEntry],
+    *,
+    relist: bool = False,
+    skip: Sequence[str] = (),
+) -> tuple[list[Location], dict[str, DirEntry]]:
+    """All runs under `roots` (sorted) and the directory listings to remember."""
+    skip_ids = frozenset(ident[:2] for ident in map(_identity, skip) if ident)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(roots), 8))) as pool:
+        results = list(pool.map(lambda root: _walk(root, known_dirs, relist, skip_ids), roots))
+    locations: list[Location] = []
+    dirs: dict[str, DirEntry] = {}
+    for found, listed in results:
+        locations.extend(found)
+        dirs.update(listed)
+    locations.sort(key=lambda loc: (loc.root, loc.run_id))
+    return locations, dirs
+
+
+def _walk(
+    root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[tuple[int, int]]
+) -> tuple[list[Location], dict[str, DirEntry]]:
+    found: list[Location] = []
+    listed: dict[str, DirEntry] = {}
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        identity = _identity(directory)
+        if identity is None or identity[:2] in seen or identity[:2] in skip:
+            continue  # vanished, a symlink loop, or the site's own output
+        seen.add(identity[:2])
+        entry = _list(directory, identity[2], known.get(directory), relist)
+        if entry is None:
+            continue
+        listed[directory] = entry
+        if entry.reader is not None:
+            run_id = os.path.relpath(directory, root).replace(os.sep, "/")
+            found.append(Location(root, directory, run_id, entry.reader))
+            continue
+        stack.extend(os.path.join(directory, name) for name in reversed(entry.subdirs))
+    return found, listed
+
+
+def _identity(path: str) -> tuple[int, int, int] | None:
+    """(device, inode, mtime_ns) of a directory, or None when it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns)
+
+
+def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) -> DirEntry | None:
+    if cached is not None and cached.mtime_ns == mtime_ns and not relist:
+        return cached
+    try:
+        with os.scandir(directory) as entries:
+            items = [(e.name, _is_dir(e)) for e in entries]
+    except (OSError, ValueError):
+        return None
+    names = frozenset(name for name, _ in items)
+    reader = next((r.NAME for r in READERS if r.claims(names)), None)
+    subdirs = sorted(
+        name for name, is_dir in items if is_dir and not name.startswith(".") and name not in SKIP_NAMES
+    )
+    return DirEntry(mtime_ns, [] if reader else subdirs, reader)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False

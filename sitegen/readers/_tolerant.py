@@ -1,0 +1,261 @@
+"""Read untrusted run files without raising: each helper returns what it could read and a problem.
+
+Problems are short strings that start with the file name (`metrics.csv: …`), ready for `Run.warnings`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+from typing import BinaryIO, NamedTuple
+
+import yaml
+
+MAX_JSON_BYTES = 64 * 1024 * 1024
+MAX_YAML_BYTES = 1024 * 1024
+_BINARY_SAMPLE = 8192
+
+
+class Tail(NamedTuple):
+    """The newest part of a text file, decoded; `truncated` when older bytes were left out."""
+
+    text: str
+    size: int
+    truncated: bool
+    binary: bool
+
+
+def stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def mtime_or_none(path: str) -> float | None:
+    st = stat_or_none(path)
+    return st.st_mtime if st is not None else None
+
+
+def file_size(path: str) -> int | None:
+    """Size of a regular file (links followed), or None for anything else or nothing."""
+    st = stat_or_none(path)
+    return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
+
+
+def list_dir(path: str) -> list[str] | None:
+    """Sorted entry names, or None when the directory is missing or unreadable."""
+    try:
+        return sorted(os.listdir(path))
+    except (OSError, ValueError):
+        return None
+
+
+def looks_binary(data: bytes) -> bool:
+    """Text files hold no NUL bytes; a few stray ones are tolerated, many mean binary."""
+    sample = data[:_BINARY_SAMPLE]
+    return sample.count(0) > max(2, len(sample) // 100)
+
+
+def read_bytes(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The file's first `max_bytes` bytes; a problem when unreadable or cut at the cap."""
+    name = os.path.basename(path)
+    try:
+        with _open_regular(path) as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        return None, f"{name}: {_os_reason(exc)}"
+    if len(data) > max_bytes:
+        cap = _mib(max_bytes)
+        return data[:max_bytes], f"{name}: larger than {cap}; only the first {cap} read"
+    return data, None
+
+
+def read_json(path: str, max_bytes: int = MAX_JSON_BYTES) -> tuple[object, str | None]:
+    """The decoded JSON value, or None and why not (unreadable, too large, invalid, too deep)."""
+    name = os.path.basename(path)
+    data, problem = _read_whole(path, max_bytes)
+    if data is None:
+        return None, problem
+    try:
+        return json.loads(data), None
+    except UnicodeDecodeError:
+        return None, f"{name}: not valid UTF-8"
+    except json.JSONDecodeError as exc:
+        return None, f"{name}: invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+    except ValueError as exc:
+        return None, f"{name}: invalid JSON ({exc})"
+    except RecursionError:
+        return None, f"{name}: JSON nested too deeply"
+
+
+def read_yaml(path: str, max_bytes: int = MAX_YAML_BYTES) -> tuple[object, str | None]:
+    """The decoded YAML value, plain data only: aliases are refused (alias bombs), tags ignored."""
+    name = os.path.basename(path)
+    data, problem = _read_whole(path, max_bytes)
+    if data is None:
+        return None, problem
+    try:
+        return yaml.load(data, Loader=_PlainDataLoader), None
+    except yaml.YAMLError as exc:
+        return None, f"{name}: invalid YAML ({_first_line(exc)})"
+    except (ValueError, TypeError) as exc:
+        return None, f"{name}: invalid YAML ({exc})"
+    except RecursionError:
+        return None, f"{name}: YAML nested too deeply"
+
+
+def read_jsonl(path: str, max_bytes: int = MAX_JSON_BYTES) -> tuple[list[object], list[str]]:
+    """The decoded lines of a JSON-lines file; bad lines are skipped and counted in one problem.
+
+    A last line without a newline that does not decode is still being written: it is left out
+    and reported as pending, not as bad.
+    """
+    name = os.path.basename(path)
+    data, problem = read_bytes(path, max_bytes)
+    problems = [problem] if problem else []
+    if not data:
+        return [], problems
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    records: list[object] = []
+    bad_lines: list[int] = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            _decode_line(line, records, bad_lines, number)
+    if tail.strip() and problem is None and not _decode_line(tail, records, [], 0):
+        problems.append(f"{name}: last line incomplete (still being written); {len(records)} lines read")
+    if bad_lines:
+        problems.append(f"{name}: {len(bad_lines)} invalid lines skipped (first at line {bad_lines[0]})")
+    return records, problems
+
+
+def read_csv_lines(path: str, max_bytes: int) -> tuple[list[str], list[str]]:
+    """The whole, non-blank lines of a CSV file with a header row (BOM and CRLF removed).
+
+    A last line without a newline is still being written: it is left out and reported as pending.
+    """
+    name = os.path.basename(path)
+    data, problem = read_bytes(path, max_bytes)
+    problems = [problem] if problem else []
+    if data is None:
+        return [], problems
+    if not data.strip():
+        return [], [*problems, f"{name}: empty"]
+    if looks_binary(data):
+        return [], [*problems, f"{name}: looks binary; not read"]
+    pending = not data.endswith(b"\n")
+    if pending:
+        data = data[:data.rfind(b"\n") + 1]
+    lines = [line for line in data.decode("utf-8-sig", errors="replace").splitlines() if line]
+    if pending and problem is None:  # at the size cap the cut is already reported
+        rows_read = max(0, len(lines) - 1)
+        problems.append(f"{name}: last line incomplete (still being written); {rows_read} rows read")
+    return lines, problems
+
+
+def parse_csv_lines(lines: list[str], name: str) -> tuple[list[list[str]], list[str]]:
+    """CSV rows of `lines`; lines the csv module refuses (field size limit …) are skipped and reported."""
+    reader = csv.reader(lines)
+    rows: list[list[str]] = []
+    errors: list[str] = []
+    while True:
+        try:
+            rows.extend(reader)
+            break
+        except csv.Error as exc:  # the reader resumes on the next line
+            errors.append(f"line {reader.line_num}: {exc}")
+    problems = [f"{name}: {len(errors)} lines unreadable, skipped ({errors[0]})"] if errors else []
+    return rows, problems
+
+
+def read_tail(path: str, max_bytes: int) -> tuple[Tail | None, str | None]:
+    """At most `max_bytes` of the file's newest text, starting at a line boundary when cut."""
+    name = os.path.basename(path)
+    try:
+        with _open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            truncated = size > max_bytes
+            if truncated:
+                handle.seek(size - max_bytes)
+            data = handle.read(max_bytes)
+    except OSError as exc:
+        return None, f"{name}: {_os_reason(exc)}"
+    if truncated:
+        newline = data.find(b"\n")
+        data = data[newline + 1:] if newline != -1 else data
+    binary = looks_binary(data)
+    return Tail(data.decode("utf-8", errors="replace"), size, truncated, binary), None
+
+
+class _PlainDataLoader(yaml.SafeLoader):
+    """safe_load that refuses aliases and reads unknown tags (`!!python/tuple` …) as plain data."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _construct_plain(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_PlainDataLoader.add_constructor(None, _construct_plain)
+
+
+def _decode_line(line: bytes, records: list[object], bad_lines: list[int], number: int) -> bool:
+    try:
+        records.append(json.loads(line))
+    except (ValueError, RecursionError):
+        bad_lines.append(number)
+        return False
+    return True
+
+
+def _read_whole(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    data, problem = read_bytes(path, max_bytes)
+    if problem is not None:
+        too_large = f"{os.path.basename(path)}: larger than {_mib(max_bytes)}; not read"
+        return None, too_large if data is not None else problem
+    return data, None
+
+
+class _NotRegularFile(OSError):
+    pass
+
+
+def _open_regular(path: str) -> BinaryIO:
+    """Open for reading without blocking on a FIFO, and refuse anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegularFile()
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "vanished or a dangling link"
+    if isinstance(exc, _NotRegularFile):
+        return "not a regular file"
+    return f"unreadable ({exc.strerror or type(exc).__name__})"
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return " ".join(line.strip() for line in lines[:2]) if lines else type(exc).__name__
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MiB"

@@ -1,0 +1,1 @@
+"""Renderers: Structs in, page bytes out. They never touch run directories."""

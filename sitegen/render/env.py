@@ -1,0 +1,97 @@
+"""The theme: where it lives, what it hashes to, and the jinja2 environment that renders it."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from functools import cache
+from pathlib import Path
+
+import msgspec
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+class Page(msgspec.Struct, frozen=True):
+    path: str  # relative to the output dir, "/"-separated
+    data: bytes
+
+
+def theme_dir(theme: str) -> Path:
+    """A bundled theme by name (inside the wheel, or the source checkout), or a directory."""
+    if os.sep in theme or "/" in theme:
+        return Path(theme)
+    for candidate in (PACKAGE_DIR / "themes" / theme, PACKAGE_DIR.parent / "themes" / theme):
+        if candidate.is_dir():
+            return candidate
+    return PACKAGE_DIR.parent / "themes" / theme
+
+
+def theme_files(theme: Path) -> list[Path]:
+    return sorted(p for p in theme.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def theme_fingerprint(theme: Path) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for path in theme_files(theme):
+        digest.update(str(path.relative_to(theme)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
+@cache
+def environment(theme: str):  # -> jinja2.Environment, imported lazily
+    import jinja2
+
+    # autoescape=True for every template: select_autoescape skips names like run.html.j2
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(theme_dir(theme) / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(when=format_time, duration=format_duration, num=format_number, size=format_size)
+    return env
+
+
+def render(theme: str, template: str, **context: object) -> bytes:
+    return environment(theme).get_template(template).render(**context).encode()
+
+
+def format_time(epoch: float | None) -> str:
+    if epoch is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m {secs}s"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+def format_number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.6g}"
+    return str(value)
+
+
+def format_size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)

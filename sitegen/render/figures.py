@@ -1,0 +1,81 @@
+"""Plotly figures as plain dicts in the plotly JSON schema, small enough to embed in pages.
+
+Never `plotly.graph_objects`: it is far too slow for thousands of figures.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from sitegen.model import Series
+from sitegen.render.downsample import downsample
+
+_MARKERS_UP_TO = 50  # points; a line this short also gets markers, so each point shows
+_EXACT_INT = 2.0**53  # beyond this a float's integer form is no shorter and may mislead
+# y is shown to 7 significant digits (float32 precision), finer than any plot or hover needs;
+# full precision takes ~19 characters a value and pushes a 10-series page past its budget.
+_Y_DIGITS = 7
+
+
+def series_figure(name: str, series: Series, axis: str, max_points: int = 1000) -> dict:
+    """One metric as a line against `axis` (a key of `series.x`); the page shows the title.
+
+    Lines longer than `max_points` are downsampled (min/max per bucket, spikes kept); the
+    full data belongs in the CSV the page links to.
+    """
+    layout = _layout(axis, name)
+    layout["showlegend"] = False
+    return {"data": [_trace(name, series.x[axis], series.y, max_points)], "layout": layout}
+
+
+def overlay_figure(title: str, traces: list[tuple[str, list[float], list[float]]],
+                   x_title: str, y_title: str, max_points: int = 1000) -> dict:
+    """Several named (name, x, y) lines on one plot, each downsampled to `max_points`."""
+    layout = _layout(x_title, y_title)
+    layout["title"] = {"text": _label(title)}
+    layout["margin"]["t"] = 40
+    return {"data": [_trace(name, x, y, max_points) for name, x, y in traces], "layout": layout}
+
+
+def figure_div_id(index: int) -> str:
+    """A fixed div id; plotly's own are random and would break byte-identical builds."""
+    return f"plot-{index}"
+
+
+def _trace(name: str, x: list[float], y: list[float], max_points: int) -> dict:
+    x, y = downsample(x, y, max_points)
+    return {
+        "type": "scatter",
+        "mode": "lines+markers" if len(y) <= _MARKERS_UP_TO else "lines",
+        "name": _label(name),
+        "x": [_compact(v) for v in x],
+        "y": [_compact(float(f"{v:.{_Y_DIGITS}g}")) for v in y],
+    }
+
+
+def _layout(x_title: str, y_title: str) -> dict:
+    return {
+        "autosize": True,
+        "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+        "xaxis": {"title": {"text": _label(x_title)}},
+        "yaxis": {"title": {"text": _label(y_title)}},
+    }
+
+
+def _label(text: str) -> str:
+    """Text for a plotly label, which renders tags such as <b>, <br> and <a href>.
+
+    Quotes stay as they are: plotly decodes &lt; &gt; &amp; but would show &quot; verbatim.
+    """
+    return escape(text, quote=False)
+
+
+def _compact(value: float) -> float | int | None:
+    """None for NaN/±inf (JSON has neither); whole numbers as ints, which print shorter."""
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    if value.is_integer() and abs(value) < _EXACT_INT:
+        return int(value)
+    return value

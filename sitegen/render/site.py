@@ -1,0 +1,18 @@
+"""What every page knows about the site it belongs to."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class SiteInfo(msgspec.Struct, frozen=True):
+    title: str
+    theme: str
+    version: str
+    content_pages: tuple[tuple[str, str], ...] = ()  # (title, path) for the index's page list
+
+
+def relative_root(page_path: str) -> str:
+    """The prefix from a page back to the site root: every link on the site is relative."""
+    depth = page_path.count("/")
+    return "../" * depth

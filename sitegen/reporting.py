@@ -1,0 +1,125 @@
+"""The one reporting seam: build events go to a Reporter; the build report is what it recorded."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import msgspec
+
+REPORT_FORMAT = 1
+
+
+class RunWarning(msgspec.Struct, frozen=True):
+    run_id: str
+    message: str
+
+
+class BuildReport(msgspec.Struct):
+    format: int = REPORT_FORMAT
+    runs_total: int = 0
+    runs_read: int = 0
+    runs_cached: int = 0
+    runs_failed: int = 0
+    pages_written: int = 0
+    pages_unchanged: int = 0
+    pages_removed: int = 0
+    warnings: list[RunWarning] = []
+    notes: list[str] = []
+    full: bool = False
+    duration_s: float = 0.0
+
+
+class Reporter:
+    """Records every event into a BuildReport; subclasses also show them."""
+
+    def __init__(self) -> None:
+        self.report = BuildReport()
+
+    def note(self, message: str) -> None:
+        self.report.notes.append(message)
+
+    def run_read(self, run_id: str, warnings: list[str], failed: str | None) -> None:
+        self.report.runs_read += 1
+        if failed:
+            self.report.runs_failed += 1
+            self.warning(run_id, failed)
+        for message in warnings:
+            self.warning(run_id, message)
+
+    def runs_cached(self, count: int) -> None:
+        self.report.runs_cached += count
+
+    def page(self, path: str, written: bool) -> None:
+        if written:
+            self.report.pages_written += 1
+        else:
+            self.report.pages_unchanged += 1
+
+    def pages_unchanged(self, count: int) -> None:
+        self.report.pages_unchanged += count
+
+    def page_removed(self, path: str) -> None:
+        self.report.pages_removed += 1
+
+    def warning(self, run_id: str, message: str) -> None:
+        self.report.warnings.append(RunWarning(run_id, message))
+
+    def done(self) -> None:
+        """Called once at the end of a build."""
+
+
+class ConsoleReporter(Reporter):
+    """Warnings as they come, one summary line at the end; `quiet` keeps only problems."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        super().__init__()
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+
+    def note(self, message: str) -> None:
+        super().note(message)
+        if not self.quiet:
+            print(f"info: {message}", file=self.stream)
+
+    def warning(self, run_id: str, message: str) -> None:
+        super().warning(run_id, message)
+        print(f"warning: {run_id}: {message}", file=self.stream)
+
+    def done(self) -> None:
+        if self.quiet:
+            return
+        r = self.report
+        print(
+            f"built {r.runs_total} runs ({r.runs_read} read, {r.runs_cached} cached, "
+            f"{r.runs_failed} failed); pages {r.pages_written} written, "
+            f"{r.pages_unchanged} unchanged, {r.pages_removed} removed in {r.duration_s:.2f}s",
+            file=self.stream,
+        )
+
+
+def encode_report(report: BuildReport) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
+
+
+class RecordingReporter(Reporter):
+    """Keeps every page event by path, for tests and tools that need more than counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[str] = []
+        self.removed: list[str] = []
+        self.read: list[str] = []
+
+    def run_read(self, run_id: str, warnings: list[str], failed: str | None) -> None:
+        super().run_read(run_id, warnings, failed)
+        self.read.append(run_id)
+
+    def page(self, path: str, written: bool) -> None:
+        super().page(path, written)
+        if written:
+            self.written.append(path)
+
+    def page_removed(self, path: str) -> None:
+        super().page_removed(path)
+        self.removed.append(path)

@@ -1,0 +1,156 @@
+"""One unit of parallel build work per run: read it or reuse the cache, keep the last
+good data when a read fails, settle its status, and render and write its pages."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import msgspec
+
+from sitegen import cache
+from sitegen.analysis.status import live_until, settle_status
+from sitegen.discover import Location
+from sitegen.model import Problem, Run
+from sitegen.readers import ReadContext, reader_named
+from sitegen.render.site import SiteInfo
+from sitegen.write import remove, write_if_changed
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What every run job needs, sent once to each worker process."""
+
+    out: str
+    site: SiteInfo
+    site_key: str
+    allowed: tuple[str, ...]
+    redact: tuple[str, ...]
+    log_tail_bytes: int
+    now: float
+    started_ns: int
+    racy_window_s: float
+    heartbeat_timeout_s: float
+
+
+class RunJob(msgspec.Struct, frozen=True):
+    location: Location
+    record: cache.RunRecord | None
+    read: bool  # False: the cached Run is still good, only its pages need rendering
+
+
+class RunOutcome(msgspec.Struct):
+    header: bytes  # msgpack of the run's header
+    record: cache.RunRecord
+    read: bool
+    failed: str | None
+    warnings: list[str]
+    written: list[str]
+    unchanged: int
+    removed: list[str]
+
+
+def render_key(site_key: str, fingerprint: str, status: str) -> str:
+    data = f"{site_key}\0{fingerprint}\0{status}".encode()
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+_settings: JobSettings | None = None
+
+
+def init_worker(settings: JobSettings) -> None:
+    global _settings
+    _settings = settings
+
+
+def run_job_in_worker(job: RunJob) -> RunOutcome:
+    assert _settings is not None
+    return run_job(job, _settings)
+
+
+def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
+    loc = job.location
+    run = None if job.read else cache.load_run(settings.out, job.record.slug)
+    read = run is None
+    record = job.record
+    if read:
+        run, record = _read(loc, job.record, settings)
+    shown = settle_status(run, settings.now, settings.heartbeat_timeout_s)
+    key = render_key(settings.site_key, record.fingerprint, shown.status)
+    record = msgspec.structs.replace(
+        record, shown_status=shown.status, live_until=live_until(run, settings.heartbeat_timeout_s)
+    )
+    written, unchanged, removed = [], 0, []
+    if record.render_key != key:
+        written, unchanged, removed, pages = _write_pages(shown, record.pages, settings)
+        record = msgspec.structs.replace(record, render_key=key, pages=pages)
+    else:
+        unchanged = len(record.pages)
+    return RunOutcome(
+        header=msgspec.msgpack.encode(cache.header(shown)),
+        record=record,
+        read=read,
+        failed=run.problem.message if read and run.problem else None,
+        warnings=list(run.warnings) if read else [],
+        written=written,
+        unchanged=unchanged,
+        removed=removed,
+    )
+
+
+def _read(loc: Location, old: cache.RunRecord | None, s: JobSettings) -> tuple[Run, cache.RunRecord]:
+    from sitegen.redact import Redactor
+
+    reader = reader_named(loc.reader)
+    ctx = ReadContext(root=loc.root, allowed=s.allowed, redactor=Redactor(s.redact),
+                      log_tail_bytes=s.log_tail_bytes)
+    run = reader.read(loc.run_dir, loc.run_id, ctx)
+    if run.problem is not None:
+        run = _keep_last_good(run, cache.load_run(s.out, run.slug), s.now)
+    encoded = cache.save_run(s.out, run)
+    inputs = cache.relative_inputs(loc.run_dir, run.inputs)
+    stamps = [cache.stamp(os.path.join(loc.run_dir, rel)) for rel in inputs]
+    record = cache.RunRecord(
+        root=loc.root, run_id=loc.run_id, run_dir=loc.run_dir, reader=loc.reader, slug=run.slug,
+        inputs=inputs, stamps=stamps,
+        fingerprint=cache.fingerprint(reader.VERSION, stamps, encoded),
+        racy=cache.is_racy(stamps, s.started_ns, s.racy_window_s),
+        shown_status=run.status, live_until=None,
+        render_key=old.render_key if old else "",
+        pages=old.pages if old else {},
+    )
+    return run, record
+
+
+def _keep_last_good(broken: Run, previous: Run | None, now: float) -> Run:
+    """A run that became unreadable keeps its last good data, with the problem and since when."""
+    since = now
+    if previous is not None and previous.problem is not None and previous.problem.since:
+        since = previous.problem.since
+    problem = Problem(broken.problem.message, since)
+    if previous is None or (previous.problem is not None and previous.stale_since is None):
+        return msgspec.structs.replace(broken, problem=problem)
+    return msgspec.structs.replace(
+        previous, problem=problem, stale_since=previous.stale_since or since, inputs=broken.inputs
+    )
+
+
+def _write_pages(
+    run: Run, previous: dict[str, str], s: JobSettings
+) -> tuple[list[str], int, list[str], dict[str, str]]:
+    from sitegen.render.run_page import run_pages
+
+    written, unchanged, pages = [], 0, {}
+    for page in run_pages(run, s.site):
+        target = os.path.join(s.out, page.path)
+        digest, did_write = write_if_changed(target, page.data, previous.get(page.path))
+        pages[page.path] = digest
+        if did_write:
+            written.append(page.path)
+        else:
+            unchanged += 1
+    removed = sorted(set(previous) - set(pages))
+    for path in removed:
+        remove(os.path.join(s.out, path), stop_at=s.out)
+    return written, unchanged, removed, pages

@@ -1,0 +1,143 @@
+"""The pages that belong to the whole site: assets, content pages, the index and runs.json.
+
+Each is rewritten only when what it is made from changed; the index and runs.json
+need the run headers, which are loaded only then.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from sitegen import cache
+from sitegen.config import Config
+from sitegen.model import Run
+from sitegen.render.env import Page
+from sitegen.reporting import Reporter
+from sitegen.run_jobs import JobSettings
+from sitegen.write import remove, write_if_changed
+
+PLOTLY_JS = "assets/plotly.min.js"
+
+
+def site_pages(
+    config: Config, settings: JobSettings, records: list[cache.RunRecord],
+    previous: dict[str, cache.PageRecord], load_headers: Callable[[], list[Run]], reporter: Reporter,
+) -> dict[str, cache.PageRecord]:
+    """Write what changed among the site-wide pages; returns their records for the manifest."""
+    pages: dict[str, cache.PageRecord] = {}
+    out = settings.out
+
+    def emit(key: str, render: Callable[[], list[Page]], paths: list[str]) -> None:
+        if all(previous.get(p, _NONE).input_hash == key for p in paths) and paths:
+            pages.update({p: previous[p] for p in paths})
+            reporter.pages_unchanged(len(paths))
+            return
+        for page in render():
+            old = previous.get(page.path)
+            digest, written = write_if_changed(
+                os.path.join(out, page.path), page.data, old.content_hash if old else None
+            )
+            pages[page.path] = cache.PageRecord(key, digest)
+            reporter.page(page.path, written)
+
+    for name, source in _assets(Path(settings.site.theme)):
+        emit(_hash(settings.site_key, _stamp_key(source)), lambda s=source, n=name: [_copy(n, s)], [name])
+
+    from sitegen.render.content import content_path
+
+    content = _content_sources(config.content)
+    site = functools.cache(lambda: _with_content_pages(settings, content))
+    for name, (source, stamp_key) in sorted(content.items()):
+        emit(_hash(settings.site_key, stamp_key), lambda s=source: _render_content(s, site(), reporter),
+             [content_path(name)])
+
+    runs_key = _hash(settings.site_key, *(f"{r.root}\0{r.run_id}\0{r.render_key}" for r in records),
+                     *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())))
+    emit(runs_key, lambda: _run_lists(load_headers(), site()), ["index.html", "runs.json"])
+
+    for path in sorted(set(previous) - set(pages)):
+        remove(os.path.join(out, path), stop_at=out)
+        reporter.page_removed(path)
+    return pages
+
+
+_NONE = cache.PageRecord("", "")
+
+
+def _hash(*parts: str) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    for part in parts:
+        digest.update(part.encode(errors="surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
+def _stamp_key(path: Path) -> str:
+    return repr(cache.stamp(str(path)))
+
+
+def _assets(theme: Path) -> list[tuple[str, Path]]:
+    static = theme / "static"
+    files = sorted(p for p in static.rglob("*") if p.is_file()) if static.is_dir() else []
+    assets = [(f"assets/{p.relative_to(static).as_posix()}", p) for p in files]
+    plotly = _plotly_js()
+    if plotly is not None:
+        assets.append((PLOTLY_JS, plotly))
+    return assets
+
+
+def _plotly_js() -> Path | None:
+    """plotly.min.js as the plotly package ships it, found without importing plotly."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+    return path if path.is_file() else None
+
+
+def _copy(name: str, source: Path) -> Page:
+    return Page(name, source.read_bytes())
+
+
+def _content_sources(directory: str) -> dict[str, tuple[Path, str]]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return {}
+    return {
+        e.name: (Path(e.path), _stamp_key(Path(e.path)))
+        for e in entries
+        if e.name.endswith(".md") and not e.name.startswith(".") and e.is_file()
+    }
+
+
+def _with_content_pages(settings: JobSettings, content: dict[str, tuple[Path, str]]):
+    import msgspec
+
+    from sitegen.render.content import ContentSource, content_path, content_title
+
+    listed = []
+    for name, (path, _) in sorted(content.items()):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        listed.append((content_title(ContentSource(name, text)), content_path(name)))
+    return msgspec.structs.replace(settings.site, content_pages=tuple(listed))
+
+
+def _render_content(path: Path, site, reporter: Reporter) -> list[Page]:
+    from sitegen.render.content import ContentSource, content_page
+
+    source = ContentSource(path.name, path.read_text(encoding="utf-8", errors="replace"))
+    page, problem = content_page(source, site)
+    if problem:
+        reporter.warning(f"content/{path.name}", problem)
+    return [page]
+
+
+def _run_lists(headers: list[Run], site) -> list[Page]:
+    from sitegen.render.index import index_page, runs_json
+
+    return [index_page(headers, site), runs_json(headers)]

@@ -1,0 +1,85 @@
+"""The one writer for everything under the output directory: atomic, only when bytes change."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def write_atomic(path: str, data: bytes, *, durable: bool = False) -> None:
+    """Write via a temporary file in the same directory and a rename.
+
+    A reader (or a build killed mid-write) sees the old file or the new one, never a mix.
+    Pages skip the per-file fsync (it would cost more than rendering them); the build
+    flushes once with `os.sync()` before the manifest, which is written `durable`.
+    """
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def write_if_changed(path: str, data: bytes, previous_hash: str | None) -> tuple[str, bool]:
+    """Write `data` unless the file already holds it; returns (content hash, written?).
+
+    `previous_hash` is what the manifest says the file holds; without one (a --full
+    build, a lost cache) the file on disk is compared. A page deleted by hand comes back.
+    """
+    digest = content_hash(data)
+    if previous_hash is None:
+        previous_hash = _hash_on_disk(path)
+    if digest == previous_hash and os.path.exists(path):
+        return digest, False
+    write_atomic(path, data)
+    return digest, True
+
+
+def _hash_on_disk(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return content_hash(handle.read())
+    except OSError:
+        return None
+
+
+def remove(path: str, stop_at: str) -> None:
+    """Delete a file we wrote, and the directories it leaves empty, up to `stop_at`."""
+    _unlink_quietly(path)
+    directory = os.path.dirname(path)
+    stop = os.path.abspath(stop_at)
+    while os.path.abspath(directory).startswith(stop + os.sep):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            return
+        directory = os.path.dirname(directory)
+
+
+def remove_stale_temporaries(directory: str) -> None:
+    """Temporaries left by a killed build; called under the build lock."""
+    for dirpath, _dirs, files in os.walk(directory):
+        for name in files:
+            if name.startswith(".tmp-") and name.endswith(".part"):
+                _unlink_quietly(os.path.join(dirpath, name))
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,82 @@
+"""Shared fixtures: small sidecar run trees written from the FORMATS schema, and builds."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from sitegen.config import Config, load_config
+from sitegen.reporting import RecordingReporter
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+OLD = 1_700_000_000  # a fixed past time: files this old are never racy
+
+
+def write_sidecar_run(
+    root: Path, rel: str, *, status: str = "completed", rows: int = 20, tags: list[str] | None = None,
+    hparams: dict[str, object] | None = None, log: str | None = "epoch 1 loss 0.5\n", notes: str = "",
+) -> Path:
+    """A run dir like the stable-pretraining registry writes (FORMATS.md §4), with old mtimes."""
+    run_dir = root / rel
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sidecar = {
+        "schema_version": 1, "run_id": rel.rsplit("/", 1)[-1], "run_dir": str(run_dir),
+        "status": status, "created_at": OLD, "ended_at": OLD + 600 if status != "running" else None,
+        "updated_at": OLD + 600, "tags": tags or [], "notes": notes,
+        "hparams": hparams or {"optimizer.lr": 0.001, "max_tokens": 2048},
+        "summary": {"train/loss": 0.1}, "checkpoint_path": None,
+    }
+    (run_dir / "sidecar.json").write_text(json.dumps(sidecar, indent=2))
+    lines = ["step,epoch,train/loss"] + [f"{i},{i // 10},{1.0 / (i + 1):.6f}" for i in range(rows)]
+    (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
+    if log is not None:
+        (run_dir / "train.out").write_text(log)
+    age(run_dir)
+    return run_dir
+
+
+def age(path: Path, when: float = OLD) -> None:
+    """Set old mtimes on a tree, so the racy-file rule does not force re-reads in tests."""
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            os.utime(os.path.join(dirpath, name), (when, when))
+        os.utime(dirpath, (when, when))
+
+
+@pytest.fixture
+def runs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    write_sidecar_run(root, "20231114/221320/aaaaaaaaaaaa", tags=["sweep:7"])
+    write_sidecar_run(root, "20231114/221320/bbbbbbbbbbbb", tags=["sweep:7"], status="failed",
+                      log="Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom\n")
+    write_sidecar_run(root, "20231115/080000/cccccccccccc")
+    age(root)
+    return root
+
+
+def make_config(root: Path, out: Path, yaml_text: str = "", **overrides: object) -> Config:
+    """A config as `sitegen.yaml` beside the runs would give, with the given overrides."""
+    file = root.parent / "sitegen.yaml"
+    file.write_text(yaml_text)
+    return load_config(str(file), roots=[str(root)], out=str(out), **overrides)
+
+
+def run_build(config: Config, **kwargs: object) -> RecordingReporter:
+    from sitegen.build import build
+
+    reporter = RecordingReporter()
+    build(config, reporter=reporter, **kwargs)
+    return reporter
+
+
+def site_files(out: Path) -> dict[str, bytes]:
+    """Every published file of a site (the build cache excluded)."""
+    files = {}
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out).as_posix()
+        if path.is_file() and not rel.startswith("_build/"):
+            files[rel] = path.read_bytes()
+    return files

@@ -1,0 +1,194 @@
+"""The incremental build rules of DESIGN §4, as a user sees them on disk and in the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import age, make_config, run_build, site_files, write_sidecar_run
+
+from sitegen import cache
+from sitegen.errors import OutputLocked, RootNotFound, StrictFailure
+
+
+def test_first_build_writes_the_site(runs_root, tmp_path):
+    out = tmp_path / "site"
+    rep = run_build(make_config(runs_root, out))
+    report = rep.report
+    assert (report.runs_total, report.runs_read, report.runs_failed) == (3, 3, 0)
+    assert (out / "index.html").is_file() and (out / "assets" / "plotly.min.js").is_file()
+    runs = json.loads((out / "runs.json").read_text())["runs"]
+    assert [r["run_id"] for r in runs] == [
+        "20231114/221320/aaaaaaaaaaaa", "20231114/221320/bbbbbbbbbbbb", "20231115/080000/cccccccccccc"]
+    for run in runs:
+        page = out / run["url"]
+        assert page.is_file()
+        assert (page.parent / "metrics.csv").is_file()
+    saved = json.loads((out / "_build" / "report.json").read_text())
+    assert saved["runs_total"] == 3 and saved["pages_written"] == report.pages_written
+
+
+def test_second_build_reads_and_writes_nothing(runs_root, tmp_path):
+    config = make_config(runs_root, tmp_path / "site")
+    first = run_build(config).report
+    second = run_build(config).report
+    assert second.runs_read == 0 and second.runs_cached == 3
+    assert second.pages_written == 0 and second.pages_removed == 0
+    assert second.pages_unchanged == first.pages_written
+
+
+def test_appending_a_row_rereads_only_that_run(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    metrics = runs_root / "20231115/080000/cccccccccccc/metrics.csv"
+    with metrics.open("a") as handle:
+        handle.write("20,2,0.01\n")
+    age(metrics.parent, when=cache_old_enough())
+    rep = run_build(config)
+    assert rep.read == ["20231115/080000/cccccccccccc"]
+    slug = json_slug(out, "20231115/080000/cccccccccccc")
+    allowed = {f"runs/{slug}/index.html", f"runs/{slug}/metrics.csv", "index.html", "runs.json"}
+    assert f"runs/{slug}/metrics.csv" in rep.written
+    assert set(rep.written) <= allowed
+    assert b"0.01" in (out / "runs" / slug / "metrics.csv").read_bytes()
+
+
+def test_deleting_a_run_removes_its_pages_only(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    slug = json_slug(out, "20231114/221320/bbbbbbbbbbbb")
+    shutil.rmtree(runs_root / "20231114/221320/bbbbbbbbbbbb")
+    rep = run_build(config)
+    assert not (out / "runs" / slug).exists()
+    assert f"runs/{slug}/index.html" in rep.removed
+    assert all(slug in path for path in rep.removed)
+    assert len(json.loads((out / "runs.json").read_text())["runs"]) == 2
+
+
+def test_template_change_rerenders_without_rereading(runs_root, tmp_path):
+    theme = tmp_path / "theme"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "themes" / "default", theme)
+    out = tmp_path / "site"
+    config = make_config(runs_root, out, theme=str(theme))
+    run_build(config)
+    run_template = theme / "templates" / "run.html"
+    text = run_template.read_text().replace("<h2>Parameters</h2>", "<h2>Hyperparameters</h2>")
+    run_template.write_text(text)
+    from sitegen.render.env import environment
+    environment.cache_clear()
+    rep = run_build(config)
+    assert rep.read == []
+    assert rep.report.pages_written >= 3
+    page = out / "runs" / json_slug(out, "20231115/080000/cccccccccccc") / "index.html"
+    assert "Hyperparameters" in page.read_text()
+
+
+def test_config_change_rerenders_without_rereading(runs_root, tmp_path):
+    out = tmp_path / "site"
+    run_build(make_config(runs_root, out))
+    rep = run_build(make_config(runs_root, out, yaml_text="title: Nightly numbers\n"))
+    assert rep.read == [] and "index.html" in rep.written
+    assert "Nightly numbers" in (out / "index.html").read_text()
+
+
+def test_identical_input_gives_identical_site(runs_root, tmp_path):
+    run_build(make_config(runs_root, tmp_path / "a"), full=True)
+    run_build(make_config(runs_root, tmp_path / "b"), full=True)
+    assert site_files(tmp_path / "a") == site_files(tmp_path / "b")
+
+
+def test_full_ignores_the_cache(runs_root, tmp_path):
+    config = make_config(runs_root, tmp_path / "site")
+    run_build(config)
+    rep = run_build(config, full=True)
+    assert rep.report.runs_read == 3 and rep.report.pages_written == 0
+
+
+def test_corrupt_manifest_means_full_build_not_error(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    (out / "_build" / "manifest.msgpack").write_bytes(b"\x93garbage")
+    rep = run_build(config)
+    assert rep.report.runs_read == 3
+    assert any("cache" in note for note in rep.report.notes)
+
+
+def test_unreadable_sidecar_keeps_last_good_data(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    run_dir = runs_root / "20231115/080000/cccccccccccc"
+    (run_dir / "sidecar.json").write_text('{"schema_version": 1, "run_id": ')
+    age(run_dir, when=cache_old_enough())
+    rep = run_build(config)
+    assert rep.report.runs_failed == 1
+    page = (out / "runs" / json_slug(out, "20231115/080000/cccccccccccc") / "index.html").read_text()
+    assert "could not be read" in page and "last good read" in page
+    assert "train/loss" in page  # the metrics from the last good read are still shown
+
+
+def test_missing_root_is_a_clear_error(tmp_path):
+    with pytest.raises(RootNotFound, match="not a directory"):
+        run_build(make_config(tmp_path / "nope", tmp_path / "site"))
+
+
+def test_strict_fails_when_a_run_failed(runs_root, tmp_path):
+    (runs_root / "20231115/080000/cccccccccccc/sidecar.json").write_text("[1, 2")
+    with pytest.raises(StrictFailure):
+        run_build(make_config(runs_root, tmp_path / "site"), strict=True)
+    assert (tmp_path / "site" / "index.html").is_file()  # the site is built all the same
+
+
+def test_a_live_lock_stops_a_second_build(runs_root, tmp_path):
+    out = tmp_path / "site"
+    lock = out / "_build" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    with pytest.raises(OutputLocked, match="another build"):
+        run_build(make_config(runs_root, out))
+    assert not (out / "index.html").exists()
+
+
+def test_a_stale_lock_is_taken_over(runs_root, tmp_path):
+    out = tmp_path / "site"
+    lock = out / "_build" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{socket.gethostname()} 999999999\n")
+    (out / "runs").mkdir()
+    (out / "runs" / ".tmp-left.part").write_text("half a page")
+    rep = run_build(make_config(runs_root, out))
+    assert rep.report.runs_read == 3 and not lock.exists()
+    assert not (out / "runs" / ".tmp-left.part").exists()
+
+
+def test_a_new_run_is_found_in_a_listed_directory(runs_root, tmp_path):
+    config = make_config(runs_root, tmp_path / "site")
+    run_build(config)
+    write_sidecar_run(runs_root, "20231115/080000/dddddddddddd")
+    os.utime(runs_root / "20231115/080000", None)
+    rep = run_build(config)
+    assert rep.read == ["20231115/080000/dddddddddddd"]
+
+
+def cache_old_enough() -> float:
+    """A time after the first build's files but outside the racy window."""
+    return 1_700_000_100
+
+
+def json_slug(out: Path, run_id: str) -> str:
+    runs = json.loads((out / "runs.json").read_text())["runs"]
+    return next(r["slug"] for r in runs if r["run_id"] == run_id)
+
+
+def test_manifest_records_every_run(runs_root, tmp_path):
+    out = tmp_path / "site"
+    run_build(make_config(runs_root, out))
+    manifest, reason = cache.load_manifest(str(out), __import__("sitegen").__version__)
+    assert reason is None and len(manifest.runs) == 3
