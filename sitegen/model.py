@@ -56,11 +56,12 @@ class Media(Struct, frozen=True):
 
 
 class Artifact(Struct, frozen=True):
-    """A file shown (and for small text files, published) on the run page."""
+    """A file of the run, listed on its page; published beside it when `publish_as` is set."""
 
     name: str
     size: int
-    publish_as: str | None = None  # file name under the run's page dir, when copied
+    publish_as: str | None = None  # a plain file name in the run's page dir
+    source: str | None = None  # absolute path, checked by the reader; never shown
 
 
 class ComputeInfo(Struct, frozen=True):

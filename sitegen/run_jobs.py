@@ -136,10 +136,20 @@ def _keep_last_good(broken: Run, previous: Run | None, now: float) -> Run:
     )
 
 
+def _publish(source: str, target: str, previous: str | None) -> tuple[str | None, bool]:
+    """Copy a run file beside its page (the full data one click away)."""
+    try:
+        with open(source, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return previous, False  # vanished since it was read: keep the copy we have
+    return write_if_changed(target, data, previous)
+
+
 def _write_pages(
     run: Run, previous: dict[str, str], s: JobSettings
 ) -> tuple[list[str], int, list[str], dict[str, str]]:
-    from sitegen.render.run_page import run_pages
+    from sitegen.render.run_page import artifact_name, run_dir, run_pages
 
     written, unchanged, pages = [], 0, {}
     for page in run_pages(run, s.site):
@@ -150,6 +160,17 @@ def _write_pages(
             written.append(page.path)
         else:
             unchanged += 1
+    for artifact in run.artifacts:
+        if artifact.publish_as and artifact.source:
+            path = f"{run_dir(run)}/{artifact_name(artifact)}"
+            digest, did_write = _publish(artifact.source, os.path.join(s.out, path), previous.get(path))
+            if digest is None:
+                continue
+            pages[path] = digest
+            if did_write:
+                written.append(path)
+            else:
+                unchanged += 1
     removed = sorted(set(previous) - set(pages))
     for path in removed:
         remove(os.path.join(s.out, path), stop_at=s.out)

@@ -68,7 +68,7 @@ def read_bytes(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     except OSError as exc:
         return None, f"{name}: {_os_reason(exc)}"
     if len(data) > max_bytes:
-        cap = _mib(max_bytes)
+        cap = _size(max_bytes)
         return data[:max_bytes], f"{name}: larger than {cap}; only the first {cap} read"
     return data, None
 
@@ -156,17 +156,22 @@ def read_csv_lines(path: str, max_bytes: int) -> tuple[list[str], list[str]]:
     return lines, problems
 
 
-def parse_csv_lines(lines: list[str], name: str) -> tuple[list[list[str]], list[str]]:
-    """CSV rows of `lines`; lines the csv module refuses (field size limit …) are skipped and reported."""
-    reader = csv.reader(lines)
-    rows: list[list[str]] = []
-    errors: list[str] = []
-    while True:
+def parse_csv_lines(lines: list[str], name: str, first_line: int = 1) -> tuple[list[list[str]], list[str]]:
+    """One CSV row per line; a line the csv module refuses (unterminated quote, field size limit …)
+    is skipped and reported, and cannot swallow the lines after it. Lines are numbered from `first_line`.
+    """
+    try:
+        rows = list(csv.reader(lines, strict=True))
+        if len(rows) == len(lines):
+            return rows, []
+    except csv.Error:
+        pass
+    rows, errors = [], []
+    for number, line in enumerate(lines, first_line):
         try:
-            rows.extend(reader)
-            break
-        except csv.Error as exc:  # the reader resumes on the next line
-            errors.append(f"line {reader.line_num}: {exc}")
+            rows.append(next(csv.reader([line], strict=True), []))
+        except csv.Error as exc:
+            errors.append(f"line {number}: {exc}")
     problems = [f"{name}: {len(errors)} lines unreadable, skipped ({errors[0]})"] if errors else []
     return rows, problems
 
@@ -223,7 +228,7 @@ def _decode_line(line: bytes, records: list[object], bad_lines: list[int], numbe
 def _read_whole(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     data, problem = read_bytes(path, max_bytes)
     if problem is not None:
-        too_large = f"{os.path.basename(path)}: larger than {_mib(max_bytes)}; not read"
+        too_large = f"{os.path.basename(path)}: larger than {_size(max_bytes)}; not read"
         return None, too_large if data is not None else problem
     return data, None
 
@@ -257,5 +262,5 @@ def _first_line(exc: Exception) -> str:
     return " ".join(line.strip() for line in lines[:2]) if lines else type(exc).__name__
 
 
-def _mib(n: int) -> str:
-    return f"{n / (1024 * 1024):g} MiB"
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MiB" if n >= 1024 * 1024 else f"{n} bytes"

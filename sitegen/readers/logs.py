@@ -25,11 +25,11 @@ _KIND_ORDER = {"out": 0, "err": 1, "log": 2}
 _TRACEBACK_SCAN_LINES = 500
 _SAFE_JOB_ID = re.compile(r"[A-Za-z0-9_.-]+")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# Words, not substrings: "0 errors", "error_rate" and "LOG_LEVEL=ERROR" are not failures.
-_ERROR_LINE = re.compile(
-    r"(?<![=\w])(?:ERROR|FATAL|CRITICAL)\b"
-    r"|\b(?:[A-Z][\w.]*)?(?:Error|Exception)\b:"
-    r"|\bCUDA error\b|\bKilled\b|\b(?:srun|slurmstepd): error\b|\bSegmentation fault\b"
+# Plain literals keep the scan of a 1 MiB tail fast (lookbehinds make it ~20x slower);
+# `_is_error_at` then rejects substrings such as "ERRORS" or "LOG_LEVEL=ERROR".
+_ERROR_WORDS = re.compile(
+    r"ERROR|FATAL|CRITICAL|Error:|Exception:|CUDA error|Killed|srun: error|slurmstepd: error"
+    r"|Segmentation fault"
 )
 
 
@@ -125,7 +125,7 @@ def find_first_error(text: str) -> tuple[int | None, str]:
     if start != -1:
         line_start = text.rfind("\n", 0, start) + 1
         return _line_number(text, start), _traceback_summary(text, line_start, start)
-    match = _ERROR_LINE.search(text)
+    match = next((m for m in _ERROR_WORDS.finditer(text) if _is_error_at(text, m)), None)
     if match is None:
         return None, ""
     line_start = text.rfind("\n", 0, match.start()) + 1
@@ -144,6 +144,15 @@ def _read_stream(log: LogFile, slug: str, tail_bytes: int) -> tuple[LogStream | 
     first_error, summary = find_first_error(text)
     return LogStream(log.name, slug, log.kind, log.rank, tail.size, text, tail.truncated,
                      first_error, summary), None
+
+
+def _is_error_at(text: str, match: re.Match[str]) -> bool:
+    """"ValueError:" is an error; "ERRORS", "error_rate" and "LOG_LEVEL=ERROR" are not."""
+    if match[0].endswith(":"):
+        return True
+    before = text[match.start() - 1] if match.start() else " "
+    after = text[match.end()] if match.end() < len(text) else " "
+    return not (before.isalnum() or before in "_=" or after.isalnum() or after == "_")
 
 
 def _traceback_summary(text: str, line_start: int, header_at: int) -> str:

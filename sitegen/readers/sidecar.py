@@ -106,11 +106,14 @@ class _Reading:
             self.warnings.append(problem)
 
     def followable(self, path: str) -> bool:
-        """A link may not lead a run's files out of the configured roots (a site is often public)."""
-        if not os.path.islink(path) or resolve_within(path, self.run_dir, self.allowed):
+        """False, with a warning, for a link out of the configured roots (a site is often public)."""
+        if self.inside_roots(path):
             return True
         self.warn(f"{os.path.basename(path)}: a link out of the configured roots; not followed")
         return False
+
+    def inside_roots(self, path: str) -> bool:
+        return not os.path.islink(path) or resolve_within(path, self.run_dir, self.allowed) is not None
 
 
 # --- sidecar.json, summary.json, run_meta.json, hparams.yaml --------------------------------
@@ -162,7 +165,8 @@ def _read_params(sidecar: dict, reading: _Reading) -> dict[str, Scalar]:
 def flatten(value: dict) -> dict[str, Scalar]:
     """Nested dicts and lists as dotted keys ("optim.lr", "layers.0"); dotted keys stay as they are."""
     flat: dict[str, Scalar] = {}
-    _flatten_into(flat, "", value, 0)
+    for name, item in value.items():
+        _flatten_into(flat, str(name), item, 1)
     return flat
 
 
@@ -172,10 +176,10 @@ def _flatten_into(flat: dict[str, Scalar], key: str, value: object, depth: int) 
         return
     if isinstance(value, dict) and value:
         for name, item in value.items():
-            _flatten_into(flat, f"{key}.{name}" if key else str(name), item, depth + 1)
+            _flatten_into(flat, f"{key}.{name}", item, depth + 1)
     elif isinstance(value, list) and value:
         for index, item in enumerate(value):
-            _flatten_into(flat, f"{key}.{index}" if key else str(index), item, depth + 1)
+            _flatten_into(flat, f"{key}.{index}", item, depth + 1)
     elif value is None or isinstance(value, (str, int, float, bool)):
         flat[key] = value
     else:
@@ -299,7 +303,7 @@ def parse_metrics_lines(lines: list[str], warnings: list[str]) -> dict[str, Seri
     merged: dict[str, tuple[list[float], dict[str, list[float]]]] = {}
     tally = {"bad": 0, "no_x": 0, "long": 0}
     for part, (start, end) in enumerate(zip(starts, [*starts[1:], len(lines)], strict=True)):
-        columns = _numeric_columns(_cells(lines[start]), lines[start + 1:end], tally, warnings)
+        columns = _numeric_columns(_cells(lines[start]), lines[start + 1:end], start + 2, tally, warnings)
         _add_part(columns, axis, start - part, merged, tally)
     messages = {"bad": "cells are not finite numbers (NaN, Inf or text); skipped",
                 "no_x": f"values have no {axis}; skipped",
@@ -312,12 +316,12 @@ def parse_metrics_lines(lines: list[str], warnings: list[str]) -> dict[str, Seri
 Column = tuple[float | None, ...]
 
 
-def _numeric_columns(header: list[str], body: list[str], tally: dict[str, int],
+def _numeric_columns(header: list[str], body: list[str], first_line: int, tally: dict[str, int],
                      warnings: list[str]) -> dict[str, Column]:
     """Header name → one value per row (None where empty or not a finite number)."""
     matrix = _decode_as_json(body, len(header))
     if matrix is None:
-        rows, problems = parse_csv_lines(body, "metrics.csv")
+        rows, problems = parse_csv_lines(body, "metrics.csv", first_line)
         warnings.extend(problems)
         matrix = [_row_values(row, len(header), tally) for row in rows]
     return dict(zip(header, zip(*matrix, strict=True), strict=False)) if matrix else {}
@@ -465,11 +469,13 @@ def _leaves_run_dir(path: str) -> bool:
 
 
 def _artifacts(reading: _Reading) -> list[Artifact]:
+    """metrics.csv is published beside the run page (the full data behind downsampled plots)."""
     artifacts = []
     for name, publish_as in (("metrics.csv", "metrics.csv"), ("media.jsonl", None)):
-        size = file_size(os.path.join(reading.run_dir, name)) if reading.has(name) else None
+        path = os.path.join(reading.run_dir, name)
+        size = file_size(path) if reading.has(name) and reading.inside_roots(path) else None
         if size is not None:
-            artifacts.append(Artifact(name, size, publish_as))
+            artifacts.append(Artifact(name, size, publish_as, path if publish_as else None))
     return artifacts
 
 

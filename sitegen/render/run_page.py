@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-
 from sitegen.jsonsafe import dumps_for_script
-from sitegen.model import LogStream, Run, Series
+from sitegen.model import Artifact, LogStream, Run
 from sitegen.render.ansi import ansi_to_html
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
 from sitegen.render.site import SiteInfo, relative_root
+from sitegen.slug import slugify
 
 TRACEBACK_SPAN = 200  # lines after the first error that may belong to its traceback
 
@@ -29,11 +26,14 @@ def log_url(run: Run, stream: LogStream) -> str:
     return f"{run_dir(run)}/logs/{stream.slug}.html"
 
 
+def artifact_name(artifact: Artifact) -> str:
+    """The file name a published artifact gets beside the run page."""
+    return slugify(artifact.publish_as or artifact.name)
+
+
 def run_pages(run: Run, site: SiteInfo) -> list[Page]:
     pages = [_run_page(run, site)]
     pages.extend(_log_page(run, stream, site) for stream in run.logs)
-    if run.series:
-        pages.append(Page(f"{run_dir(run)}/metrics.csv", series_csv(run.series)))
     return pages
 
 
@@ -51,7 +51,7 @@ def _run_page(run: Run, site: SiteInfo) -> Page:
         notes_html=untrusted_html(run.notes) if run.notes else "",
         plots=plots, figures_json=dumps_for_script(figures), logs=logs,
         params=sorted(run.params.items()), summary=sorted(run.summary.items()),
-        has_csv=bool(run.series),
+        published=[(a, artifact_name(a)) for a in run.artifacts if a.publish_as and a.source],
     )
     return Page(path, data)
 
@@ -80,30 +80,3 @@ def _error_range(stream: LogStream, line_count: int) -> range:
                 end = number
                 break
     return range(start, end + 1)
-
-
-def series_csv(series: dict[str, Series]) -> bytes:
-    """Every series in one wide table keyed by its default x axis (step), sparse cells empty."""
-    names = sorted(series)
-    axes = sorted({next(iter(s.x), "step") for s in series.values()})
-    rows: dict[tuple[str, float], dict[str, float]] = {}
-    for name in names:
-        s = series[name]
-        axis = next(iter(s.x), "step")
-        for x, y in zip(s.x.get(axis, ()), s.y, strict=False):
-            rows.setdefault((axis, x), {})[name] = y
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["axis", "x", *names] if len(axes) > 1 else [axes[0] if axes else "step", *names])
-    for (axis, x), values in sorted(rows.items()):
-        cells = [_cell(x), *(_cell(values.get(n)) for n in names)]
-        writer.writerow([axis, *cells] if len(axes) > 1 else cells)
-    return buffer.getvalue().encode()
-
-
-def _cell(value: float | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        return str(int(value))
-    return repr(value)

@@ -1,3 +1,4 @@
+import json
 import math
 import random
 
@@ -6,7 +7,19 @@ import pytest
 
 from sitegen.jsonsafe import dumps
 from sitegen.model import Series
-from sitegen.render.figures import figure_div_id, overlay_figure, series_figure
+from sitegen.render import figures
+
+
+def series_figure(*args, **kwargs) -> dict:
+    """The figure as the browser receives it (number arrays are pre-encoded JSON fragments)."""
+    return json.loads(dumps(figures.series_figure(*args, **kwargs)))
+
+
+def overlay_figure(*args, **kwargs) -> dict:
+    return json.loads(dumps(figures.overlay_figure(*args, **kwargs)))
+
+
+figure_div_id = figures.figure_div_id
 
 SCRIPT = "<script>alert(1)</script>"
 
