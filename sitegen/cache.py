@@ -18,7 +18,7 @@ from sitegen.errors import OutputLocked
 from sitegen.model import Run
 from sitegen.write import write_atomic
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
 CACHE_DIR = "_build"
 MISSING = (0, 0, -1, 0)
 
@@ -33,7 +33,7 @@ class DirEntry(msgspec.Struct, array_like=True):
     reader: str | None
 
 
-class RunRecord(msgspec.Struct):
+class RunRecord(msgspec.Struct, array_like=True):
     root: str
     run_id: str
     run_dir: str
@@ -75,14 +75,36 @@ def load_manifest(out: str, version: str) -> tuple[Manifest, str | None]:
     """The previous build's manifest, or an empty one and the reason for a full build."""
     try:
         with open(_manifest_path(out), "rb") as handle:
-            manifest = msgspec.msgpack.decode(handle.read(), type=Manifest)
+            data = handle.read()
     except FileNotFoundError:
         return Manifest(), None
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+    except OSError:
+        return Manifest(), "the build cache was unreadable; rebuilding everything"
+    try:
+        manifest = msgspec.msgpack.decode(data, type=Manifest)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        if _written_by_another_version(data, version):
+            return Manifest(), _OTHER_VERSION.format(version)
         return Manifest(), "the build cache was unreadable; rebuilding everything"
     if manifest.format != MANIFEST_FORMAT or manifest.version != version:
-        return Manifest(), f"sitegen {version} differs from the cached build's; rebuilding everything"
+        return Manifest(), _OTHER_VERSION.format(version)
     return manifest, None
+
+
+_OTHER_VERSION = "the build cache is from another sitegen than {}; rebuilding everything"
+
+
+class _ManifestHead(msgspec.Struct):
+    format: int = 0
+    version: str = ""
+
+
+def _written_by_another_version(data: bytes, version: str) -> bool:
+    try:
+        head = msgspec.msgpack.decode(data, type=_ManifestHead)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return head.format != MANIFEST_FORMAT or head.version != version
 
 
 def save_manifest(out: str, manifest: Manifest) -> None:
@@ -123,7 +145,7 @@ def unchanged(record: RunRecord) -> bool:
         return False
     base = record.run_dir
     for rel, old in zip(record.inputs, record.stamps, strict=True):
-        if stamp(os.path.join(base, rel) if rel != "." else base) != tuple(old):
+        if stamp(f"{base}/{rel}" if rel != "." else base) != old:
             return False
     return True
 

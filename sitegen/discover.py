@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 
 from sitegen.cache import DirEntry
-from sitegen.readers import READERS
+from sitegen.readers import layout_of
 
 SKIP_NAMES = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
 
@@ -34,8 +33,13 @@ def find_runs(
 ) -> tuple[list[Location], dict[str, DirEntry]]:
     """All runs under `roots` (sorted) and the directory listings to remember."""
     skip_ids = frozenset(ident[:2] for ident in map(_identity, skip) if ident)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(roots), 8))) as pool:
-        results = list(pool.map(lambda root: _walk(root, known_dirs, relist, skip_ids), roots))
+    if len(roots) == 1:  # a thread would only add its start-up to a stat-bound walk
+        results = [_walk(roots[0], known_dirs, relist, skip_ids)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(roots), 8)) as pool:
+            results = list(pool.map(lambda root: _walk(root, known_dirs, relist, skip_ids), roots))
     locations: list[Location] = []
     dirs: dict[str, DirEntry] = {}
     for found, listed in results:
@@ -51,6 +55,7 @@ def _walk(
     found: list[Location] = []
     listed: dict[str, DirEntry] = {}
     seen: set[tuple[int, int]] = set()
+    prefix = len(root.rstrip(os.sep)) + 1  # every directory below is root + os.sep + ...
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -63,7 +68,7 @@ def _walk(
             continue
         listed[directory] = entry
         if entry.reader is not None:
-            run_id = os.path.relpath(directory, root).replace(os.sep, "/")
+            run_id = directory[prefix:].replace(os.sep, "/") if directory != root else "."
             found.append(Location(root, directory, run_id, entry.reader))
             continue
         stack.extend(os.path.join(directory, name) for name in reversed(entry.subdirs))
@@ -88,7 +93,7 @@ def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) 
     except (OSError, ValueError):
         return None
     names = frozenset(name for name, _ in items)
-    reader = next((r.NAME for r in READERS if r.claims(names)), None)
+    reader = layout_of(names)
     subdirs = sorted(
         name for name, is_dir in items if is_dir and not name.startswith(".") and name not in SKIP_NAMES
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 
 import msgspec
 
@@ -13,13 +12,12 @@ from sitegen import cache
 from sitegen.analysis.status import live_until, settle_status
 from sitegen.discover import Location
 from sitegen.model import Problem, Run
-from sitegen.readers import ReadContext, reader_named
+from sitegen.readers import reader_named
 from sitegen.render.site import SiteInfo
 from sitegen.write import remove, write_if_changed
 
 
-@dataclass(frozen=True)
-class JobSettings:
+class JobSettings(msgspec.Struct, frozen=True):
     """What every run job needs, sent once to each worker process."""
 
     out: str
@@ -100,6 +98,7 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
 
 
 def _read(loc: Location, old: cache.RunRecord | None, s: JobSettings) -> tuple[Run, cache.RunRecord]:
+    from sitegen.readers.base import ReadContext
     from sitegen.redact import Redactor
 
     reader = reader_named(loc.reader)

@@ -17,6 +17,7 @@ from sitegen import cache
 from sitegen.config import Config
 from sitegen.model import Run
 from sitegen.render.env import Page
+from sitegen.render.site import content_path
 from sitegen.reporting import Reporter
 from sitegen.run_jobs import JobSettings
 from sitegen.write import remove, write_if_changed
@@ -47,8 +48,6 @@ def site_pages(
 
     for name, source in _assets(Path(settings.site.theme)):
         emit(_hash(settings.site_key, _stamp_key(source)), lambda s=source, n=name: [_copy(n, s)], [name])
-
-    from sitegen.render.content import content_path
 
     content = _content_sources(config.content)
     site = functools.cache(lambda: _with_content_pages(settings, content))
@@ -118,7 +117,7 @@ def _content_sources(directory: str) -> dict[str, tuple[Path, str]]:
 def _with_content_pages(settings: JobSettings, content: dict[str, tuple[Path, str]]):
     import msgspec
 
-    from sitegen.render.content import ContentSource, content_path, content_title
+    from sitegen.render.content import ContentSource, content_title
 
     listed = []
     for name, (path, _) in sorted(content.items()):

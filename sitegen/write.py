@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+
+# O_TRUNC: a temporary left by a killed build with the same pid is simply overwritten.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def content_hash(data: bytes) -> str:
@@ -18,16 +20,19 @@ def write_atomic(path: str, data: bytes, *, durable: bool = False) -> None:
     Pages skip the per-file fsync (it would cost more than rendering them); the build
     flushes once with `os.sync()` before the manifest, which is written `durable`.
     """
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}.part")
+    try:
+        fd = os.open(tmp, _CREATE, 0o644)
+    except FileNotFoundError:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(tmp, _CREATE, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)

@@ -1,15 +1,36 @@
-"""The readers, in detection order: the first that claims a directory reads it."""
+"""The layouts a run directory can have, and their readers.
 
-from sitegen.readers import sidecar
-from sitegen.readers.base import ReadContext, Reader
+Detection needs only a directory's entry names, so it lives here and costs no imports; a
+reader's module is imported when a run of its layout is read (a no-op build imports none).
+"""
 
-READERS: tuple[Reader, ...] = (sidecar,)
+from __future__ import annotations
 
-__all__ = ["READERS", "ReadContext", "Reader", "reader_named"]
+from collections.abc import Callable, Set
+from importlib import import_module
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from sitegen.readers.base import Reader
+
+
+class Layout(NamedTuple):
+    name: str  # also the reader's module: sitegen.readers.<name>
+    claims: Callable[[Set[str]], bool]  # from the directory's entry names
+
+
+# In detection order: the first layout that claims a directory reads it.
+LAYOUTS: tuple[Layout, ...] = (
+    Layout("sidecar", lambda names: "sidecar.json" in names),
+)
+
+
+def layout_of(names: Set[str]) -> str | None:
+    """The name of the first layout that claims a directory with these entries, if any."""
+    return next((layout.name for layout in LAYOUTS if layout.claims(names)), None)
 
 
 def reader_named(name: str) -> Reader:
-    for reader in READERS:
-        if name == reader.NAME:
-            return reader
-    raise KeyError(name)
+    if name not in {layout.name for layout in LAYOUTS}:
+        raise KeyError(name)
+    return import_module(f"sitegen.readers.{name}")  # type: ignore[return-value]

@@ -1,8 +1,7 @@
-"""What a reader is: a name, a version, a cheap `claims(names)` and a pure `read()`."""
+"""What a reader is: a name, a version, and a pure `read()` (detection is in `sitegen.readers`)."""
 
 from __future__ import annotations
 
-from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,10 +22,6 @@ class ReadContext:
 class Reader(Protocol):
     NAME: str
     VERSION: int
-
-    def claims(self, names: Set[str]) -> bool:
-        """True when a directory holding these entry names is a run of this layout."""
-        ...
 
     def read(self, run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         """Read one run. Never raises on bad data: problems become `Run.warnings`/`Run.problem`."""

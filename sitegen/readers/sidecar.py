@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence, Set
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -42,10 +42,6 @@ AXES = ("step", "epoch")
 _MAX_NESTING = 32
 _LATEST_PLAUSIBLE_EPOCH = 1e11  # beyond year 5000: milliseconds or garbage, not seconds
 _MATRIX = msgspec.json.Decoder(list[list[float | None]])
-
-
-def claims(names: Set[str]) -> bool:
-    return SIDECAR in names
 
 
 def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:

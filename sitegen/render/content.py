@@ -6,17 +6,12 @@ import msgspec
 
 from sitegen.render.env import Page, render
 from sitegen.render.markdown import split_front_matter, trusted_html
-from sitegen.render.site import SiteInfo, relative_root
-from sitegen.slug import slugify
+from sitegen.render.site import SiteInfo, content_path, relative_root
 
 
 class ContentSource(msgspec.Struct, frozen=True):
     name: str  # file name relative to the content dir
     text: str
-
-
-def content_path(name: str) -> str:
-    return f"pages/{slugify(name.removesuffix('.md'))}.html"
 
 
 def content_title(source: ContentSource) -> str:

@@ -46,11 +46,16 @@ def _min_max_indices(y: list[float], buckets: int) -> list[int]:
     """Indices of the endpoints and of each bucket's min and max, in order."""
     inner = len(y) - 2
     keep = [0]
-    for k in range(buckets):
-        start = 1 + k * inner // buckets
-        chunk = y[start:1 + (k + 1) * inner // buckets]
-        low = start + chunk.index(min(chunk))
-        high = start + chunk.index(max(chunk))
-        keep += sorted({low, high})
+    start = 1
+    for k in range(1, buckets + 1):
+        end = 1 + k * inner // buckets
+        if end - start <= 2:  # both points kept anyway: common when a line barely exceeds the budget
+            keep.extend(range(start, end))
+        else:
+            chunk = y[start:end]
+            low = start + chunk.index(min(chunk))
+            high = start + chunk.index(max(chunk))
+            keep += (low, high) if low < high else (high, low) if high < low else (low,)
+        start = end
     keep.append(len(y) - 1)
     return keep

@@ -70,9 +70,9 @@ def _numbers(values: list[float], exact: bool) -> orjson.Fragment | list[float |
     if exact:
         if not all(map(float.is_integer, map(float, values))) or max(map(abs, values)) >= _EXACT_INT:
             return [_compact(v) for v in values]
-        text = ",".join(map(str, map(int, values)))
+        text = ",".join(["%d"] * len(values)) % tuple(values)
     else:
-        text = ",".join(map(_SHORT.format, values))
+        text = ",".join([_SHORT] * len(values)) % tuple(values)  # one C-level format call
     return orjson.Fragment(f"[{text}]".encode())
 
 
@@ -93,7 +93,7 @@ def _label(text: str) -> str:
     return escape(text, quote=False)
 
 
-_SHORT = f"{{:.{_Y_DIGITS}g}}"
+_SHORT = f"%.{_Y_DIGITS}g"
 
 
 def _compact(value: float) -> float | int | None:

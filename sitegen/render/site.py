@@ -1,8 +1,10 @@
-"""What every page knows about the site it belongs to."""
+"""What every page knows about the site it belongs to, and where site-wide pages live."""
 
 from __future__ import annotations
 
 import msgspec
+
+from sitegen.slug import slugify
 
 
 class SiteInfo(msgspec.Struct, frozen=True):
@@ -16,3 +18,8 @@ def relative_root(page_path: str) -> str:
     """The prefix from a page back to the site root: every link on the site is relative."""
     depth = page_path.count("/")
     return "../" * depth
+
+
+def content_path(name: str) -> str:
+    """The page of a Markdown file from the content directory."""
+    return f"pages/{slugify(name.removesuffix('.md'))}.html"

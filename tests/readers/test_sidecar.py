@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from sitegen.model import Run
-from sitegen.readers import sidecar
+from sitegen.readers import layout_of, sidecar
 from sitegen.readers._tolerant import read_json, read_tail, read_yaml
 from sitegen.readers.base import ReadContext
 from sitegen.readers.logs import find_first_error
@@ -68,8 +68,8 @@ def warned(run: Run, *fragments: str) -> bool:
 
 
 def test_claims_by_the_sidecar_name_only():
-    assert sidecar.claims({"sidecar.json", "metrics.csv"})
-    assert not sidecar.claims({"metrics.csv", ".sidecar.json.1234.tmp"})
+    assert layout_of({"sidecar.json", "metrics.csv"}) == "sidecar"
+    assert layout_of({"metrics.csv", ".sidecar.json.1234.tmp"}) is None
 
 
 def test_a_complete_run(run_dir: Path, root: Path):
