@@ -14,9 +14,8 @@ from sitegen.analysis.status import settle_status
 from sitegen.config import Config
 from sitegen.discover import Location, find_runs
 from sitegen.errors import RootNotFound, StrictFailure
-from sitegen.model import Run
 from sitegen.reporting import BuildReport, Reporter, encode_report
-from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, run_job, run_job_in_worker
+from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
 from sitegen.site_pages import site_pages
 from sitegen.write import remove, remove_stale_temporaries, write_atomic
 
@@ -46,15 +45,15 @@ def build(
         outcomes = execute(jobs, settings, config.build.workers)
         records, changed = collect(outcomes, kept, reporter)
         prune(out, manifest, records, reporter)
-        headers: list[Run] = []
+        listings: list[cache.Listing] = []
 
-        def load_headers() -> list[Run]:
-            headers.extend(all_headers(out, records, changed, settings))
-            return headers
+        def load_listings() -> list[cache.Listing]:
+            listings.extend(all_listings(out, records, changed, settings))
+            return listings
 
-        page_records = site_pages(config, settings, records, manifest.pages, load_headers, reporter)
+        page_records = site_pages(config, settings, records, manifest.pages, load_listings, reporter)
         if changed or len(records) != len(manifest.runs):
-            cache.save_headers(out, headers or load_headers())
+            cache.save_listings(out, listings or load_listings())
         if reporter.report.pages_written or reporter.report.pages_removed:
             os.sync()  # every page is on disk before the manifest says so
         cache.save_manifest(out, cache.Manifest(
@@ -147,12 +146,12 @@ def execute(jobs: list[RunJob], settings: JobSettings, workers: int) -> Iterator
 def collect(
     outcomes: Iterable[RunOutcome], kept: list[cache.RunRecord], reporter: Reporter,
 ) -> tuple[list[cache.RunRecord], dict[str, bytes]]:
-    """Every run's record, and the encoded headers of the runs that were processed."""
+    """Every run's record, and the encoded listings of the runs that were processed."""
     records = list(kept)
     changed: dict[str, bytes] = {}
     for outcome in outcomes:
         records.append(outcome.record)
-        changed[cache.run_key(outcome.record.root, outcome.record.run_id)] = outcome.header
+        changed[cache.run_key(outcome.record.root, outcome.record.run_id)] = outcome.listing
         if outcome.read:
             reporter.run_read(outcome.record.run_id, outcome.warnings, outcome.failed)
         for path in outcome.written:
@@ -166,27 +165,28 @@ def collect(
     return records, changed
 
 
-def all_headers(
+def all_listings(
     out: str, records: list[cache.RunRecord], changed: dict[str, bytes], settings: JobSettings
-) -> list[Run]:
-    """The header of every run, from this build's outcomes or the cache, as shown now."""
-    decoder = msgspec.msgpack.Decoder(Run)
-    previous = cache.load_headers(out)
-    headers = []
+) -> list[cache.Listing]:
+    """The listing of every run, from this build's outcomes or the cache.
+
+    A cached listing is current: a run whose shown status changed (stalled) was re-rendered.
+    """
+    decoder = msgspec.msgpack.Decoder(cache.Listing)
+    previous = cache.load_listings(out)
+    listings = []
     for record in records:
         key = cache.run_key(record.root, record.run_id)
         if key in changed:
-            run = decoder.decode(changed[key])
-        else:
-            run = previous.get(key) or _header_from_run_cache(out, record.slug)
-        if run is not None:
-            headers.append(settle_status(run, settings.now, settings.heartbeat_timeout_s))
-    return headers
-
-
-def _header_from_run_cache(out: str, slug: str) -> Run | None:
-    run = cache.load_run(out, slug)
-    return cache.header(run) if run is not None else None
+            listings.append(decoder.decode(changed[key]))
+        elif key in previous:
+            listings.append(previous[key])
+        else:  # the listings cache was lost: rebuild this one from the run's cache
+            run = cache.load_run(out, record.slug)
+            if run is not None:
+                shown = settle_status(run, settings.now, settings.heartbeat_timeout_s)
+                listings.append(listing(shown, settings.site))
+    return listings
 
 
 def prune(out: str, manifest: cache.Manifest, records: list[cache.RunRecord], reporter: Reporter) -> None:

@@ -157,7 +157,15 @@ def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:
 # --- cached runs ------------------------------------------------------------------
 
 _RUN_DECODER = msgspec.msgpack.Decoder(Run)
-_HEADERS_DECODER = msgspec.msgpack.Decoder(list[Run])
+class Listing(msgspec.Struct, array_like=True):
+    """A run as the site-wide lists need it: its header, and its row of the index table
+    (rendered with its pages, so that one changed run does not re-render every row)."""
+
+    run: Run
+    row: str
+
+
+_LISTINGS_DECODER = msgspec.msgpack.Decoder(list[Listing])
 
 
 def _run_path(out: str, slug: str) -> str:
@@ -192,17 +200,17 @@ def header(run: Run) -> Run:
     return msgspec.structs.replace(run, series={}, logs=logs, media=[])
 
 
-def load_headers(out: str) -> dict[str, Run]:
+def load_listings(out: str) -> dict[str, Listing]:
     try:
-        with open(os.path.join(cache_dir(out), "runs.msgpack"), "rb") as handle:
-            runs = _HEADERS_DECODER.decode(handle.read())
+        with open(os.path.join(cache_dir(out), "listings.msgpack"), "rb") as handle:
+            listings = _LISTINGS_DECODER.decode(handle.read())
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return {}
-    return {run_key(r.root, r.run_id): r for r in runs}
+    return {run_key(item.run.root, item.run.run_id): item for item in listings}
 
 
-def save_headers(out: str, headers: list[Run]) -> None:
-    write_atomic(os.path.join(cache_dir(out), "runs.msgpack"), msgspec.msgpack.encode(headers))
+def save_listings(out: str, listings: list[Listing]) -> None:
+    write_atomic(os.path.join(cache_dir(out), "listings.msgpack"), msgspec.msgpack.encode(listings))
 
 
 # --- the lock ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ class RunJob(msgspec.Struct, frozen=True):
 
 
 class RunOutcome(msgspec.Struct):
-    header: bytes  # msgpack of the run's header
+    listing: bytes  # msgpack of the run's cache.Listing
     record: cache.RunRecord
     read: bool
     failed: str | None
@@ -86,7 +86,7 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
     else:
         unchanged = len(record.pages)
     return RunOutcome(
-        header=msgspec.msgpack.encode(cache.header(shown)),
+        listing=msgspec.msgpack.encode(listing(shown, settings.site)),
         record=record,
         read=read,
         failed=run.problem.message if read and run.problem else None,
@@ -95,6 +95,12 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
         unchanged=unchanged,
         removed=removed,
     )
+
+
+def listing(run: Run, site: SiteInfo) -> cache.Listing:
+    from sitegen.render.index import index_row
+
+    return cache.Listing(cache.header(run), index_row(run, site))
 
 
 def _read(loc: Location, old: cache.RunRecord | None, s: JobSettings) -> tuple[Run, cache.RunRecord]:

@@ -1,7 +1,7 @@
 """The pages that belong to the whole site: assets, content pages, the index and runs.json.
 
 Each is rewritten only when what it is made from changed; the index and runs.json
-need the run headers, which are loaded only then.
+need the runs' listings, which are loaded only then.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 
 from sitegen import cache
 from sitegen.config import Config
-from sitegen.model import Run
 from sitegen.render.env import Page
 from sitegen.render.site import content_path
 from sitegen.reporting import Reporter
@@ -27,7 +26,8 @@ PLOTLY_JS = "assets/plotly.min.js"
 
 def site_pages(
     config: Config, settings: JobSettings, records: list[cache.RunRecord],
-    previous: dict[str, cache.PageRecord], load_headers: Callable[[], list[Run]], reporter: Reporter,
+    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]],
+    reporter: Reporter,
 ) -> dict[str, cache.PageRecord]:
     """Write what changed among the site-wide pages; returns their records for the manifest."""
     pages: dict[str, cache.PageRecord] = {}
@@ -57,7 +57,7 @@ def site_pages(
 
     runs_key = _hash(settings.site_key, *(f"{r.root}\0{r.run_id}\0{r.render_key}" for r in records),
                      *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())))
-    emit(runs_key, lambda: _run_lists(load_headers(), site()), ["index.html", "runs.json"])
+    emit(runs_key, lambda: _run_lists(load_listings(), site()), ["index.html", "runs.json"])
 
     for path in sorted(set(previous) - set(pages)):
         remove(os.path.join(out, path), stop_at=out)
@@ -136,7 +136,7 @@ def _render_content(path: Path, site, reporter: Reporter) -> list[Page]:
     return [page]
 
 
-def _run_lists(headers: list[Run], site) -> list[Page]:
+def _run_lists(listings: list[cache.Listing], site) -> list[Page]:
     from sitegen.render.index import index_page, runs_json
 
-    return [index_page(headers, site), runs_json(headers)]
+    return [index_page(listings, site), runs_json([item.run for item in listings])]

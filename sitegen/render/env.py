@@ -59,7 +59,11 @@ def environment(theme: str):  # -> jinja2.Environment, imported lazily
 
 
 def render(theme: str, template: str, **context: object) -> bytes:
-    return environment(theme).get_template(template).render(**context).encode()
+    return render_text(theme, template, **context).encode()
+
+
+def render_text(theme: str, template: str, **context: object) -> str:
+    return environment(theme).get_template(template).render(**context)
 
 
 def format_time(epoch: float | None) -> str:

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sitegen.cache import Listing
 from sitegen.jsonsafe import dumps
 from sitegen.model import Run
-from sitegen.render.env import Page, render
+from sitegen.render.env import Page, render, render_text
 from sitegen.render.run_page import run_url
 from sitegen.render.site import SiteInfo
 
 RUNS_JSON_FORMAT = 1
 
 
-def index_page(runs: list[Run], site: SiteInfo) -> Page:
-    ordered = sorted(runs, key=lambda r: (-(r.created_at or 0.0), r.run_id))
-    statuses = Counter(r.status for r in runs)
-    tags = sorted({t for r in runs for t in r.tags})
+def index_page(listings: list[Listing], site: SiteInfo) -> Page:
+    """The runs table, newest first, from rows rendered with each run's pages."""
+    ordered = sorted(listings, key=lambda item: (-(item.run.created_at or 0.0), item.run.run_id))
+    statuses = Counter(item.run.status for item in listings)
+    tags = sorted({t for item in listings for t in item.run.tags})
     data = render(
-        site.theme, "index.html", site=site, root="", runs=ordered, run_url=run_url,
+        site.theme, "index.html", site=site, root="", run_count=len(listings),
+        rows_html="".join(item.row for item in ordered),
         status_counts=sorted(statuses.items()), tags=tags,
     )
     return Page("index.html", data)
+
+
+def index_row(run: Run, site: SiteInfo) -> str:
+    """The run's row of the index table (HTML, escaped by the template)."""
+    return render_text(site.theme, "_run_row.html", root="", run=run, url=run_url(run))
 
 
 def runs_json(runs: list[Run]) -> Page:
