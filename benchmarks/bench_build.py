@@ -69,6 +69,11 @@ class Figures:
     page_bytes: int = 0
     page_dir_bytes: int = 0
     wide_peak_tree_bytes: int = 0
+    full_user_s: float = 0.0
+    full_sys_s: float = 0.0
+    out_files: int = 0
+    out_bytes: int = 0
+    copy_s: float = 0.0
 
 
 class PeakTreeRss:
@@ -155,8 +160,12 @@ def measure_builds(tree: Path, out: Path, repeat: int, figures: Figures) -> None
 
     def full() -> float:
         shutil.rmtree(out, ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         with PeakTreeRss() as sampler:
             elapsed, _ = run(build_cmd(tree, out, full=True))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        figures.full_user_s = after.ru_utime - before.ru_utime
+        figures.full_sys_s = after.ru_stime - before.ru_stime
         figures.peak_tree_bytes = max(figures.peak_tree_bytes, sampler.peak)
         return elapsed
 
@@ -176,6 +185,19 @@ def measure_builds(tree: Path, out: Path, repeat: int, figures: Figures) -> None
     figures.noop_reads = runs_read(out)
     figures.one_s = median_of(repeat, one_changed)
     figures.one_reads = runs_read(out)
+
+
+def measure_copy_floor(out: Path, repeat: int, figures: Figures) -> None:
+    """`cp -r` of the built output into an empty dir: what merely creating those files costs here."""
+    figures.out_files, figures.out_bytes = tree_size(out)
+    copy = out.with_name(out.name + "-copy")
+
+    def cp() -> float:
+        shutil.rmtree(copy, ignore_errors=True)
+        return run(["cp", "-r", str(out), str(copy)])[0]
+
+    figures.copy_s = median_of(repeat, cp)
+    shutil.rmtree(copy, ignore_errors=True)
 
 
 def _children_maxrss() -> int:
@@ -267,6 +289,10 @@ def table(f: Figures, repeat: int) -> str:
     floor = f.walk_s + f.start_s
     rows = [
         ("full build", f"{f.full_s:.2f} s", _hugo_target(f), _hugo_ratio(f), f.full_reads),
+        ("full build, CPU time of all processes", f"{f.full_user_s:.2f} s user, {f.full_sys_s:.2f} s system",
+         "", "", None),
+        ("output floor: `cp -r` of the built site", f"{f.copy_s:.2f} s", "",
+         f"{f.out_files:,} files, {f.out_bytes / 1e6:,.0f} MB", None),
         (
             "no-op rebuild",
             f"{f.noop_s:.3f} s",
@@ -351,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         tree = prepare_tree(workdir, args.runs)
         figures.files, figures.tree_bytes = tree_size(tree)
         measure_builds(tree, workdir / f"site-{args.runs}", args.repeat, figures)
+        measure_copy_floor(workdir / f"site-{args.runs}", args.repeat, figures)
         measure_floor(tree, args.repeat, figures)
         measure_hugo(workdir, tree, args.runs, args.repeat, figures)
         measure_page_weight(workdir, figures)

@@ -61,7 +61,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 def load_config(path: str | None = None, **overrides: object) -> Config:
     """Read `path` (default `sitegen.yaml` when it exists), then apply CLI overrides.
 
-    Relative paths in the file are relative to the file's directory.
+    Relative paths in the file are relative to the file's directory, those from flags to the
+    working directory; all come out absolute.
     """
     file = Path(path or DEFAULT_CONFIG_FILE)
     raw: dict[str, object] = {}
@@ -154,7 +155,7 @@ def _describe(exc: msgspec.ValidationError, prefix: str = "") -> str:
 def _resolve_paths(config: Config, base: Path, source: str, overrides: dict[str, object]) -> Config:
     def resolve(p: str, from_cli: bool) -> str:
         p = os.path.expanduser(p)
-        return os.path.normpath(p if os.path.isabs(p) or from_cli else base / p)
+        return os.path.normpath(p if os.path.isabs(p) else (Path.cwd() if from_cli else base) / p)
 
     roots = [resolve(r, "roots" in overrides and bool(overrides["roots"])) for r in config.roots]
     theme = config.theme

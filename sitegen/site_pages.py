@@ -139,4 +139,5 @@ def _render_content(path: Path, site, reporter: Reporter) -> list[Page]:
 def _run_lists(listings: list[cache.Listing], site) -> list[Page]:
     from sitegen.render.index import index_page, runs_json
 
-    return [index_page(listings, site), runs_json([item.run for item in listings])]
+    return [index_page([(item.run, item.row) for item in listings], site),
+            runs_json([item.run for item in listings])]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sitegen.cache import Listing
 from sitegen.jsonsafe import dumps
 from sitegen.model import Run
 from sitegen.render.env import Page, render, render_text
@@ -14,14 +13,14 @@ from sitegen.render.site import SiteInfo
 RUNS_JSON_FORMAT = 1
 
 
-def index_page(listings: list[Listing], site: SiteInfo) -> Page:
-    """The runs table, newest first, from rows rendered with each run's pages."""
-    ordered = sorted(listings, key=lambda item: (-(item.run.created_at or 0.0), item.run.run_id))
-    statuses = Counter(item.run.status for item in listings)
-    tags = sorted({t for item in listings for t in item.run.tags})
+def index_page(rows: list[tuple[Run, str]], site: SiteInfo) -> Page:
+    """The runs table, newest first, from each run's `index_row` (rendered with its pages)."""
+    ordered = sorted(rows, key=lambda item: (-(item[0].created_at or 0.0), item[0].run_id))
+    statuses = Counter(run.status for run, _ in rows)
+    tags = sorted({t for run, _ in rows for t in run.tags})
     data = render(
-        site.theme, "index.html", site=site, root="", run_count=len(listings),
-        rows_html="".join(item.row for item in ordered),
+        site.theme, "index.html", site=site, root="", run_count=len(rows),
+        rows_html="".join(row for _, row in ordered),
         status_counts=sorted(statuses.items()), tags=tags,
     )
     return Page("index.html", data)

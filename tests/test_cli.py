@@ -1,0 +1,108 @@
+"""The command line as a user runs it: exit codes, one-line errors, quiet and report output."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import write_sidecar_run
+
+from sitegen import __version__
+
+
+def sitegen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sitegen", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+
+
+def test_version(tmp_path):
+    done = sitegen("--version", cwd=tmp_path)
+    assert (done.returncode, done.stdout.strip()) == (0, f"sitegen {__version__}")
+
+
+def test_no_command_shows_help_and_fails(tmp_path):
+    done = sitegen(cwd=tmp_path)
+    assert done.returncode == 2
+    assert "build" in done.stdout
+
+
+def test_a_build_prints_one_summary_line_then_a_no_op(runs_root, tmp_path):
+    first = sitegen("build", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "built 3 runs (3 read, 0 cached, 0 failed)" in first.stderr
+    assert "\x1b[" not in first.stderr + first.stdout  # not a terminal: plain text
+    second = sitegen("build", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
+    assert "built 3 runs (0 read, 3 cached, 0 failed); pages 0 written" in second.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_quiet_prints_only_problems(runs_root, tmp_path):
+    done = sitegen("build", "-q", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    (runs_root / "20231115/080000/cccccccccccc/sidecar.json").write_text("{broken")
+    done = sitegen("build", "-q", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr.startswith("warning: 20231115/080000/cccccccccccc: sidecar.json")
+
+
+def test_report_file_is_the_build_report(runs_root, tmp_path):
+    args = ("--root", str(runs_root), "--out", "site", "--report", "r.json")
+    done = sitegen("build", "-q", *args, cwd=tmp_path)
+    assert done.returncode == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["runs_read"] == 3 and report["runs_total"] == 3
+    assert report == json.loads((tmp_path / "site/_build/report.json").read_text())
+
+
+def test_a_missing_root_is_one_line_and_exit_3(tmp_path):
+    done = sitegen("build", "--root", "nowhere", "--out", "site", cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("sitegen: error: root ") and "nowhere" in done.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_bad_config_exits_2_naming_file_and_key(tmp_path):
+    (tmp_path / "sitegen.yaml").write_text("build:\n  workers: lots\n")
+    done = sitegen("build", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "sitegen: error: sitegen.yaml: build.workers: expected int, got str\n"
+
+
+def test_a_bad_flag_is_argparse_usage_exit_2(tmp_path):
+    done = sitegen("build", "--workers", "two", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "invalid int value" in done.stderr
+
+
+def test_a_locked_output_exits_4(runs_root, tmp_path):
+    lock = tmp_path / "site" / "_build" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}\n")  # this test process: alive
+    done = sitegen("build", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
+    assert done.returncode == 4
+    assert done.stderr.startswith("sitegen: error:") and "another build" in done.stderr
+
+
+def test_strict_exits_5_but_builds_the_site(runs_root, tmp_path):
+    write_sidecar_run(runs_root, "20231116/000000/eeeeeeeeeeee")
+    (runs_root / "20231116/000000/eeeeeeeeeeee/sidecar.json").write_text("")
+    done = sitegen("build", "--strict", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
+    assert done.returncode == 5
+    assert "sitegen: error: 1 run(s) could not be read (--strict)" in done.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert sitegen("build", "--root", str(runs_root), "--out", "site", cwd=tmp_path).returncode == 0
+
+
+def test_no_roots_builds_the_bundled_examples(tmp_path):
+    done = sitegen("build", "-q", "--out", "site", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    runs = json.loads((tmp_path / "site" / "runs.json").read_text())["runs"]
+    assert len(runs) >= 5
+    assert {"completed", "failed"} <= {run["status"] for run in runs}

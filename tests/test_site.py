@@ -1,0 +1,92 @@
+"""The built example site as a visitor meets it: links relative and alive, errors linked to their line."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from conftest import run_build
+
+from sitegen.config import load_config, with_default_roots
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.links.append(value)
+            elif name == "id" and value:
+                self.ids.add(value)
+
+
+@functools.cache
+def _parse(page: Path) -> _Links:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("example-site")
+    (home / "sitegen.yaml").write_text("")  # nothing configured: the bundled examples
+    out = home / "site"
+    config = with_default_roots(load_config(str(home / "sitegen.yaml"), out=str(out)))
+    run_build(config)
+    return out
+
+
+def test_every_link_is_relative_and_leads_to_a_file(site):
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        parsed = _parse(page)
+        for link in parsed.links:
+            parts = urlsplit(link)
+            if parts.scheme in ("http", "https"):
+                continue  # links out, such as a run's URL
+            assert not parts.scheme and not parts.netloc and not link.startswith("/"), (page, link)
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            assert target.is_file(), f"{page.relative_to(site)}: {link} leads nowhere"
+            assert site.resolve() in target.parents, f"{page.relative_to(site)}: {link} leaves the site"
+            if parts.fragment and target.suffix == ".html" and not parts.fragment.startswith("tag="):
+                assert parts.fragment in _parse(target).ids, f"{page.relative_to(site)}: {link}"
+
+
+def test_the_failed_run_links_its_first_error_to_the_highlighted_line(site):
+    runs = json.loads((site / "runs.json").read_text())["runs"]
+    failed = next(run for run in runs if run["status"] == "failed")
+    page = site / failed["url"]
+    error_links = [link for link in _parse(page).links if re.search(r"logs/.+\.html#L\d+$", link)]
+    assert error_links, "the run page links the first error"
+    log_path, line = error_links[0].split("#")
+    log_html = (page.parent / log_path).read_text()
+    assert re.search(rf'<span class="line hl" id="{line}">', log_html)
+    assert "OutOfMemoryError" in log_html
+
+
+def test_runs_json_lists_every_run_with_its_page(site):
+    data = json.loads((site / "runs.json").read_text())
+    assert data["format"] == 1
+    assert {run["status"] for run in data["runs"]} >= {"completed", "failed", "stalled"}
+    for run in data["runs"]:
+        assert (site / run["url"]).is_file()
+
+
+def test_redacted_example_secrets_never_reach_the_site(site):
+    # the fake key of examples/example_runs.py
+    fake_key = hashlib.sha1(b"sitegen example, not a real key").hexdigest().encode()
+    for path in site.rglob("*"):
+        if path.is_file():
+            assert fake_key not in path.read_bytes(), path
