@@ -38,6 +38,7 @@ def build(
         if lock.took_over:
             reporter.note("a previous build was interrupted; finishing its work")
             remove_stale_temporaries(out)
+            manifest = cache.distrust_outputs(manifest)
         settings = _job_settings(config, started)
         relist = full or _periodic_relist(config, manifest)
         locations, dirs = find_runs(config.roots, manifest.dirs, relist=relist, skip=[out])

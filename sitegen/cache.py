@@ -111,6 +111,16 @@ def save_manifest(out: str, manifest: Manifest) -> None:
     write_atomic(_manifest_path(out), msgspec.msgpack.encode(manifest), durable=True)
 
 
+def distrust_outputs(manifest: Manifest) -> Manifest:
+    """The manifest after an interrupted build: what it says about inputs holds, what it says
+    about pages may not (the killed build may have rewritten pages for an input that has since
+    changed back). Every page is rendered again and compared with the bytes on disk."""
+    runs = {key: msgspec.structs.replace(record, render_key="", pages=dict.fromkeys(record.pages, ""))
+            for key, record in manifest.runs.items()}
+    pages = {path: PageRecord("", "") for path in manifest.pages}
+    return msgspec.structs.replace(manifest, runs=runs, pages=pages)
+
+
 def run_key(root: str, run_id: str) -> str:
     return f"{root}\0{run_id}"
 

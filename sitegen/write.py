@@ -42,11 +42,12 @@ def write_atomic(path: str, data: bytes, *, durable: bool = False) -> None:
 def write_if_changed(path: str, data: bytes, previous_hash: str | None) -> tuple[str, bool]:
     """Write `data` unless the file already holds it; returns (content hash, written?).
 
-    `previous_hash` is what the manifest says the file holds; without one (a --full
-    build, a lost cache) the file on disk is compared. A page deleted by hand comes back.
+    `previous_hash` is what the manifest says the file holds; without one (None or "": a
+    --full build, a lost or distrusted cache) the file on disk is compared. A page deleted
+    by hand comes back.
     """
     digest = content_hash(data)
-    if previous_hash is None:
+    if not previous_hash:
         previous_hash = _hash_on_disk(path)
     if digest == previous_hash and os.path.exists(path):
         return digest, False

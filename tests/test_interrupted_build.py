@@ -1,0 +1,161 @@
+"""DESIGN §4: a build killed at any moment is completed by the next one.
+
+Each test starts `python -m sitegen build` as a real process in its own session, waits
+until the build has reached a chosen point (judged from what it has written: a number of
+pages, or everything but the manifest), and SIGKILLs its whole process group, pool
+workers included. A normal build must then take over the
+stale lock, finish the work, and leave a site byte-identical to a clean `--full` build
+of the same runs, with no temporaries left behind; one more build must be a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import OLD, age, site_files, write_sidecar_run
+
+from sitegen.build import POOL_THRESHOLD
+
+pytestmark = pytest.mark.slow
+
+RUNS = 40  # more than POOL_THRESHOLD: runs are read and rendered in the process pool
+CHANGED = 30  # runs whose metrics grow before the killed rebuild (also more than the threshold)
+ROWS = 1000
+INTERRUPTED = "a previous build was interrupted; finishing its work"
+
+KillPoint = Callable[[Path, int], bool]
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # not written yet, or renamed away while we looked
+        return -1
+
+
+def pages_written(count: int) -> KillPoint:
+    """At least `count` finished files under runs/ written since the build started."""
+    def reached(out: Path, since_ns: int) -> bool:
+        pages = [p for p in (out / "runs").rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
+        return sum(_mtime_ns(p) >= since_ns for p in pages) >= count
+    return reached
+
+
+def manifest_pending(out: Path, since_ns: int) -> bool:
+    """Every page and the listings are written, the manifest is not saved yet: the last moments."""
+    cache = out / "_build"
+    return _mtime_ns(cache / "listings.msgpack") >= since_ns > _mtime_ns(cache / "manifest.msgpack")
+
+
+def make_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    for i in range(RUNS):
+        write_sidecar_run(root, f"20231114/{i:06d}/{i:012x}", rows=ROWS, log="epoch 1 loss 0.5\n" * 50)
+    age(root)
+    (tmp_path / "sitegen.yaml").write_text("")
+    return root
+
+
+def grow_metrics(root: Path) -> None:
+    """Append rows to CHANGED runs' metrics, with mtimes outside the racy window."""
+    for run_dir in sorted(root.glob("*/*/*"))[:CHANGED]:
+        with (run_dir / "metrics.csv").open("a") as handle:
+            handle.writelines(f"{step},{step // 10},0.000100\n" for step in range(ROWS, ROWS + 50))
+        age(run_dir, when=OLD + 100)
+
+
+def build_command(root: Path, out: Path, *flags: str) -> list[str]:
+    config = root.parent / "sitegen.yaml"
+    return [sys.executable, "-m", "sitegen", "build", "--config", str(config),
+            "--root", str(root), "--out", str(out), "--quiet", *flags]
+
+
+def build(root: Path, out: Path, *flags: str) -> dict:
+    """Build to completion; returns the build report."""
+    done = subprocess.run(build_command(root, out, *flags), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / "_build" / "report.json").read_text())
+
+
+def kill_build_at(root: Path, out: Path, point: KillPoint) -> bool:
+    """Start a build and SIGKILL its process group at `point`; False if it finished first."""
+    since_ns = time.time_ns()
+    proc = subprocess.Popen(build_command(root, out), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None:
+            if point(out, since_ns):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        returncode = proc.wait()  # reaped: a zombie would still look alive to the lock
+    return returncode == -signal.SIGKILL and (out / "_build" / "lock").exists()
+
+
+def temporaries(out: Path) -> list[Path]:
+    return [p for p in out.rglob(".tmp-*") if p.name.endswith(".part")]
+
+
+def assert_completed_by_next_build(root: Path, out: Path, tmp_path: Path) -> None:
+    report = build(root, out)
+    assert INTERRUPTED in report["notes"]
+    assert not (out / "_build" / "lock").exists()
+    assert temporaries(out) == []
+    clean = tmp_path / "clean"
+    build(root, clean, "--full")
+    assert site_files(out) == site_files(clean)
+    again = build(root, out)
+    assert (again["runs_read"], again["pages_written"], again["pages_removed"]) == (0, 0, 0)
+    assert again["runs_cached"] == RUNS
+
+
+KILL_POINTS = [
+    pytest.param(pages_written(1), id="first-page"),
+    pytest.param(pages_written(20), id="20-pages"),
+    pytest.param(pages_written(60), id="60-pages"),
+    pytest.param(manifest_pending, id="before-manifest"),
+]
+
+
+def test_tree_uses_the_process_pool():
+    assert min(RUNS, CHANGED) >= POOL_THRESHOLD
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_killed_first_build_is_completed(tmp_path, point):
+    root, out = make_tree(tmp_path), tmp_path / "site"
+    if not kill_build_at(root, out, point):
+        pytest.skip("the build finished before the kill point")
+    assert_completed_by_next_build(root, out, tmp_path)
+
+
+@pytest.mark.parametrize("point", [KILL_POINTS[0], KILL_POINTS[1], KILL_POINTS[3]])
+def test_killed_rebuild_after_a_change_is_completed(tmp_path, point):
+    root, out = make_tree(tmp_path), tmp_path / "site"
+    build(root, out)
+    grow_metrics(root)
+    if not kill_build_at(root, out, point):
+        pytest.skip("the build finished before the kill point")
+    assert_completed_by_next_build(root, out, tmp_path)
+    published = [data for path, data in site_files(out).items() if path.endswith("/metrics.csv")]
+    assert sum(b",0.000100\n" in data for data in published) == CHANGED
+
+
+def test_an_input_changed_back_after_the_kill_is_completed(tmp_path):
+    """The killed build rewrote pages for a new title; the next build sees the old title again."""
+    root, out = make_tree(tmp_path), tmp_path / "site"
+    build(root, out)
+    config = root.parent / "sitegen.yaml"
+    config.write_text("title: Another title\n")
+    if not kill_build_at(root, out, pages_written(20)):
+        pytest.skip("the build finished before the kill point")
+    config.write_text("")
+    assert_completed_by_next_build(root, out, tmp_path)
