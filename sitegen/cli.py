@@ -52,8 +52,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from sitegen.build import build
     from sitegen.config import load_config, with_default_roots
+    from sitegen.pipeline import build
     from sitegen.reporting import ConsoleReporter
 
     config = load_config(

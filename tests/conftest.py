@@ -65,7 +65,7 @@ def make_config(root: Path, out: Path, yaml_text: str = "", **overrides: object)
 
 
 def run_build(config: Config, **kwargs: object) -> RecordingReporter:
-    from sitegen.build import build
+    from sitegen.pipeline import build
 
     reporter = RecordingReporter()
     build(config, reporter=reporter, **kwargs)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import OLD, age, site_files, write_sidecar_run
 
-from sitegen.build import POOL_THRESHOLD
+from sitegen.pipeline import POOL_THRESHOLD
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,100 @@
+"""The shape of the package: public API, import direction, lazy heavy imports, what the wheel ships."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import sitegen
+from sitegen.readers import LAYOUTS, layout_of
+
+PACKAGE = Path(sitegen.__file__).resolve().parent
+REPO = PACKAGE.parent
+
+# STYLE.md: imports point one way. A module may import from a lower level, from its own
+# sub-package, or along the few same-level edges listed below.
+LEVELS = {
+    "errors": 0, "model": 0, "slug": 0, "paths": 0, "jsonsafe": 0, "redact": 0,
+    "config": 1, "readers": 1, "analysis": 1, "render": 1,
+    "write": 2, "cache": 2, "discover": 2, "reporting": 2,
+    "run_jobs": 3, "site_pages": 3, "pipeline": 3,
+    "cli": 4, "__main__": 4,
+}
+SAME_LEVEL = {("cache", "write"), ("discover", "cache"), ("site_pages", "run_jobs"),
+              ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("__main__", "cli")}
+
+
+def _unit(module: str) -> str:
+    """The part of `sitegen.a.b` that LEVELS knows: `a`."""
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sitegen"):
+            names.update(f"{node.module}.{a.name}" if node.module == "sitegen" else node.module
+                         for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("sitegen"))
+    return names
+
+
+def test_imports_point_one_way():
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = "sitegen." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        source = _unit(module)
+        if source == "__init__":
+            continue
+        assert source in LEVELS, f"{module}: place it in LEVELS"
+        for target in map(_unit, _imports(path)):
+            if target in ("__init__", "__version__", source):
+                continue
+            allowed = LEVELS[target] < LEVELS[source] or (source, target) in SAME_LEVEL
+            if not allowed:
+                wrong.append(f"{module} imports sitegen.{target}")
+    assert wrong == []
+
+
+def test_readers_and_renderers_never_decide_staleness():
+    for package in ("readers", "render", "analysis"):
+        for path in (PACKAGE / package).rglob("*.py"):
+            assert not any(_unit(m) in ("cache", "pipeline", "run_jobs") for m in _imports(path)), path
+
+
+def test_public_api():
+    assert sitegen.__all__ == ["__version__", "build", "load_config"]
+    from sitegen.config import load_config
+    from sitegen.pipeline import build  # importing the module must not hide the function
+
+    assert sitegen.build is build and sitegen.load_config is load_config
+
+
+def test_layouts_in_detection_order():
+    assert [layout.name for layout in LAYOUTS] == ["sidecar"]
+    assert layout_of({"sidecar.json", "metrics.csv"}) == "sidecar"
+    assert layout_of({"metrics.csv"}) is None
+
+
+def test_a_build_imports_nothing_heavy_until_it_renders():
+    code = ("import sys, sitegen.cli, sitegen.pipeline, sitegen.discover, sitegen.cache\n"
+            "print(sorted(m for m in ('jinja2', 'plotly', 'markdown_it', 'yaml', 'ray', 'mlflow',"
+            " 'sitegen.render.run_page', 'sitegen.readers.sidecar') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_wheel_ships_the_default_theme(tmp_path):
+    subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+                   cwd=REPO, check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("sitegen-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    theme = REPO / "themes" / "default"
+    expected = {f"sitegen/themes/default/{p.relative_to(theme).as_posix()}"
+                for p in theme.rglob("*") if p.is_file()}
+    assert expected and expected <= names
+    assert "sitegen/cli.py" in names and not any(n.startswith(("tests/", "examples/")) for n in names)
