@@ -18,7 +18,7 @@ from sitegen.errors import OutputLocked
 from sitegen.model import Run
 from sitegen.write import write_atomic
 
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3
 CACHE_DIR = "_build"
 MISSING = (0, 0, -1, 0)
 
@@ -38,6 +38,7 @@ class RunRecord(msgspec.Struct, array_like=True):
     run_id: str
     run_dir: str
     reader: str
+    reader_version: int
     slug: str
     inputs: list[str]  # relative to run_dir
     stamps: list[Stamp]

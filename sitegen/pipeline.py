@@ -14,6 +14,7 @@ from sitegen.analysis.status import settle_status
 from sitegen.config import Config
 from sitegen.discover import Location, find_runs
 from sitegen.errors import RootNotFound, StrictFailure
+from sitegen.readers import reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
 from sitegen.site_pages import site_pages
@@ -110,7 +111,8 @@ def plan_run_jobs(
     jobs, kept = [], []
     for loc in locations:
         record = manifest.runs.get(cache.run_key(loc.root, loc.run_id))
-        if record is None or record.reader != loc.reader or not cache.unchanged(record):
+        if (record is None or record.reader != loc.reader
+                or record.reader_version != reader_version(loc.reader) or not cache.unchanged(record)):
             jobs.append(RunJob(loc, record, read=True))
         elif record.render_key != render_key(
             settings.site_key, record.fingerprint, record_status(record, settings)

@@ -25,6 +25,9 @@ _TOKEN_SHAPES = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}"
     r"|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b"
 )
+_AUTH_HEADER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+# `HF_TOKEN=...` in an environment dump; the key's words decide, so MAX_TOKENS=8 survives
+_ENV_ASSIGNMENT = re.compile(r"\b(?P<key>[A-Z][A-Z0-9_]*)=(?P<value>[^\s\"']+)")
 _SECRET_FLAG = re.compile(
     r"(?P<flag>--?[A-Za-z0-9_-]*(?:token|secret|password|passwd|api[-_]?key|webhook)[A-Za-z0-9_-]*)"
     r"(?P<sep>[= ])(?P<value>\S+)",
@@ -46,10 +49,24 @@ def is_secret_key(key: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
 
 
 def redact_text(text: str) -> str:
-    """Credentials inside URLs, well-known token shapes, and `--token=X` style flags."""
+    """Credentials inside URLs, well-known token shapes, `Bearer X` authorizations,
+    `--token=X` style flags and `SOME_TOKEN=X` environment assignments."""
     text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
-    return _SECRET_FLAG.sub(lambda m: f"{m['flag']}{m['sep']}{REDACTED}", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m['scheme']}{REDACTED}", text)
+    text = _ENV_ASSIGNMENT.sub(_redact_assignment, text)
+    return _SECRET_FLAG.sub(_redact_flag, text)
+
+
+def _redact_flag(match: re.Match[str]) -> str:
+    """The regex finds candidates; the flag's words decide (`--max-tokens 512` survives)."""
+    if is_secret_key(match["flag"]):
+        return f"{match['flag']}{match['sep']}{REDACTED}"
+    return match[0]
+
+
+def _redact_assignment(match: re.Match[str]) -> str:
+    return f"{match['key']}={REDACTED}" if is_secret_key(match["key"]) else match[0]
 
 
 class Redactor:

@@ -12,7 +12,7 @@ from sitegen import cache
 from sitegen.analysis.status import live_until, settle_status
 from sitegen.discover import Location
 from sitegen.model import Problem, Run
-from sitegen.readers import reader_named
+from sitegen.readers import reader_named, reader_version
 from sitegen.render.site import SiteInfo
 from sitegen.write import remove, write_if_changed
 
@@ -117,9 +117,9 @@ def _read(loc: Location, old: cache.RunRecord | None, s: JobSettings) -> tuple[R
     inputs = cache.relative_inputs(loc.run_dir, run.inputs)
     stamps = [cache.stamp(os.path.join(loc.run_dir, rel)) for rel in inputs]
     record = cache.RunRecord(
-        root=loc.root, run_id=loc.run_id, run_dir=loc.run_dir, reader=loc.reader, slug=run.slug,
-        inputs=inputs, stamps=stamps,
-        fingerprint=cache.fingerprint(reader.VERSION, stamps, encoded),
+        root=loc.root, run_id=loc.run_id, run_dir=loc.run_dir, reader=loc.reader,
+        reader_version=reader_version(loc.reader), slug=run.slug, inputs=inputs, stamps=stamps,
+        fingerprint=cache.fingerprint(reader_version(loc.reader), stamps, encoded),
         racy=cache.is_racy(stamps, s.started_ns, s.racy_window_s),
         shown_status=run.status, live_until=None,
         render_key=old.render_key if old else "",

@@ -192,3 +192,15 @@ def test_manifest_records_every_run(runs_root, tmp_path):
     run_build(make_config(runs_root, out))
     manifest, reason = cache.load_manifest(str(out), __import__("sitegen").__version__)
     assert reason is None and len(manifest.runs) == 3
+
+
+def test_a_new_reader_version_rereads_its_runs(runs_root, tmp_path, monkeypatch):
+    import sitegen.readers
+
+    config = make_config(runs_root, tmp_path / "site")
+    run_build(config)
+    monkeypatch.setitem(sitegen.readers._VERSIONS, "sidecar", sitegen.readers.reader_version("sidecar") + 1)
+    rep = run_build(config)
+    assert rep.report.runs_read == 3
+    assert rep.report.pages_written == 0  # the same data renders the same pages
+    assert run_build(config).report.runs_read == 0

@@ -16,13 +16,15 @@ if TYPE_CHECKING:
 
 class Layout(NamedTuple):
     name: str  # also the reader's module: sitegen.readers.<name>
+    version: int  # bump when the reader reads differently: every run of the layout is read again
     claims: Callable[[Set[str]], bool]  # from the directory's entry names
 
 
 # In detection order: the first layout that claims a directory reads it.
 LAYOUTS: tuple[Layout, ...] = (
-    Layout("sidecar", lambda names: "sidecar.json" in names),
+    Layout("sidecar", 2, lambda names: "sidecar.json" in names),
 )
+_VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
 
 
 def layout_of(names: Set[str]) -> str | None:
@@ -30,7 +32,11 @@ def layout_of(names: Set[str]) -> str | None:
     return next((layout.name for layout in LAYOUTS if layout.claims(names)), None)
 
 
+def reader_version(name: str) -> int:
+    return _VERSIONS[name]
+
+
 def reader_named(name: str) -> Reader:
-    if name not in {layout.name for layout in LAYOUTS}:
+    if name not in _VERSIONS:
         raise KeyError(name)
     return import_module(f"sitegen.readers.{name}")  # type: ignore[return-value]

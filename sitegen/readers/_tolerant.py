@@ -25,6 +25,7 @@ class Tail(NamedTuple):
     size: int
     truncated: bool
     binary: bool
+    undecodable: bool = False  # not valid UTF-8: bad bytes were replaced by U+FFFD
 
 
 def stat_or_none(path: str) -> os.stat_result | None:
@@ -192,7 +193,12 @@ def read_tail(path: str, max_bytes: int) -> tuple[Tail | None, str | None]:
         newline = data.find(b"\n")
         data = data[newline + 1:] if newline != -1 else data
     binary = looks_binary(data)
-    return Tail(data.decode("utf-8", errors="replace"), size, truncated, binary), None
+    try:
+        return Tail(data.decode("utf-8"), size, truncated, binary), None
+    except UnicodeDecodeError as exc:
+        # a character cut at the end is one still being written, not bad encoding
+        undecodable = exc.reason != "unexpected end of data"
+        return Tail(data.decode("utf-8", errors="replace"), size, truncated, binary, undecodable), None
 
 
 class _PlainDataLoader(yaml.SafeLoader):

@@ -21,7 +21,6 @@ class ReadContext:
 
 class Reader(Protocol):
     NAME: str
-    VERSION: int
 
     def read(self, run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         """Read one run. Never raises on bad data: problems become `Run.warnings`/`Run.problem`."""

@@ -142,8 +142,11 @@ def _read_stream(log: LogFile, slug: str, tail_bytes: int) -> tuple[LogStream | 
         return stream, f"{os.path.basename(log.path)}: looks binary; text not shown"
     text = redact_text(tail.text)
     first_error, summary = find_first_error(text)
+    problem = None
+    if tail.undecodable:
+        problem = f"{os.path.basename(log.path)}: not valid UTF-8; bad bytes shown as \ufffd"
     return LogStream(log.name, slug, log.kind, log.rank, tail.size, text, tail.truncated,
-                     first_error, summary), None
+                     first_error, summary), problem
 
 
 def _is_error_at(text: str, match: re.Match[str]) -> bool:

@@ -33,7 +33,6 @@ from sitegen.redact import redact_text
 from sitegen.slug import run_slug
 
 NAME = "sidecar"
-VERSION = 1
 
 SIDECAR = "sidecar.json"
 MAX_CSV_BYTES = 64 * 1024 * 1024
@@ -46,7 +45,12 @@ _MATRIX = msgspec.json.Decoder(list[list[float | None]])
 
 def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     """One sidecar run; never raises on bad data (problems become warnings, or `problem`)."""
-    reading = _Reading(os.path.abspath(run_dir), (ctx.root, *ctx.allowed))
+    run_dir = os.path.abspath(run_dir)
+    if resolve_within(run_dir, run_dir, (ctx.root, *ctx.allowed)) is None:  # a dir link out of the roots
+        problem = Problem("run directory: a link out of the configured roots; not read")
+        return Run(run_id=run_id, root=ctx.root, slug=run_slug(ctx.root, run_id), kind=NAME,
+                   name=os.path.basename(run_dir), status="broken", problem=problem, inputs=(run_dir,))
+    reading = _Reading(run_dir, (ctx.root, *ctx.allowed))
     sidecar, problem = _read_sidecar(reading)
     params = _read_params(sidecar, reading)
     tags = _tags(sidecar.get("tags"), reading)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sitegen.jsonsafe import dumps
+from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Run
 from sitegen.render.env import Page, render, render_text
 from sitegen.render.run_page import run_url
@@ -42,4 +42,5 @@ def runs_json(runs: list[Run]) -> Page:
         }
         for r in sorted(runs, key=lambda r: (r.root, r.run_id))
     ]
-    return Page("runs.json", dumps({"format": RUNS_JSON_FORMAT, "runs": rows}) + b"\n")
+    # escaped like JSON in a page: run data stays inert even if the file is sniffed or inlined as HTML
+    return Page("runs.json", dumps_for_script({"format": RUNS_JSON_FORMAT, "runs": rows}).encode() + b"\n")
