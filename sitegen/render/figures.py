@@ -61,8 +61,8 @@ def _numbers(values: list[float], exact: bool) -> orjson.Fragment | list[float |
 
     `exact` values (x axes) keep full precision; others are shown to _Y_DIGITS digits.
     """
-    try:
-        finite = all(map(math.isfinite, values))
+    try:  # a finite sum proves every value finite; only an overflow needs the full check
+        finite = math.isfinite(sum(values)) or all(map(math.isfinite, values))
     except TypeError:
         finite = False
     if not finite:
@@ -70,9 +70,8 @@ def _numbers(values: list[float], exact: bool) -> orjson.Fragment | list[float |
     if exact:
         if not all(map(float.is_integer, map(float, values))) or max(map(abs, values)) >= _EXACT_INT:
             return [_compact(v) for v in values]
-        text = ",".join(["%d"] * len(values)) % tuple(values)
-    else:
-        text = ",".join([_SHORT] * len(values)) % tuple(values)  # one C-level format call
+        return list(map(int, values))  # whole numbers print shorter as ints
+    text = ",".join([_SHORT] * len(values)) % tuple(values)  # one C-level format call
     return orjson.Fragment(f"[{text}]".encode())
 
 
