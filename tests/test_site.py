@@ -6,6 +6,8 @@ import functools
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -13,7 +15,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from conftest import run_build
 
-from sitegen.config import load_config, with_default_roots
+from sitegen.config import load_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 class _Links(HTMLParser):
@@ -39,11 +43,13 @@ def _parse(page: Path) -> _Links:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
+    """The bundled examples, generated afresh: a checkout's files have checkout-time mtimes."""
     home = tmp_path_factory.mktemp("example-site")
-    (home / "sitegen.yaml").write_text("")  # nothing configured: the bundled examples
+    runs = home / "runs"
+    subprocess.run([sys.executable, str(EXAMPLES / "generate_examples.py"), "--out", str(runs)], check=True)
+    (home / "sitegen.yaml").write_text("roots: [runs]\n")
     out = home / "site"
-    config = with_default_roots(load_config(str(home / "sitegen.yaml"), out=str(out)))
-    run_build(config)
+    run_build(load_config(str(home / "sitegen.yaml"), out=str(out)))
     return out
 
 
@@ -90,3 +96,8 @@ def test_redacted_example_secrets_never_reach_the_site(site):
     for path in site.rglob("*"):
         if path.is_file():
             assert fake_key not in path.read_bytes(), path
+
+
+def test_the_sweep_has_a_log_page_per_rank_and_stream(site):
+    rank_pages = {p.name for p in site.glob("runs/*/logs/rank-*.html")}
+    assert {"rank-0.out.html", "rank-0.err.html", "rank-1.out.html", "rank-1.err.html"} <= rank_pages
