@@ -117,6 +117,14 @@ def run(cmd: list[str], cwd: Path = REPO) -> tuple[float, str]:
     return elapsed, result.stdout
 
 
+def empty_and_settle(directory: Path) -> None:
+    """Remove a previous output and let the disk finish with it (deleting 40,000 files on a
+    discard-mounted ext4 slows the next seconds of writes), so each timed build starts alike."""
+    shutil.rmtree(directory, ignore_errors=True)
+    os.sync()
+    time.sleep(1.0)
+
+
 def median_of(repeat: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(repeat))
 
@@ -159,7 +167,7 @@ def measure_builds(tree: Path, out: Path, repeat: int, figures: Figures) -> None
     """Full builds into an empty output dir, then no-op and one-run-changed rebuilds."""
 
     def full() -> float:
-        shutil.rmtree(out, ignore_errors=True)
+        empty_and_settle(out)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         with PeakTreeRss() as sampler:
             elapsed, _ = run(build_cmd(tree, out, full=True))
@@ -193,7 +201,7 @@ def measure_copy_floor(out: Path, repeat: int, figures: Figures) -> None:
     copy = out.with_name(out.name + "-copy")
 
     def cp() -> float:
-        shutil.rmtree(copy, ignore_errors=True)
+        empty_and_settle(copy)
         return run(["cp", "-r", str(out), str(copy)])[0]
 
     figures.copy_s = median_of(repeat, cp)
@@ -256,7 +264,7 @@ def measure_hugo(workdir: Path, tree: Path, runs: int, repeat: int, figures: Fig
         marker.touch()
 
     def build() -> float:
-        shutil.rmtree(site / "public", ignore_errors=True)
+        empty_and_settle(site / "public")
         return run([hugo, "--quiet"], cwd=site)[0]
 
     figures.hugo_version = run([hugo, "version"])[1].split()[1]
