@@ -93,7 +93,7 @@ def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) 
     except (OSError, ValueError):
         return None
     names = frozenset(name for name, _ in items)
-    reader = layout_of(names)
+    reader = layout_of(os.path.basename(directory), names)
     subdirs = sorted(
         name for name, is_dir in items if is_dir and not name.startswith(".") and name not in SKIP_NAMES
     )

@@ -25,12 +25,24 @@ class Series(Struct, frozen=True):
 
 
 class BenchPoint(Struct, frozen=True):
-    """One measurement of a benchmark curve, e.g. all metrics at one concurrency."""
+    """One measurement of a benchmark curve, e.g. all metrics at one concurrency.
+
+    `curve` names the curve the point belongs to ("isl 1024 / osl 1024"); metric names are
+    normalised by the reader (see `sitegen.metric_names`), so pages can pick them up by name.
+    """
 
     curve: str
     x_name: str
     x: float
     metrics: dict[str, float]
+
+
+class Histogram(Struct, frozen=True):
+    """A distribution summarised for a page (per-request latencies are never kept raw)."""
+
+    name: str  # e.g. "ttft_ms @ concurrency 64 (isl 1024 / osl 1024)"
+    edges: list[float]  # len(counts) + 1 bucket edges
+    counts: list[int]
 
 
 class LogStream(Struct, frozen=True):
@@ -62,6 +74,7 @@ class Artifact(Struct, frozen=True):
     size: int
     publish_as: str | None = None  # a plain file name in the run's page dir
     source: str | None = None  # absolute path, checked by the reader; never shown
+    note: str = ""  # shown beside it, e.g. why a file is not read
 
 
 class ComputeInfo(Struct, frozen=True):
@@ -95,16 +108,20 @@ class Run(Struct, frozen=True):
     updated_at: float | None = None
     heartbeat_at: float | None = None
     tags: tuple[str, ...] = ()
+    badges: tuple[str, ...] = ()  # short labels on the page and the index, e.g. "legacy"
     notes: str = ""
+    facts: dict[str, Scalar] = {}  # what the run was (topology, container, …), labelled for people
     params: dict[str, Scalar] = {}
     summary: dict[str, float] = {}
     series: dict[str, Series] = {}
     points: list[BenchPoint] = []
+    histograms: list[Histogram] = []
     logs: list[LogStream] = []
     media: list[Media] = []
     artifacts: list[Artifact] = []
     compute: ComputeInfo | None = None
-    env: dict[str, str] = {}
+    env: dict[str, str] = {}  # environment snapshot (python, platform, CUDA devices, …)
+    packages: dict[str, str] = {}  # installed package → version or spec (pip freeze, conda)
     snapshot: dict[str, object] | None = None
     session: str | None = None
     benchmark: str | None = None

@@ -68,8 +68,8 @@ def warned(run: Run, *fragments: str) -> bool:
 
 
 def test_claims_by_the_sidecar_name_only():
-    assert layout_of({"sidecar.json", "metrics.csv"}) == "sidecar"
-    assert layout_of({"metrics.csv", ".sidecar.json.1234.tmp"}) is None
+    assert layout_of("run", {"sidecar.json", "metrics.csv"}) == "sidecar"
+    assert layout_of("run", {"metrics.csv", ".sidecar.json.1234.tmp"}) is None
 
 
 def test_a_complete_run(run_dir: Path, root: Path):
