@@ -5,6 +5,7 @@ Never `plotly.graph_objects`: it is far too slow for thousands of figures.
 
 from __future__ import annotations
 
+import itertools
 import math
 from html import escape
 
@@ -38,6 +39,18 @@ def overlay_figure(title: str, traces: list[tuple[str, list[float], list[float]]
     layout["title"] = {"text": _label(title)}
     layout["margin"]["t"] = 40
     return {"data": [_trace(name, x, y, max_points) for name, x, y in traces], "layout": layout}
+
+
+def bar_figure(title: str, edges: list[float], counts: list[int]) -> dict:
+    """A histogram from bucket edges (len(counts) + 1) and counts."""
+    layout = _layout(title, "count")
+    layout["showlegend"] = False
+    buckets = list(itertools.pairwise(edges))
+    centres = [(a + b) / 2 for a, b in buckets]
+    widths = [b - a for a, b in buckets]
+    bar = {"type": "bar", "x": _numbers(centres, exact=True), "y": list(counts),
+           "width": _numbers(widths, exact=True)}
+    return {"data": [bar], "layout": layout}
 
 
 def figure_div_id(index: int) -> str:

@@ -36,7 +36,8 @@ def runs_json(runs: list[Run]) -> Page:
         {
             "run_id": r.run_id, "root": r.root, "slug": r.slug, "kind": r.kind, "name": r.name,
             "status": r.status, "session": r.session, "benchmark": r.benchmark,
-            "tags": list(r.tags), "created_at": r.created_at, "ended_at": r.ended_at,
+            "tags": list(r.tags), "badges": list(r.badges),
+            "created_at": r.created_at, "ended_at": r.ended_at,
             "summary": r.summary, "url": run_url(r), "warnings": r.warnings,
             "problem": r.problem.message if r.problem else None,
         }

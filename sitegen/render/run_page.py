@@ -5,6 +5,7 @@ from __future__ import annotations
 from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Artifact, LogStream, Run
 from sitegen.render.ansi import ansi_to_html
+from sitegen.render.bench import histogram_figure, point_figures, point_tables
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
@@ -39,21 +40,42 @@ def run_pages(run: Run, site: SiteInfo) -> list[Page]:
 
 def _run_page(run: Run, site: SiteInfo) -> Page:
     path = run_url(run)
-    plots = []
-    for index, (name, series) in enumerate(sorted(run.series.items())):
-        axis = next(iter(series.x), "step")
-        plots.append({"id": figure_div_id(index), "name": name,
-                      "figure": series_figure(name, series, axis)})
-    figures = {p["id"]: p["figure"] for p in plots}
+    plots = [(name, series_figure(name, series, next(iter(series.x), "step")))
+             for name, series in sorted(run.series.items())]
+    bench_plots = point_figures(run.points)
+    histogram_plots = [(h.name, histogram_figure(h)) for h in run.histograms]
+    ids = iter(range(len(plots) + len(bench_plots) + len(histogram_plots)))
+    plots, bench_plots, histogram_plots = (
+        [{"id": figure_div_id(next(ids)), "name": name, "figure": figure} for name, figure in group]
+        for group in (plots, bench_plots, histogram_plots)
+    )
+    figures = {p["id"]: p["figure"] for p in (*plots, *bench_plots, *histogram_plots)}
     logs = [(stream, log_url(run, stream).removeprefix(run_dir(run) + "/")) for stream in run.logs]
+    files = [(a, artifact_name(a) if a.publish_as and a.source else None) for a in run.artifacts]
     data = render(
         site.theme, "run.html", site=site, root=relative_root(path), run=run,
         notes_html=untrusted_html(run.notes) if run.notes else "",
-        plots=plots, figures_json=dumps_for_script(figures), logs=logs,
-        params=sorted(run.params.items()), summary=sorted(run.summary.items()),
-        published=[(a, artifact_name(a)) for a in run.artifacts if a.publish_as and a.source],
+        plots=plots, bench_plots=bench_plots, histogram_plots=histogram_plots,
+        figures_json=dumps_for_script(figures) if figures else "", logs=logs,
+        facts=list(run.facts.items()), params=sorted(run.params.items()),
+        summary=sorted(run.summary.items()), tables=point_tables(run.points), stages=_stages(run),
+        files=files, data_files=[(a, href) for a, href in files if href and a.name.endswith(".csv")],
+        env=sorted(run.env.items()), packages=sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
     )
     return Page(path, data)
+
+
+def _stages(run: Run) -> list[tuple[str, str, dict[str, float]]]:
+    """(stage, metric, {sum, mean, std}) rows from a snapshot that groups metrics by stage."""
+    stages = run.snapshot.get("stages") if run.snapshot else None
+    if not isinstance(stages, dict):
+        return []
+    rows = []
+    for stage, metrics in sorted(stages.items()):
+        if isinstance(metrics, dict):
+            rows.extend((str(stage), str(metric), values) for metric, values in sorted(metrics.items())
+                        if isinstance(values, dict))
+    return rows
 
 
 def _log_page(run: Run, stream: LogStream, site: SiteInfo) -> Page:
