@@ -16,7 +16,7 @@ from pathlib import Path
 from sitegen import cache
 from sitegen.config import Config
 from sitegen.render.env import Page
-from sitegen.render.site import content_path
+from sitegen.render.site import QUALITY_PATH, content_path
 from sitegen.reporting import Reporter
 from sitegen.run_jobs import JobSettings
 from sitegen.write import remove, write_if_changed
@@ -57,7 +57,8 @@ def site_pages(
 
     runs_key = _hash(settings.site_key, *(f"{r.root}\0{r.run_id}\0{r.render_key}" for r in records),
                      *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())))
-    emit(runs_key, lambda: _run_lists(load_listings(), site()), ["index.html", "runs.json"])
+    lists = ["index.html", "runs.json", QUALITY_PATH, *(p for p in previous if p.startswith("sessions/"))]
+    emit(runs_key, lambda: _run_lists(load_listings(), site()), lists)
 
     for path in sorted(set(previous) - set(pages)):
         remove(os.path.join(out, path), stop_at=out)
@@ -137,7 +138,13 @@ def _render_content(path: Path, site, reporter: Reporter) -> list[Page]:
 
 
 def _run_lists(listings: list[cache.Listing], site) -> list[Page]:
+    """The pages about all runs at once: re-rendered together when any run changed."""
+    from sitegen.analysis.sessions import sessions
     from sitegen.render.index import index_page, runs_json
+    from sitegen.render.sessions import quality_page, session_pages
 
-    return [index_page([(item.run, item.row) for item in listings], site),
-            runs_json([item.run for item in listings])]
+    runs = [item.run for item in listings]
+    by_session = sessions(runs)
+    quality = quality_page(runs, site)
+    index = index_page([(item.run, item.row) for item in listings], site, by_session)
+    return [index, runs_json(runs), quality, *session_pages(by_session, site)]

@@ -24,7 +24,8 @@ LEVELS = {
     "cli": 4, "__main__": 4,
 }
 SAME_LEVEL = {("cache", "write"), ("discover", "cache"), ("site_pages", "run_jobs"),
-              ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("__main__", "cli")}
+              ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("__main__", "cli"),
+              ("render", "analysis")}  # pages show what analysis computed
 
 
 def _unit(module: str) -> str:

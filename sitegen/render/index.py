@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sitegen.analysis.sessions import Session
 from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Run
 from sitegen.render.env import Page, render, render_text
 from sitegen.render.run_page import run_url
-from sitegen.render.site import SiteInfo
+from sitegen.render.site import QUALITY_PATH, SiteInfo, session_path
 
 RUNS_JSON_FORMAT = 1
 
 
-def index_page(rows: list[tuple[Run, str]], site: SiteInfo) -> Page:
-    """The runs table, newest first, from each run's `index_row` (rendered with its pages)."""
+def index_page(rows: list[tuple[Run, str]], site: SiteInfo, sessions: list[Session] = ()) -> Page:
+    """The runs table, newest first, from each run's `index_row` (rendered with its pages),
+    with the sessions (newest first) and the data-quality page linked above it."""
     ordered = sorted(rows, key=lambda item: (-(item[0].created_at or 0.0), item[0].run_id))
     statuses = Counter(run.status for run, _ in rows)
     tags = sorted({t for run, _ in rows for t in run.tags})
@@ -22,6 +24,9 @@ def index_page(rows: list[tuple[Run, str]], site: SiteInfo) -> Page:
         site.theme, "index.html", site=site, root="", run_count=len(rows),
         rows_html="".join(row for _, row in ordered),
         status_counts=sorted(statuses.items()), tags=tags,
+        sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
+        flagged=sum(1 for run, _ in rows if run.badges or run.problem or run.warnings),
+        quality_path=QUALITY_PATH,
     )
     return Page("index.html", data)
 

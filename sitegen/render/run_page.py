@@ -9,7 +9,7 @@ from sitegen.render.bench import histogram_figure, point_figures, point_tables
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
-from sitegen.render.site import SiteInfo, relative_root
+from sitegen.render.site import SiteInfo, relative_root, session_path
 from sitegen.slug import slugify
 
 TRACEBACK_SPAN = 200  # lines after the first error that may belong to its traceback
@@ -60,6 +60,7 @@ def _run_page(run: Run, site: SiteInfo) -> Page:
         facts=list(run.facts.items()), params=sorted(run.params.items()),
         summary=sorted(run.summary.items()), tables=point_tables(run.points), stages=_stages(run),
         files=files, data_files=[(a, href) for a, href in files if href and a.name.endswith(".csv")],
+        session_href=session_path(run.session) if run.session else "",
         env=sorted(run.env.items()), packages=sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
     )
     return Page(path, data)

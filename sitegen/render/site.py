@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from sitegen.slug import slugify
+from sitegen.slug import run_slug, slugify
 
 
 class SiteInfo(msgspec.Struct, frozen=True):
@@ -23,3 +23,11 @@ def relative_root(page_path: str) -> str:
 def content_path(name: str) -> str:
     """The page of a Markdown file from the content directory."""
     return f"pages/{slugify(name.removesuffix('.md'))}.html"
+
+
+def session_path(name: str) -> str:
+    """The page of a nightly session (names are free text: slug plus a hash, never a clash)."""
+    return f"sessions/{run_slug('session', name)}.html"
+
+
+QUALITY_PATH = "quality.html"

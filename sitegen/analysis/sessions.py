@@ -1,0 +1,128 @@
+"""Nightly sessions: each entry's run against the same entry in the previous session.
+
+Pure: runs in, comparisons out. A session is every run with the same `Run.session`; an
+entry is identified by `Run.benchmark` (or the run's name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import msgspec
+
+from sitegen.model import Run
+
+_LOWER_IS_BETTER = re.compile(r"time|latency|ttft|tpot|itl|e2el|duration|(^|_)ms($|_)|_s$|idle|memory|mem_")
+_HIGHER_IS_BETTER = re.compile(r"throughput|goodput|tok_?s|qps|per_s(ec)?($|_)|speed|items|accuracy|score")
+_STAGE_AGGREGATE = re.compile(r"_(sum|mean|std)$")
+_SAME_WITHIN = 0.005  # changes under half a percent are shown as unchanged
+
+
+class Change(msgspec.Struct, frozen=True):
+    before: float
+    after: float
+    percent: float | None  # None when `before` is 0
+    verdict: str  # "better", "worse", "same", or "changed" when the direction is unknown
+
+
+class PackageChange(msgspec.Struct, frozen=True):
+    name: str
+    before: str | None  # None: added
+    after: str | None  # None: removed
+
+
+class Entry(msgspec.Struct, frozen=True):
+    run: Run
+    previous: Run | None  # the same entry's last completed run in an earlier session
+    changes: dict[str, Change]
+    packages: list[PackageChange]
+
+
+class Session(msgspec.Struct, frozen=True):
+    name: str
+    started_at: float | None
+    entries: list[Entry]
+
+    @property
+    def passed(self) -> int:
+        return sum(e.run.status == "completed" for e in self.entries)
+
+    @property
+    def failed(self) -> int:
+        return len(self.entries) - self.passed
+
+
+def direction(metric: str) -> int:
+    """+1 when higher is better, -1 when lower is better, 0 when the name does not say."""
+    name = metric.lower()
+    if _HIGHER_IS_BETTER.search(name):
+        return 1
+    if _LOWER_IS_BETTER.search(name):
+        return -1
+    return 0
+
+
+def key_metrics(run: Run) -> dict[str, float]:
+    """The metrics a session table shows: the run's own, not the per-stage aggregates."""
+    return {k: v for k, v in run.summary.items() if not _STAGE_AGGREGATE.search(k)}
+
+
+def sessions(runs: list[Run]) -> list[Session]:
+    """Every session, newest first, each entry compared with its last completed appearance."""
+    grouped: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        if run.session is not None:
+            grouped[run.session].append(run)
+    ordered = sorted(grouped.items(), key=lambda item: (_started(item[1]) or 0.0, item[0]))
+    last_seen: dict[str, Run] = {}
+    result = []
+    for name, members in ordered:
+        entries = []
+        for run in sorted(members, key=_entry_name):
+            previous = last_seen.get(_entry_name(run))
+            entries.append(Entry(run, previous, _changes(previous, run), _package_changes(previous, run)))
+        for run in members:
+            if run.status == "completed":  # a failed night has nothing to compare with
+                last_seen[_entry_name(run)] = run
+        result.append(Session(name, _started(members), entries))
+    return result[::-1]
+
+
+def package_changes(before: dict[str, str], after: dict[str, str]) -> list[PackageChange]:
+    names = sorted(set(before) | set(after), key=str.lower)
+    return [PackageChange(n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n)]
+
+
+def _package_changes(previous: Run | None, run: Run) -> list[PackageChange]:
+    if previous is None or not previous.packages or not run.packages:
+        return []
+    return package_changes(previous.packages, run.packages)
+
+
+def _changes(previous: Run | None, run: Run) -> dict[str, Change]:
+    if previous is None:
+        return {}
+    before = key_metrics(previous)
+    return {name: _change(name, before[name], value)
+            for name, value in key_metrics(run).items() if name in before}
+
+
+def _change(name: str, before: float, after: float) -> Change:
+    percent = (after - before) / abs(before) * 100 if before else None
+    relative = abs(after - before) / abs(before) if before else (0.0 if after == before else 1.0)
+    if relative < _SAME_WITHIN:
+        return Change(before, after, percent, "same")
+    sign = direction(name)
+    if sign == 0:
+        return Change(before, after, percent, "changed")
+    return Change(before, after, percent, "better" if (after > before) == (sign > 0) else "worse")
+
+
+def _entry_name(run: Run) -> str:
+    return run.benchmark or run.name
+
+
+def _started(runs: list[Run]) -> float | None:
+    times = [r.created_at for r in runs if r.created_at is not None]
+    return min(times) if times else None

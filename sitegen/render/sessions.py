@@ -1,0 +1,33 @@
+"""Site pages about many runs at once: one page per nightly session, and the data-quality page."""
+
+from __future__ import annotations
+
+from sitegen.analysis.sessions import Session, key_metrics
+from sitegen.model import Run
+from sitegen.render.env import Page, render
+from sitegen.render.run_page import run_url
+from sitegen.render.site import QUALITY_PATH, SiteInfo, relative_root, session_path
+
+
+def session_pages(sessions: list[Session], site: SiteInfo) -> list[Page]:
+    pages = []
+    for index, session in enumerate(sessions):
+        path = session_path(session.name)
+        older = sessions[index + 1] if index + 1 < len(sessions) else None
+        columns = sorted({m for entry in session.entries for m in key_metrics(entry.run)})
+        data = render(
+            site.theme, "session.html", site=site, root=relative_root(path), session=session,
+            columns=columns, run_url=run_url, session_path=session_path,
+            newer=sessions[index - 1].name if index else None, older=older.name if older else None,
+        )
+        pages.append(Page(path, data))
+    return pages
+
+
+def quality_page(runs: list[Run], site: SiteInfo) -> Page:
+    """Runs read through a fallback (badges such as "legacy"), broken runs, runs with warnings."""
+    flagged = [r for r in runs if r.badges or r.problem or r.warnings]
+    flagged.sort(key=lambda r: (not r.problem, not r.badges, r.run_id))
+    data = render(site.theme, "quality.html", site=site, root=relative_root(QUALITY_PATH),
+                  runs=flagged, run_url=run_url, total=len(runs))
+    return Page(QUALITY_PATH, data)
