@@ -39,7 +39,9 @@ class Reporter:
     def note(self, message: str) -> None:
         self.report.notes.append(message)
 
-    def run_read(self, run_id: str, warnings: list[str], failed: str | None) -> None:
+    def run_read(self, run_id: str, warnings: list[str], failed: str | None,
+                 badges: tuple[str, ...] = ()) -> None:
+        """A run read in this build; `badges` mark runs read through a fallback (e.g. "legacy")."""
         self.report.runs_read += 1
         if failed:
             self.report.runs_failed += 1
@@ -76,15 +78,32 @@ class ConsoleReporter(Reporter):
         super().__init__()
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self._muted = False  # warnings already shown in a bordered block
 
     def note(self, message: str) -> None:
         super().note(message)
         if not self.quiet:
             print(f"info: {message}", file=self.stream)
 
+    def run_read(self, run_id: str, warnings: list[str], failed: str | None,
+                 badges: tuple[str, ...] = ()) -> None:
+        if not badges:
+            super().run_read(run_id, warnings, failed, badges)
+            return
+        # one bordered block per such run, printed when it is read (so not on a no-op build)
+        rule = "━" * 80
+        lines = [f"{', '.join(badges)} run: {run_id}", *(f"  {m}" for m in (failed, *warnings) if m)]
+        print("\n".join([rule, *lines, rule]), file=self.stream)
+        self._muted = True
+        try:
+            super().run_read(run_id, warnings, failed, badges)
+        finally:
+            self._muted = False
+
     def warning(self, run_id: str, message: str) -> None:
         super().warning(run_id, message)
-        print(f"warning: {run_id}: {message}", file=self.stream)
+        if not self._muted:
+            print(f"warning: {run_id}: {message}", file=self.stream)
 
     def done(self) -> None:
         if self.quiet:

@@ -44,6 +44,7 @@ class RunOutcome(msgspec.Struct):
     read: bool
     failed: str | None
     warnings: list[str]
+    badges: tuple[str, ...]
     written: list[str]
     unchanged: int
     removed: list[str]
@@ -91,6 +92,7 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
         read=read,
         failed=run.problem.message if read and run.problem else None,
         warnings=list(run.warnings) if read else [],
+        badges=run.badges if read else (),
         written=written,
         unchanged=unchanged,
         removed=removed,
