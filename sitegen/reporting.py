@@ -130,8 +130,9 @@ class RecordingReporter(Reporter):
         self.removed: list[str] = []
         self.read: list[str] = []
 
-    def run_read(self, run_id: str, warnings: list[str], failed: str | None) -> None:
-        super().run_read(run_id, warnings, failed)
+    def run_read(self, run_id: str, warnings: list[str], failed: str | None,
+                 badges: tuple[str, ...] = ()) -> None:
+        super().run_read(run_id, warnings, failed, badges)
         self.read.append(run_id)
 
     def page(self, path: str, written: bool) -> None:
