@@ -17,6 +17,7 @@ _LOWER_IS_BETTER = re.compile(r"time|latency|ttft|tpot|itl|e2el|duration|(^|_)ms
 _HIGHER_IS_BETTER = re.compile(r"throughput|goodput|tok_?s|qps|per_s(ec)?($|_)|speed|items|accuracy|score")
 _STAGE_AGGREGATE = re.compile(r"_(sum|mean|std)$")
 _SAME_WITHIN = 0.005  # changes under half a percent are shown as unchanged
+_MINOR_BELOW = 5.0  # percent: smaller changes are shown muted, as likely noise
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -24,6 +25,10 @@ class Change(msgspec.Struct, frozen=True):
     after: float
     percent: float | None  # None when `before` is 0
     verdict: str  # "better", "worse", "same", or "changed" when the direction is unknown
+
+    @property
+    def minor(self) -> bool:
+        return self.percent is None or abs(self.percent) < _MINOR_BELOW
 
 
 class PackageChange(msgspec.Struct, frozen=True):

@@ -63,7 +63,8 @@ def point_figures(points: list[BenchPoint]) -> list[tuple[str, dict]]:
                    [p.metrics[_PER_GPU] for p in ps if _has(p, latency, _PER_GPU)])
                   for curve, ps in curves.items()]
         caption = f"throughput per GPU vs {latency} (up and left is better)"
-        figures.append((caption, overlay_figure(caption, [t for t in traces if t[1]], latency, _PER_GPU)))
+        pareto = overlay_figure(caption, [t for t in traces if t[1]], latency, _PER_GPU)
+        figures.append((caption, _untitled(pareto)))
     return figures
 
 
@@ -84,9 +85,16 @@ def _trace(name: str, points: list[BenchPoint], metric: str) -> tuple[str, list[
 
 
 def _figure(title: str, traces: list[tuple[str, list[float], list[float]]], x_name: str, y_name: str) -> dict:
-    figure = overlay_figure(title, [t for t in traces if t[1]], x_name, y_name)
+    figure = _untitled(overlay_figure(title, [t for t in traces if t[1]], x_name, y_name))
     if x_name == "concurrency":  # 1 … 4096 in powers of two: a log axis spaces them evenly
         figure["layout"]["xaxis"]["type"] = "log"
+    return figure
+
+
+def _untitled(figure: dict) -> dict:
+    """The page's caption names the figure; a plotly title would repeat it under the toolbar."""
+    figure["layout"].pop("title", None)
+    figure["layout"]["margin"]["t"] = 10
     return figure
 
 

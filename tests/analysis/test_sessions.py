@@ -79,6 +79,9 @@ def test_session_page_shows_deltas_coloured_by_sense_and_package_changes():
     assert '<span class="delta-better" title="was 10">+20.0% ▲</span>' in html
     assert "<th>ray</th><td>2.9 → 2.10</td>" in html
     assert 'href="../runs/nightly-2-dedup/index.html"' in html
+    third = _run("nightly-3", "dedup", 3, time_taken=123.0, output_throughput=12.0)
+    html = session_pages(sessions([first, second, third]), _site())[0].data.decode()
+    assert '<span class="delta-worse minor" title="was 120">+2.5% ▼</span>' in html  # likely noise
 
 
 def test_quality_page_lists_fallback_broken_and_warned_runs_first_broken():
