@@ -18,6 +18,7 @@ REPO = PACKAGE.parent
 # sub-package, or along the few same-level edges listed below.
 LEVELS = {
     "errors": 0, "model": 0, "slug": 0, "paths": 0, "jsonsafe": 0, "redact": 0, "metric_names": 0,
+    "tracking_uri": 0,
     "config": 1, "readers": 1, "analysis": 1, "render": 1,
     "write": 2, "cache": 2, "discover": 2, "reporting": 2,
     "run_jobs": 3, "site_pages": 3, "pipeline": 3,
@@ -76,7 +77,7 @@ def test_public_api():
 
 
 def test_layouts_in_detection_order():
-    assert [layout.name for layout in LAYOUTS] == ["sidecar"]
+    assert [layout.name for layout in LAYOUTS] == ["sidecar", "jobdir", "nightly"]
     assert layout_of("run", {"sidecar.json", "metrics.csv"}) == "sidecar"
     assert layout_of("run", {"metrics.csv"}) is None
 

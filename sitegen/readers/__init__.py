@@ -6,6 +6,7 @@ reader's module is imported when a run of its layout is read (a no-op build impo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Set
 from importlib import import_module
 from typing import TYPE_CHECKING, NamedTuple
@@ -20,9 +21,33 @@ class Layout(NamedTuple):
     claims: Callable[[str, Set[str]], bool]  # from the directory's name and its entry names
 
 
+# Serving-benchmark result folders (FORMATS.md §1.2); the jobdir reader parses the same names.
+RESULT_DIR = re.compile(r"(sglang|vllm|gap|sa-bench)_isl_(\d+)_osl_(\d+)")
+CUSTOM_RESULT_PREFIX = "sa-bench_custom_"
+
+
+def is_result_dir_name(name: str) -> bool:
+    if name.startswith(CUSTOM_RESULT_PREFIX):
+        return len(name) > len(CUSTOM_RESULT_PREFIX)
+    return "_isl_" in name and RESULT_DIR.match(name) is not None
+
+
+def _claims_jobdir(dir_name: str, names: Set[str]) -> bool:
+    """A numeric job id first (`3667_1P_1D_20251110_192145`, `1543570`), and `{jobid}.json`, a
+    result folder or the batch logs `log.out`/`log.err` among the entries."""
+    job_id = dir_name.split("_", 1)[0]
+    if not (job_id.isascii() and job_id.isdigit()):
+        return False
+    if f"{job_id}.json" in names or "log.out" in names or "log.err" in names:
+        return True
+    return any(map(is_result_dir_name, names))
+
+
 # In detection order: the first layout that claims a directory reads it.
 LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 2, lambda _name, names: "sidecar.json" in names),
+    Layout("jobdir", 1, _claims_jobdir),
+    Layout("nightly", 1, lambda _name, names: "benchmark_results" in names),
 )
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
 

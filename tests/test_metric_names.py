@@ -1,0 +1,76 @@
+"""The one alias table: raw benchmark keys (vLLM, SGLang, genai-perf) to the names pages use."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sitegen.metric_names import finite, is_latency, is_throughput, normalise, per_gpu
+
+
+@pytest.mark.parametrize(("raw", "name"), [
+    ("request_throughput", "request_throughput"),
+    ("output_throughput", "output_throughput"),
+    ("total_token_throughput", "total_token_throughput"),
+    ("input_throughput", "input_throughput"),  # SGLang
+    ("request_goodput", "request_goodput"),
+    ("request_goodput:", "request_goodput"),  # the vendored vLLM typo
+    ("duration", "duration_s"),
+    ("completed", "completed"),
+    ("total_input_tokens", "total_input_tokens"),
+    ("total_output_tokens", "total_output_tokens"),
+    ("max_concurrency", "max_concurrency"),
+    ("request_rate", "request_rate"),
+    ("mean_ttft_ms", "ttft_ms_mean"),
+    ("median_tpot_ms", "tpot_ms_median"),
+    ("std_itl_ms", "itl_ms_std"),
+    ("p99_e2el_ms", "e2el_ms_p99"),
+    ("p99.9_ttft_ms", "ttft_ms_p99.9"),
+    ("p95_itl_ms", "itl_ms_p95"),
+    ("mean_e2e_latency_ms", "e2el_ms_mean"),  # SGLang
+    ("p99_e2e_latency_ms", "e2el_ms_p99"),
+])
+def test_aliases(raw: str, name: str):
+    assert normalise({raw: 12.5}) == ({name: 12.5}, [])
+
+
+def test_values_that_never_become_metrics():
+    metrics, dropped = normalise({
+        "request_rate": "inf", "request_goodput:": None, "mean_ttft_ms": math.nan, "p99_itl_ms": math.inf,
+        "completed": True, "output_throughput": "fast", "duration": "12.5",
+        "date": "20251110-193000", "backend": "vllm", "num_prompts": 80, "burstiness": 1.0,
+        "concurrency": 31.5, "my_metadata_label": "nightly",
+        "ttfts": [0.1], "itls": [[0.01]], "generated_texts": ["x"], "errors": [""],
+        "accept_length": 2.5, "peak_output_tokens_per_s": 900,
+    })
+    assert metrics == {"duration_s": 12.5}
+    assert sorted(dropped) == ["accept_length", "completed", "mean_ttft_ms", "output_throughput",
+                               "p99_itl_ms", "peak_output_tokens_per_s"]
+    assert normalise({"request_rate": math.inf}) == ({}, [])
+    assert normalise({"request_rate": 4}) == ({"request_rate": 4.0}, [])
+
+
+def test_genai_perf_objects():
+    metrics, dropped = normalise({
+        "time_to_first_token": {"unit": "ms", "avg": 5.0, "p50": 4.0, "p99": 9.0, "min": 1.0, "max": 10.0},
+        "inter_token_latency": {"unit": "ns", "avg": 2_000_000.0},
+        "request_throughput": {"unit": "requests/sec", "avg": 3.0},
+        "output_token_throughput_per_user": {"unit": "tokens/sec/user", "avg": 50.0},
+        "input_config": {"perf_analyzer": {"stimulus": {"concurrency": 8}}},
+    })
+    assert metrics == {"itl_ms_mean": 2.0, "max_concurrency": 8.0, "request_throughput": 3.0,
+                       "ttft_ms_mean": 5.0, "ttft_ms_median": 4.0, "ttft_ms_p99": 9.0}
+    assert dropped == ["output_token_throughput_per_user"]
+
+
+def test_helpers():
+    assert is_latency("ttft_ms_p99.9") and is_latency("e2el_ms_median")
+    assert not is_latency("e2e_latency_ms_mean") and not is_latency("ttft_ms_min")
+    assert is_throughput("request_goodput") and is_throughput("output_throughput_per_gpu")
+    assert not is_throughput("request_rate")
+    assert per_gpu({"output_throughput": 80.0}, 8)["output_throughput_per_gpu"] == 10.0
+    assert per_gpu({"output_throughput": 80.0}, None) == {"output_throughput": 80.0}
+    assert per_gpu({"completed": 1.0}, 8) == {"completed": 1.0}
+    values = (1, "2", True, None, "nan", math.inf, "x", [1])
+    assert [finite(v) for v in values] == [1.0, 2.0, None, None, None, None, None, None]
