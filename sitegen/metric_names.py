@@ -112,14 +112,12 @@ def is_throughput(name: str) -> bool:
 
 def finite(value: object) -> float | None:
     """A finite float from a number or a numeric string, else None (bools are not numbers)."""
-    if isinstance(value, bool):
-        return None
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             return None
-    if not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         number = float(value)

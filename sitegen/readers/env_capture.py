@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from sitegen.readers._tolerant import file_size, looks_binary, read_bytes
-from sitegen.readers.sidecar import flatten
+from sitegen.readers._values import flatten
 from sitegen.redact import Redactor, redact_text
 
 MAX_CAPTURE_BYTES = 8 * 1024 * 1024

@@ -33,10 +33,10 @@ from sitegen.readers._tolerant import (
     read_json,
     read_jsonl,
 )
+from sitegen.readers._values import finite_number, flatten
 from sitegen.readers.base import ReadContext
 from sitegen.readers.env_capture import CAPTURES, SESSION_CAPTURES, merge_packages, read_capture
 from sitegen.readers.logs import LogFile, log_kind, read_logs
-from sitegen.readers.sidecar import flatten
 from sitegen.readers.stage_metrics import group_stages
 from sitegen.redact import redact_text
 from sitegen.slug import run_slug
@@ -262,7 +262,8 @@ def _times(driver: dict | None, session: str | None, reading: _Reading) -> tuple
     """Start and end: results.json, else the session name (start) and the result files' mtimes."""
     driver = driver or {}
     started, ended = _epoch(driver, "started_at", reading), _epoch(driver, "ended_at", reading)
-    exec_started, exec_time = _epoch(driver, "exec_started_at", reading), _finite(driver.get("exec_time_s"))
+    exec_started = _epoch(driver, "exec_started_at", reading)
+    exec_time = finite_number(driver.get("exec_time_s"))
     started = started if started is not None else exec_started
     if ended is None and exec_started is not None and exec_time is not None:
         ended = exec_started + exec_time
@@ -296,7 +297,7 @@ def _epoch(driver: dict, key: str, reading: _Reading) -> float | None:
     value = driver.get(key)
     if value is None:
         return None
-    seconds = _finite(value)
+    seconds = finite_number(value)
     if seconds is None or not 0 <= seconds < _LATEST_PLAUSIBLE_EPOCH:
         reading.warn(f"results.json: {key} is not a time in epoch seconds ({str(value)[:40]!r}); ignored")
         return None
@@ -345,7 +346,7 @@ def _typed(value: object, kind: type) -> Scalar:
     if kind is bool or isinstance(value, bool):
         return value if kind is bool and isinstance(value, bool) else None
     if kind is float:
-        return value if _finite(value) is not None else None  # type: ignore[return-value]
+        return value if finite_number(value) is not None else None  # type: ignore[return-value]
     return value if isinstance(value, kind) else None  # type: ignore[return-value]
 
 
@@ -399,7 +400,7 @@ def _summary(metrics: dict, reading: _Reading) -> dict[str, float]:
     for name, value in metrics.items():
         if isinstance(value, bool):
             continue
-        number = _finite(value)
+        number = finite_number(value)
         if number is None:
             dropped.append(str(name))
         else:
@@ -478,16 +479,6 @@ def _find_logs(reading: _Reading, entry_names: frozenset[str]) -> list[LogFile]:
 
 
 # --- values --------------------------------------------------------------------------------------
-
-
-def _finite(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _as_text(value: object) -> str:

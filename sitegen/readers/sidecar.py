@@ -7,7 +7,6 @@ is parsed by `metrics_csv`.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from sitegen.readers._tolerant import (
     read_jsonl,
     read_yaml,
 )
+from sitegen.readers._values import finite_number, flatten
 from sitegen.readers.base import ReadContext
 from sitegen.readers.logs import FoundLogs, LogFile, log_files_in, logs_in_named_dir, read_logs, submitit_logs
 from sitegen.readers.metrics_csv import parse_metrics_lines
@@ -34,7 +34,6 @@ NAME = "sidecar"
 SIDECAR = "sidecar.json"
 MAX_CSV_BYTES = 64 * 1024 * 1024
 STATUS_ALIASES = {"success": "completed"}
-_MAX_NESTING = 32
 _LATEST_PLAUSIBLE_EPOCH = 1e11  # beyond year 5000: milliseconds or garbage, not seconds
 
 
@@ -157,30 +156,6 @@ def _read_params(sidecar: dict, reading: _Reading) -> dict[str, Scalar]:
     return params
 
 
-def flatten(value: dict) -> dict[str, Scalar]:
-    """Nested dicts and lists as dotted keys ("optim.lr", "layers.0"); dotted keys stay as they are."""
-    flat: dict[str, Scalar] = {}
-    for name, item in value.items():
-        _flatten_into(flat, str(name), item, 1)
-    return flat
-
-
-def _flatten_into(flat: dict[str, Scalar], key: str, value: object, depth: int) -> None:
-    if isinstance(value, (dict, list)) and value and depth >= _MAX_NESTING:
-        flat[key] = "… (nested too deeply)"
-        return
-    if isinstance(value, dict) and value:
-        for name, item in value.items():
-            _flatten_into(flat, f"{key}.{name}", item, depth + 1)
-    elif isinstance(value, list) and value:
-        for index, item in enumerate(value):
-            _flatten_into(flat, f"{key}.{index}", item, depth + 1)
-    elif value is None or isinstance(value, (str, int, float, bool)):
-        flat[key] = value
-    else:
-        flat[key] = str(value)  # empty containers, dates from YAML
-
-
 def _read_summary(sidecar: dict, reading: _Reading) -> dict[str, float]:
     raw = sidecar.get("summary")
     summary = _numbers((raw if isinstance(raw, dict) else {}).items(), f"{SIDECAR}: summary", reading)
@@ -196,7 +171,7 @@ def _numbers(items: Iterable[tuple[str, object]], where: str, reading: _Reading)
     numbers: dict[str, float] = {}
     dropped = []
     for name, value in items:
-        number = _finite(value)
+        number = finite_number(value)
         if number is None:
             dropped.append(str(name))
         else:
@@ -205,16 +180,6 @@ def _numbers(items: Iterable[tuple[str, object]], where: str, reading: _Reading)
         shown = ", ".join(dropped[:5]) + (", …" if len(dropped) > 5 else "")
         reading.warn(f"{where}: {len(dropped)} values are not finite numbers, dropped ({shown})")
     return numbers
-
-
-def _finite(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _status(value: object, reading: _Reading) -> str:
@@ -240,9 +205,9 @@ def _epoch(sidecar: dict, key: str, reading: _Reading) -> float | None:
 
 def _to_epoch(value: object) -> float | None:
     if not isinstance(value, str):
-        return _finite(value)
+        return finite_number(value)
     try:
-        return _finite(float(value))
+        return finite_number(float(value))
     except ValueError:
         pass
     try:

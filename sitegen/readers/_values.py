@@ -1,0 +1,44 @@
+"""Plain values out of untrusted JSON and YAML: flattened params, finite numbers."""
+
+from __future__ import annotations
+
+import math
+
+from sitegen.model import Scalar
+
+_MAX_NESTING = 32
+
+
+def flatten(value: dict) -> dict[str, Scalar]:
+    """Nested dicts and lists as dotted keys ("optim.lr", "layers.0"); dotted keys stay as they are."""
+    flat: dict[str, Scalar] = {}
+    for name, item in value.items():
+        _flatten_into(flat, str(name), item, 1)
+    return flat
+
+
+def _flatten_into(flat: dict[str, Scalar], key: str, value: object, depth: int) -> None:
+    if isinstance(value, (dict, list)) and value and depth >= _MAX_NESTING:
+        flat[key] = "… (nested too deeply)"
+        return
+    if isinstance(value, dict) and value:
+        for name, item in value.items():
+            _flatten_into(flat, f"{key}.{name}", item, depth + 1)
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            _flatten_into(flat, f"{key}.{index}", item, depth + 1)
+    elif value is None or isinstance(value, (str, int, float, bool)):
+        flat[key] = value
+    else:
+        flat[key] = str(value)  # empty containers, dates from YAML
+
+
+def finite_number(value: object) -> float | None:
+    """A finite float from an int or float; None for anything else (bools, strings, NaN, ±inf)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if math.isfinite(number) else None
