@@ -18,7 +18,7 @@ from sitegen.errors import OutputLocked
 from sitegen.model import Run
 from sitegen.write import write_atomic
 
-MANIFEST_FORMAT = 3
+MANIFEST_FORMAT = 4
 CACHE_DIR = "_build"
 MISSING = (0, 0, -1, 0)
 
@@ -42,6 +42,7 @@ class RunRecord(msgspec.Struct, array_like=True):
     slug: str
     inputs: list[str]  # relative to run_dir
     stamps: list[Stamp]
+    token: str  # a store run's change token (no files to stamp); "" for directory runs
     fingerprint: str
     racy: bool
     shown_status: str  # the status its pages show
@@ -144,16 +145,25 @@ def fingerprint(reader_version: int, stamps: list[Stamp], content: bytes) -> str
     return digest.hexdigest()
 
 
-def is_racy(stamps: list[Stamp], build_started_ns: int, window_s: float) -> bool:
-    """A file touched within the window before the build started may still change unseen."""
+def is_racy(
+    stamps: list[Stamp], build_started_ns: int, window_s: float, token: str = "", failed: bool = False
+) -> bool:
+    """Whether the next build reads the run again even if nothing seems to change: a file touched
+    within the window before the build started may still change unseen; a store run whose read
+    failed most likely met a network blip (its last good data is shown meanwhile)."""
+    if token:
+        return failed
     limit = build_started_ns - int(window_s * 1e9)
     return any(mtime >= limit for mtime, _ctime, size, _ino in stamps if size >= 0)
 
 
-def unchanged(record: RunRecord) -> bool:
-    """True when every input of a cached run stats exactly as it did when it was read."""
+def unchanged(record: RunRecord, token: str = "") -> bool:
+    """True when every input of a cached run stats exactly as it did when it was read, or, for a
+    run in a tracking store, when the store gives the same change token as then."""
     if record.racy:
         return False
+    if token or record.token:
+        return token == record.token
     base = record.run_dir
     for rel, old in zip(record.inputs, record.stamps, strict=True):
         if stamp(f"{base}/{rel}" if rel != "." else base) != old:

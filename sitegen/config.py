@@ -9,6 +9,7 @@ from typing import Literal
 
 import msgspec
 
+from sitegen import tracking_uri
 from sitegen.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "sitegen.yaml"
@@ -41,7 +42,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     title: str = "Benchmark reports"
     """The site's title, shown on every page."""
     roots: list[str] = []
-    """Directories to scan for runs. Empty: the bundled example runs."""
+    """Directories to scan for runs, and MLflow tracking stores: an `mlruns/` directory, or a URI
+    `sqlite:///mlflow.db`, `http(s)://host:5000`, `file:///…/mlruns`. Empty: the bundled example runs."""
     out: str = "site"
     """The output directory."""
     theme: str = "default"
@@ -103,6 +105,7 @@ def _decode(raw: dict[str, object], name: str) -> Config:
     for section, schema in (("build", BuildConfig), ("safety", SafetyConfig)):
         if isinstance(raw.get(section), dict):
             problems += _check(raw[section], schema, section)
+    problems += _check_root_uris(raw.get("roots"))
     for pattern in _as_list(raw.get("safety", {}), "redact"):
         try:
             re.compile(str(pattern))
@@ -127,6 +130,27 @@ def _check(raw: dict[str, object], schema: type, prefix: str) -> list[str]:
         except msgspec.ValidationError as exc:
             problems.append(_describe(exc, prefix))
     return problems
+
+
+def _check_root_uris(roots: object) -> list[str]:
+    problems = []
+    for root in roots if isinstance(roots, list) else []:
+        scheme = tracking_uri.scheme(root) if isinstance(root, str) else None
+        if scheme is None:
+            continue
+        if scheme not in tracking_uri.SCHEMES:
+            problems.append(f"roots: {root!r}: not a directory or a tracking URI sitegen reads "
+                            f"({', '.join(s + '://' for s in tracking_uri.SCHEMES)})")
+        elif tracking_uri.has_credentials(root):
+            problems.append(f"roots: {_hide_credentials(root)!r}: credentials in a root would be "
+                            "published with the site; set MLFLOW_TRACKING_USERNAME and "
+                            "MLFLOW_TRACKING_PASSWORD instead")
+    return problems
+
+
+def _hide_credentials(uri: str) -> str:
+    scheme, _, rest = uri.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
 def _fields(schema: type) -> list[str]:
@@ -157,7 +181,12 @@ def _resolve_paths(config: Config, base: Path, source: str, overrides: dict[str,
         p = os.path.expanduser(p)
         return os.path.normpath(p if os.path.isabs(p) else (Path.cwd() if from_cli else base) / p)
 
-    roots = [resolve(r, "roots" in overrides and bool(overrides["roots"])) for r in config.roots]
+    def resolve_root(root: str, from_cli: bool) -> str:
+        if tracking_uri.scheme(root) is None:
+            return resolve(root, from_cli)
+        return tracking_uri.absolute(root, Path.cwd() if from_cli else base)
+
+    roots = [resolve_root(r, "roots" in overrides and bool(overrides["roots"])) for r in config.roots]
     theme = config.theme
     if "/" in theme or os.sep in theme:
         theme = resolve(theme, bool(overrides.get("theme")))

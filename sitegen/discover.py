@@ -1,4 +1,6 @@
-"""Find run directories under the roots, by names only; reuse listings whose dir mtime is unchanged.
+"""Find the runs of every root: run directories under directory roots, by names only (reusing
+listings whose dir mtime is unchanged), and the runs of tracking-store roots (MLflow), each
+with the store's change token.
 
 A directory whose mtime has not moved since the last build is not listed again
 (on NFS a `readdir` is a round trip, a `stat` is cheap); `relist` lists everything.
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from sitegen.cache import DirEntry
+from sitegen.cache import DirEntry, RunRecord
 from sitegen.readers import layout_of
 
 SKIP_NAMES = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
@@ -19,9 +21,35 @@ SKIP_NAMES = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
 
 class Location(msgspec.Struct, frozen=True):
     root: str
-    run_dir: str
+    run_dir: str  # a store root's runs: the store's URI
     run_id: str
     reader: str
+    token: str = ""  # a store run's change token; directory runs are judged by their files' stamps
+
+
+class StoreRuns(msgspec.Struct):
+    locations: list[Location]
+    kept: list[RunRecord]  # the runs of unreachable stores, as the last build left them
+    unreachable: list[tuple[str, str]]  # (store, why)
+
+
+def find_store_runs(uris: Sequence[str], known: dict[str, RunRecord]) -> StoreRuns:
+    """Every run of each MLflow store, with its change token. A store that cannot be reached
+    keeps the runs it had in the last build: nothing is pruned because a server is down."""
+    found = StoreRuns([], [], [])
+    if not uris:
+        return found
+    from sitegen.readers import mlflow_store
+
+    for uri in uris:
+        try:
+            listed = mlflow_store.list_runs(uri)
+        except Exception as exc:  # MLflow, requests, SQLAlchemy and OS errors alike
+            found.kept.extend(record for record in known.values() if record.root == uri)
+            found.unreachable.append((uri, mlflow_store.describe(exc)))
+            continue
+        found.locations.extend(Location(uri, uri, run.run_id, "mlflow", run.token) for run in listed)
+    return found
 
 
 def find_runs(
@@ -33,8 +61,8 @@ def find_runs(
 ) -> tuple[list[Location], dict[str, DirEntry]]:
     """All runs under `roots` (sorted) and the directory listings to remember."""
     skip_ids = frozenset(ident[:2] for ident in map(_identity, skip) if ident)
-    if len(roots) == 1:  # a thread would only add its start-up to a stat-bound walk
-        results = [_walk(roots[0], known_dirs, relist, skip_ids)]
+    if len(roots) <= 1:  # a thread would only add its start-up to a stat-bound walk
+        results = [_walk(root, known_dirs, relist, skip_ids) for root in roots]
     else:
         from concurrent.futures import ThreadPoolExecutor
 

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
-from sitegen import __version__, cache
+from sitegen import __version__, cache, tracking_uri
 from sitegen.analysis.status import settle_status
 from sitegen.config import Config
-from sitegen.discover import Location, find_runs
+from sitegen.discover import Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
 from sitegen.readers import reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
@@ -30,7 +30,7 @@ def build(
     """Build (or bring up to date) the site for `config`; returns the build report."""
     reporter = reporter or Reporter()
     started = time.time()
-    _check_roots(config.roots)
+    dir_roots, store_uris = _check_roots(config.roots)
     out = config.out
     with cache.BuildLock(out) as lock:
         manifest, reason = (cache.Manifest(), None) if full else cache.load_manifest(out, __version__)
@@ -42,10 +42,12 @@ def build(
             manifest = cache.distrust_outputs(manifest)
         settings = _job_settings(config, started)
         relist = full or _periodic_relist(config, manifest)
-        locations, dirs = find_runs(config.roots, manifest.dirs, relist=relist, skip=[out])
-        jobs, kept = plan_run_jobs(locations, manifest, settings)
+        locations, dirs = find_runs(dir_roots, manifest.dirs, relist=relist, skip=[out])
+        stores = find_store_runs(store_uris, _shown_runs(out, manifest, full and bool(store_uris)))
+        _report_unreachable(stores.unreachable, stores.kept, reporter)
+        jobs, kept = plan_run_jobs(locations + stores.locations, manifest, settings)
         outcomes = execute(jobs, settings, config.build.workers)
-        records, changed = collect(outcomes, kept, reporter)
+        records, changed = collect(outcomes, kept + stores.kept, reporter)
         prune(out, manifest, records, reporter)
         listings: list[cache.Listing] = []
 
@@ -62,17 +64,40 @@ def build(
             version=__version__, builds=manifest.builds + 1, dirs=dirs,
             runs={cache.run_key(r.root, r.run_id): r for r in records}, pages=page_records,
         ))
-        report = _finish(reporter, len(locations), full, started, out, report_file)
+        report = _finish(reporter, len(records), full, started, out, report_file)
     if strict and report.runs_failed:
         failed = report.runs_failed
         raise StrictFailure(f"{failed} run(s) could not be read (--strict); see the warnings above")
     return report
 
 
-def _check_roots(roots: Iterable[str]) -> None:
+def _check_roots(roots: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The directory roots, and the tracking URIs of the roots that are MLflow stores."""
+    dirs, stores = [], []
+    hint = "check 'roots' in sitegen.yaml or --root"
     for root in roots:
-        if not os.path.isdir(root):
-            raise RootNotFound(f"root {root!r} is not a directory; check 'roots' in sitegen.yaml or --root")
+        uri = tracking_uri.store_uri(root)
+        if uri is None and not os.path.isdir(root):
+            raise RootNotFound(f"root {root!r} is not a directory; {hint}")
+        path = tracking_uri.local_path(uri) if uri else None
+        if path is not None and not os.path.exists(path):
+            raise RootNotFound(f"root {root!r}: {path} does not exist; {hint}")
+        (dirs if uri is None else stores).append(uri or root)
+    return dirs, stores
+
+
+def _shown_runs(out: str, manifest: cache.Manifest, full: bool) -> dict[str, cache.RunRecord]:
+    """The runs on the site now: what an unreachable store keeps, even in a `--full` build."""
+    return cache.load_manifest(out, __version__)[0].runs if full else manifest.runs
+
+
+def _report_unreachable(
+    unreachable: list[tuple[str, str]], kept: list[cache.RunRecord], reporter: Reporter
+) -> None:
+    for uri, why in unreachable:
+        count = sum(1 for record in kept if record.root == uri)
+        shown = f"showing the {count} runs from the last build" if count else "no runs from an earlier build"
+        reporter.warning(uri, f"mlflow store unreachable ({why}); {shown}")  # run_id: the store
 
 
 def _job_settings(config: Config, started: float) -> JobSettings:
@@ -112,7 +137,8 @@ def plan_run_jobs(
     for loc in locations:
         record = manifest.runs.get(cache.run_key(loc.root, loc.run_id))
         if (record is None or record.reader != loc.reader
-                or record.reader_version != reader_version(loc.reader) or not cache.unchanged(record)):
+                or record.reader_version != reader_version(loc.reader)
+                or not cache.unchanged(record, loc.token)):
             jobs.append(RunJob(loc, record, read=True))
         elif record.render_key != render_key(
             settings.site_key, record.fingerprint, record_status(record, settings)

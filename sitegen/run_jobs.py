@@ -116,13 +116,13 @@ def _read(loc: Location, old: cache.RunRecord | None, s: JobSettings) -> tuple[R
     if run.problem is not None:
         run = _keep_last_good(run, cache.load_run(s.out, run.slug), s.now)
     encoded = cache.save_run(s.out, run)
-    inputs = cache.relative_inputs(loc.run_dir, run.inputs)
+    inputs = [] if loc.token else cache.relative_inputs(loc.run_dir, run.inputs)  # a store run has no files
     stamps = [cache.stamp(os.path.join(loc.run_dir, rel)) for rel in inputs]
     record = cache.RunRecord(
         root=loc.root, run_id=loc.run_id, run_dir=loc.run_dir, reader=loc.reader,
         reader_version=reader_version(loc.reader), slug=run.slug, inputs=inputs, stamps=stamps,
-        fingerprint=cache.fingerprint(reader_version(loc.reader), stamps, encoded),
-        racy=cache.is_racy(stamps, s.started_ns, s.racy_window_s),
+        token=loc.token, fingerprint=cache.fingerprint(reader_version(loc.reader), stamps, encoded),
+        racy=cache.is_racy(stamps, s.started_ns, s.racy_window_s, loc.token, run.problem is not None),
         shown_status=run.status, live_until=None,
         render_key=old.render_key if old else "",
         pages=old.pages if old else {},

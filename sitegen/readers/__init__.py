@@ -48,6 +48,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 2, lambda _name, names: "sidecar.json" in names),
     Layout("jobdir", 1, _claims_jobdir),
     Layout("nightly", 1, lambda _name, names: "benchmark_results" in names),
+    Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
 

@@ -1,0 +1,165 @@
+"""An MLflow tracking store as a source of runs: a client with short timeouts, and the list of
+its runs, each with a change token, from one sweep of `search_runs`.
+
+The token covers everything the `mlflow` reader shows that the sweep can see (status, times,
+params, tags, each metric's latest value with its step and time, the parent's name, the
+children): an unchanged token means an unchanged page, so the run is not read again. Artifacts
+added to a run without any other change are not seen until `--full`.
+
+MLflow itself is imported only when a store is configured: a build of directory roots never
+pays for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
+
+from sitegen.redact import redact_text
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run as MlflowRun
+
+PAGE_SIZE = 1000  # runs per search request; MLflow's default and a server's usual maximum
+EXPERIMENTS_PER_SEARCH = 50
+PARENT_TAG = "mlflow.parentRunId"
+
+# MLflow waits 120 s for an answer and retries 7 times with a growing back-off: a down or stuck
+# server would hold a build for minutes. The user's own settings of these win.
+CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    # recent MLflow refuses to open an mlruns/ file store unless told to; reading one is our job
+    "MLFLOW_ALLOW_FILE_STORE": "true",
+}
+
+
+class StoreRun(NamedTuple):
+    run_id: str  # "<experiment name>/<run uuid>"
+    token: str
+
+
+def connect(uri: str) -> MlflowClient:
+    """A client for the store at `uri` (one per process and store)."""
+    key = (os.getpid(), uri)
+    if key not in _clients:
+        for name, value in CLIENT_ENV.items():
+            os.environ.setdefault(name, value)
+        from mlflow import MlflowClient
+
+        _forget_connections_in_forked_children()
+        _clients[key] = MlflowClient(tracking_uri=uri)
+    return _clients[key]
+
+
+_clients: dict[tuple[int, str], MlflowClient] = {}
+_fork_hook_registered = False
+
+
+def _forget_connections_in_forked_children() -> None:
+    """Build workers are forked after discovery used the store: a child must not share its
+    parent's database connections (SQLAlchemy's rule for engines across fork). MLflow's HTTP
+    sessions are per process already."""
+    global _fork_hook_registered
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_dispose_inherited_engines)
+        _fork_hook_registered = True
+
+
+def _dispose_inherited_engines() -> None:
+    store = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
+    engines = getattr(getattr(store, "SqlAlchemyStore", None), "_engine_map", {})
+    for engine in list(engines.values()):
+        try:
+            engine.dispose(close=False)  # new pool in the child; the parent's connections untouched
+        except Exception:  # an engine we cannot reset is no reason to stop a build
+            pass
+
+
+def list_runs(uri: str) -> list[StoreRun]:
+    """Every active run of every active experiment, with its change token; raises when the
+    store cannot be reached (the caller keeps the runs of the last build)."""
+    client = connect(uri)
+    experiments = all_pages(lambda token: client.search_experiments(page_token=token))
+    names = {e.experiment_id: e.name for e in experiments}
+    ids = sorted(names)
+    runs: list[MlflowRun] = []
+    for start in range(0, len(ids), EXPERIMENTS_PER_SEARCH):
+        chunk = ids[start:start + EXPERIMENTS_PER_SEARCH]
+        runs += all_pages(lambda token, chunk=chunk: client.search_runs(
+            chunk, max_results=PAGE_SIZE, page_token=token))
+    by_uuid = {run.info.run_id: run for run in runs}
+    children: dict[str, list[str]] = {}
+    for run in runs:
+        parent = run.data.tags.get(PARENT_TAG)
+        if parent:
+            children.setdefault(parent, []).append(run.info.run_id)
+    listed = []
+    for run in runs:
+        parent = by_uuid.get(run.data.tags.get(PARENT_TAG, ""))
+        related = [parent.info.run_name if parent else None, sorted(children.get(run.info.run_id, []))]
+        run_id = store_run_id(names.get(run.info.experiment_id, run.info.experiment_id), run.info.run_id)
+        listed.append(StoreRun(run_id, change_token(run, related)))
+    return sorted(listed)
+
+
+def all_pages(search: Callable[[str | None], Any]) -> list:
+    """Every item of a paged MLflow search (`search(page_token)` returns a PagedList)."""
+    items: list = []
+    token = None
+    while True:
+        page = search(token)
+        items.extend(page)
+        token = page.token
+        if not token:
+            return items
+
+
+def store_run_id(experiment: str, run_uuid: str) -> str:
+    return f"{experiment}/{run_uuid}"
+
+
+def run_uuid(run_id: str) -> str:
+    return run_id.rsplit("/", 1)[-1]
+
+
+def latest_metrics(run: MlflowRun) -> list[tuple[str, float, int, int]]:
+    """(name, value, step, time in ms) of each metric's latest value."""
+    return sorted((m.key, m.value, m.step, m.timestamp) for m in run.data.to_proto().metrics)
+
+
+def change_token(run: MlflowRun, related: object = None) -> str:
+    """A digest of what a search returns for `run` (and of `related`, what its page shows of
+    other runs): equal tokens, equal pages."""
+    info = run.info
+    state = [
+        info.status, info.start_time, info.end_time, info.lifecycle_stage, info.run_name,
+        info.artifact_uri, latest_metrics(run), sorted(run.data.params.items()),
+        sorted(run.data.tags.items()), related,
+    ]
+    return hashlib.blake2b(msgspec.msgpack.encode(state), digest_size=12).hexdigest()
+
+
+_REASONS = (
+    (re.compile(r"Connection refused|Failed to establish a new connection", re.I), "connection refused"),
+    (re.compile(r"timed? ?out", re.I), "no answer in time"),
+    (re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed", re.I), "unknown host"),
+)
+
+
+def describe(exc: BaseException) -> str:
+    """One short line for why the store could not be used."""
+    text = str(exc)
+    for pattern, reason in _REASONS:
+        if pattern.search(text):
+            return reason
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return redact_text(first[:200])
