@@ -89,6 +89,13 @@ class ComputeInfo(Struct, frozen=True):
     slurm: dict[str, str] = {}
 
 
+class RunRef(Struct, frozen=True):
+    """Another run of the same root, e.g. a parent or a child run in a tracking store."""
+
+    run_id: str
+    name: str
+
+
 class Problem(Struct, frozen=True):
     """Why a run could not be read; `since` is when a build first saw it."""
 
@@ -124,6 +131,8 @@ class Run(Struct, frozen=True):
     packages: dict[str, str] = {}  # installed package → version or spec (pip freeze, conda)
     snapshot: dict[str, object] | None = None
     session: str | None = None
+    parent: RunRef | None = None
+    children: tuple[RunRef, ...] = ()
     benchmark: str | None = None
     warnings: list[str] = []
     problem: Problem | None = None  # set when the run could not be read

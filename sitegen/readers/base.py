@@ -1,11 +1,14 @@
-"""What a reader is: a name, a version, and a pure `read()` (detection is in `sitegen.readers`)."""
+"""What a reader is: a name, a version, and a pure `read()` (detection is in `sitegen.readers`),
+and what one read of a run directory keeps track of."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sitegen.model import Run
+from sitegen.paths import resolve_within
 from sitegen.redact import Redactor
 
 
@@ -25,3 +28,41 @@ class Reader(Protocol):
     def read(self, run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         """Read one run. Never raises on bad data: problems become `Run.warnings`/`Run.problem`."""
         ...
+
+
+class Reading:
+    """What one read of a run directory has seen: the paths it used (the run's inputs, which the
+    cache stats) and the warnings it met. Links out of the configured roots are never followed:
+    a site is often public."""
+
+    def __init__(self, run_dir: str, allowed: tuple[str, ...]) -> None:
+        self.run_dir = run_dir
+        self.allowed = allowed
+        self.inputs = {run_dir}
+        self.warnings: list[str] = []
+
+    def use(self, path: str) -> str:
+        """`path` (relative to the run dir, or absolute) made absolute and recorded as an input."""
+        path = os.path.join(self.run_dir, path)
+        self.inputs.add(path)
+        return path
+
+    def warn(self, problem: str | None) -> None:
+        if problem:
+            self.warnings.append(problem)
+
+    def inside(self, path: str) -> bool:
+        """True when `path`, every link on the way resolved, stays inside the roots."""
+        return resolve_within(path, self.run_dir, self.allowed) is not None
+
+    def entry_inside(self, path: str) -> bool:
+        """`inside` for an entry of a directory already checked: only a link can lead out
+        (checking only links keeps a read of many files cheap)."""
+        return not os.path.islink(path) or self.inside(path)
+
+    def followable(self, path: str) -> bool:
+        """`entry_inside`, or False with a warning."""
+        if self.entry_inside(path):
+            return True
+        self.warn(f"{os.path.relpath(path, self.run_dir)}: a link out of the configured roots; not followed")
+        return False

@@ -13,10 +13,9 @@ import re
 from datetime import UTC, datetime
 
 from sitegen.model import Artifact, LogStream, Problem, Run, Scalar
-from sitegen.paths import resolve_within
 from sitegen.readers import is_result_dir_name
 from sitegen.readers._tolerant import file_size, list_dir, read_bytes, read_json
-from sitegen.readers.base import ReadContext
+from sitegen.readers.base import ReadContext, Reading
 from sitegen.readers.job_metadata import JobMeta, container_name, from_json, from_names, topology, total_gpus
 from sitegen.readers.logs import LogFile, log_files_in, read_logs
 from sitegen.readers.serving_results import ResultDir, read_results, result_dir
@@ -73,17 +72,14 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     )
 
 
-class _Reading:
-    """What one read has seen: the entries of the job dir and its `logs/`, inputs, warnings."""
+class _Reading(Reading):
+    """A read of a job dir: the entries of the job dir and of its `logs/`, too."""
 
     def __init__(self, run_dir: str, allowed: tuple[str, ...]) -> None:
-        self.run_dir = run_dir
-        self.allowed = allowed
-        self.inputs = {run_dir}
-        self.warnings: list[str] = []
+        super().__init__(run_dir, allowed)
         self.problem: str | None = None
         names = list_dir(run_dir)
-        if resolve_within(run_dir, run_dir, allowed) is None:  # a dir link out of the roots
+        if not self.inside(run_dir):  # a dir link out of the roots
             self.problem = "run directory: a link out of the configured roots; not read"
         elif names is None:
             self.problem = "run directory vanished or is unreadable"
@@ -93,19 +89,6 @@ class _Reading:
         if LOGS_DIR in self.names and os.path.isdir(self.logs_dir) and self.followable(self.logs_dir):
             self.inputs.add(self.logs_dir)
             self.log_names = frozenset(list_dir(self.logs_dir) or ())
-
-    def use(self, path: str) -> str:
-        path = os.path.join(self.run_dir, path)
-        self.inputs.add(path)
-        return path
-
-    def followable(self, path: str) -> bool:
-        """False, with a warning, for a link out of the configured roots (a site is often public)."""
-        if not os.path.islink(path) or resolve_within(path, self.run_dir, self.allowed) is not None:
-            return True
-        self.warnings.append(f"{os.path.relpath(path, self.run_dir)}: a link out of the configured roots; "
-                             "not followed")
-        return False
 
     def entries(self) -> list[tuple[str, str]]:
         """(label, absolute path) of every entry of the job dir, then of its `logs/`."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sitegen.model import Artifact, Problem, Run, Scalar, Series
+from sitegen.model import Artifact, Problem, Run, RunRef, Scalar, Series
 from sitegen.readers.base import ReadContext
 from sitegen.readers.mlflow_store import (
     PARENT_TAG,
@@ -46,6 +46,7 @@ SYSTEM_TAGS = {
 }
 NOTE_TAG = "mlflow.note.content"
 MAX_ARTIFACTS = 200
+MAX_CHILDREN = 1000
 MAX_ARTIFACT_DEPTH = 4
 
 
@@ -77,11 +78,7 @@ class _Reading:
         info, tags = self.run.info, self.run.data.tags
         started = _seconds(info.start_time)
         parent = self._parent()
-        children = self._child_count()
-        facts = self._facts(parent, children)
         user_tags = [self._tag(k, v) for k, v in sorted(tags.items()) if not k.startswith("mlflow.")]
-        if parent:
-            user_tags.append(f"parent:{parent[1]}")
         return dict(
             name=info.run_name or tags.get("mlflow.runName") or info.run_id,
             status=STATUSES.get(info.status, "unknown"),
@@ -91,18 +88,19 @@ class _Reading:
             updated_at=self._last_logged(started),
             tags=tuple(user_tags),
             notes=redact_text(tags.get(NOTE_TAG, "")),
-            facts=facts,
+            facts=self._facts(),
             params=dict(sorted(self.ctx.redactor.mapping(self.run.data.params).items())),
             summary=self._summary(),
             series=self._series(started),
             artifacts=self._artifacts(),
-            session=parent[0] if parent else None,
+            session=parent.name if parent else None,
+            parent=parent,
+            children=self._children(),
         )
 
     # --- relations -------------------------------------------------------------------------
 
-    def _parent(self) -> tuple[str, str] | None:
-        """(name, sitegen run id) of the parent run, if this is a child run."""
+    def _parent(self) -> RunRef | None:
         parent_uuid = self.run.data.tags.get(PARENT_TAG)
         if not parent_uuid:
             return None
@@ -114,16 +112,23 @@ class _Reading:
         except Exception as exc:  # a deleted parent, or the store failing on this one request
             self.warnings.append(f"parent run {parent_uuid}: not found ({describe(exc)})")
             return None
-        return parent.info.run_name or parent_uuid, store_run_id(experiment, parent_uuid)
+        return RunRef(store_run_id(experiment, parent_uuid), parent.info.run_name or parent_uuid)
 
-    def _child_count(self) -> int:
+    def _children(self) -> tuple[RunRef, ...]:
+        """The child runs in this run's experiment, by name."""
         query = f"tags.{PARENT_TAG} = '{self.run.info.run_id}'"
         experiments = [self.run.info.experiment_id]
-        return len(all_pages(lambda token: self.client.search_runs(experiments, query, page_token=token)))
+        found = all_pages(lambda token: self.client.search_runs(experiments, query, page_token=token))
+        experiment = self.run_id.rsplit("/", 1)[0]
+        refs = sorted((RunRef(store_run_id(experiment, run.info.run_id), run.info.run_name or run.info.run_id)
+                       for run in found), key=lambda ref: (ref.name, ref.run_id))
+        if len(refs) > MAX_CHILDREN:
+            self.warnings.append(f"child runs: only the first {MAX_CHILDREN} of {len(refs)} are listed")
+        return tuple(refs[:MAX_CHILDREN])
 
     # --- what the run is -------------------------------------------------------------------
 
-    def _facts(self, parent: tuple[str, str] | None, children: int) -> dict[str, Scalar]:
+    def _facts(self) -> dict[str, Scalar]:
         tags = self.run.data.tags
         facts: dict[str, Scalar] = {
             "Experiment": self.run_id.rsplit("/", 1)[0], "MLflow run": self.run.info.run_id,
@@ -131,10 +136,6 @@ class _Reading:
         for key, label in SYSTEM_TAGS.items():
             if tags.get(key):
                 facts[label] = self._text(key, tags[key])
-        if parent:
-            facts["Parent run"] = f"{parent[0]} ({parent[1]})"
-        if children:
-            facts["Child runs"] = children
         return facts
 
     def _tag(self, key: str, value: str) -> str:

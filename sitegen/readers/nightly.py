@@ -25,7 +25,6 @@ import shlex
 from datetime import UTC, datetime
 
 from sitegen.model import Artifact, Problem, Run, Scalar
-from sitegen.paths import resolve_within
 from sitegen.readers._tolerant import (
     file_size,
     list_dir,
@@ -34,7 +33,7 @@ from sitegen.readers._tolerant import (
     read_jsonl,
 )
 from sitegen.readers._values import finite_number, flatten
-from sitegen.readers.base import ReadContext
+from sitegen.readers.base import ReadContext, Reading
 from sitegen.readers.env_capture import CAPTURES, SESSION_CAPTURES, merge_packages, read_capture
 from sitegen.readers.logs import LogFile, log_kind, read_logs
 from sitegen.readers.stage_metrics import group_stages
@@ -96,18 +95,8 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     )
 
 
-class _Reading:
-    """What one read has seen: the paths it used and the warnings it met."""
-
-    def __init__(self, run_dir: str, roots: tuple[str, ...]) -> None:
-        self.run_dir = run_dir
-        self.roots = roots
-        self.inputs = {run_dir}
-        self.warnings: list[str] = []
-
-    def inside(self, path: str) -> bool:
-        """True when `path`, links resolved, stays inside the configured roots (a site is often public)."""
-        return resolve_within(path, self.run_dir, self.roots) is not None
+class _Reading(Reading):
+    """A read of a session entry, whose files lie in subdirectories: every path is checked whole."""
 
     def listing(self, rel: str) -> frozenset[str] | None:
         """Entry names of a directory of the entry ("" for the entry itself), or None when absent."""
@@ -115,7 +104,7 @@ class _Reading:
         names = list_dir(path) if path else None
         return frozenset(names) if names is not None else None
 
-    def use(self, rel: str) -> str | None:
+    def use(self, rel: str) -> str | None:  # type: ignore[override]
         """`rel` made absolute and recorded as an input; None, with a warning, for a link out of the roots."""
         path = os.path.join(self.run_dir, rel)
         if not self.inside(path):
@@ -123,10 +112,6 @@ class _Reading:
             return None
         self.inputs.add(path)
         return path
-
-    def warn(self, problem: str | None) -> None:
-        if problem:
-            self.warnings.append(problem)
 
 
 # --- results.json, metrics.json, params.json -----------------------------------------------------

@@ -23,7 +23,7 @@ from sitegen.readers._tolerant import (
     read_yaml,
 )
 from sitegen.readers._values import finite_number, flatten
-from sitegen.readers.base import ReadContext
+from sitegen.readers.base import ReadContext, Reading
 from sitegen.readers.logs import FoundLogs, LogFile, log_files_in, logs_in_named_dir, read_logs, submitit_logs
 from sitegen.readers.metrics_csv import parse_metrics_lines
 from sitegen.redact import redact_text
@@ -73,14 +73,11 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     )
 
 
-class _Reading:
-    """What one read has seen: the run dir's entries, the paths it used, the warnings it met."""
+class _Reading(Reading):
+    """A read of a sidecar run: the run dir's entries, too."""
 
     def __init__(self, run_dir: str, allowed: tuple[str, ...]) -> None:
-        self.run_dir = run_dir
-        self.allowed = allowed
-        self.inputs = {run_dir}
-        self.warnings: list[str] = []
+        super().__init__(run_dir, allowed)
         names = list_dir(run_dir)
         if names is None:
             self.warnings.append("run directory vanished or is unreadable")
@@ -88,26 +85,6 @@ class _Reading:
 
     def has(self, name: str) -> bool:
         return name in self.names
-
-    def use(self, path: str) -> str:
-        """Record `path` (relative to the run dir, or absolute) as an input and return it absolute."""
-        path = os.path.join(self.run_dir, path)
-        self.inputs.add(path)
-        return path
-
-    def warn(self, problem: str | None) -> None:
-        if problem:
-            self.warnings.append(problem)
-
-    def followable(self, path: str) -> bool:
-        """False, with a warning, for a link out of the configured roots (a site is often public)."""
-        if self.inside_roots(path):
-            return True
-        self.warn(f"{os.path.basename(path)}: a link out of the configured roots; not followed")
-        return False
-
-    def inside_roots(self, path: str) -> bool:
-        return not os.path.islink(path) or resolve_within(path, self.run_dir, self.allowed) is not None
 
 
 # --- sidecar.json, summary.json, run_meta.json, hparams.yaml --------------------------------
@@ -288,7 +265,7 @@ def _artifacts(reading: _Reading) -> list[Artifact]:
     artifacts = []
     for name, publish_as in (("metrics.csv", "metrics.csv"), ("media.jsonl", None)):
         path = os.path.join(reading.run_dir, name)
-        size = file_size(path) if reading.has(name) and reading.inside_roots(path) else None
+        size = file_size(path) if reading.has(name) and reading.entry_inside(path) else None
         if size is not None:
             artifacts.append(Artifact(name, size, publish_as, path if publish_as else None))
     return artifacts

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from sitegen.jsonsafe import dumps_for_script
-from sitegen.model import Artifact, LogStream, Run
+from sitegen.model import Artifact, LogStream, Run, RunRef
 from sitegen.render.ansi import ansi_to_html
 from sitegen.render.bench import histogram_figure, point_figures, point_tables
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
 from sitegen.render.site import SiteInfo, relative_root, session_path
-from sitegen.slug import slugify
+from sitegen.slug import run_slug, slugify
 
 TRACEBACK_SPAN = 200  # lines after the first error that may belong to its traceback
 
@@ -21,6 +21,11 @@ def run_dir(run: Run) -> str:
 
 def run_url(run: Run) -> str:
     return f"{run_dir(run)}/index.html"
+
+
+def related_url(run: Run, ref: RunRef) -> str:
+    """The page of a run related to `run` (same root), from any page of the site."""
+    return f"runs/{run_slug(run.root, ref.run_id)}/index.html"
 
 
 def log_url(run: Run, stream: LogStream) -> str:
@@ -61,6 +66,8 @@ def _run_page(run: Run, site: SiteInfo) -> Page:
         summary=sorted(run.summary.items()), tables=point_tables(run.points), stages=_stages(run),
         files=files, data_files=[(a, href) for a, href in files if href and a.name.endswith(".csv")],
         session_href=session_path(run.session) if run.session else "",
+        parent=(run.parent, related_url(run, run.parent)) if run.parent else None,
+        children=[(ref, related_url(run, ref)) for ref in run.children],
         env=sorted(run.env.items()), packages=sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
     )
     return Page(path, data)

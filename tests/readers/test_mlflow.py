@@ -163,9 +163,13 @@ def test_a_build_shows_every_run_of_the_store(store, tmp_path):
     assert all(run["kind"] == "mlflow" and (out / run["url"]).is_file() for run in runs.values())
 
     parent, child = runs[store.ids["nightly-0501"]], runs[store.ids["lr-0.1"]]
-    assert child["tags"] == [f"parent:{store.ids['nightly-0501']}"] and child["session"] == "nightly-0501"
+    assert child["tags"] == [] and child["session"] == "nightly-0501"
     assert sorted(parent["tags"]) == ["smoke", "team:infra"]
-    assert "Child runs" in _page(out, parent) and "Parent run" in _page(out, child)
+    assert f'<a href="../../{parent["url"]}">nightly-0501</a>' in _page(out, child)  # up the tree
+    children = _page(out, parent).split('class="children"')[1].split("</ul>")[0]
+    assert [f'<a href="../../{runs[store.ids[name]]["url"]}">{name}</a>' in children
+            for name in ("lr-0.01", "lr-0.1")] == [True, True]
+    assert children.index("lr-0.01") < children.index("lr-0.1")
     assert (out / "sessions").is_dir()
 
     series = cache.load_run(str(out), child["slug"]).series["loss"]
