@@ -18,7 +18,7 @@ from sitegen.errors import OutputLocked
 from sitegen.model import Run
 from sitegen.write import write_atomic
 
-MANIFEST_FORMAT = 4
+MANIFEST_FORMAT = 5
 CACHE_DIR = "_build"
 MISSING = (0, 0, -1, 0)
 

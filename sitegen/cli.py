@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true", help="exit non-zero when any run failed to read")
     build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     build.set_defaults(command=_build)
+
+    snapshot = commands.add_parser("snapshot", help="print a processing job's snapshot (DataJuicer's JSON)")
+    snapshot.add_argument("job_dir", metavar="JOB_DIR", help="a DataJuicer job dir")
+    snapshot.add_argument("--human-readable", action="store_true", help="a short summary instead of JSON")
+    snapshot.set_defaults(command=_snapshot)
     return parser
 
 
@@ -63,4 +68,24 @@ def _build(args: argparse.Namespace) -> int:
     config = with_default_roots(config)
     build(config, full=args.full, strict=args.strict, report_file=args.report,
           reporter=ConsoleReporter(quiet=args.quiet))
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from sitegen.errors import ConfigError
+    from sitegen.readers.eventlog import snapshot_of
+    from sitegen.render.processing import snapshot_text
+
+    snapshot, warnings = snapshot_of(args.job_dir)
+    if snapshot is None:
+        raise ConfigError(f"{args.job_dir}: not a processing job (no events.jsonl, events_*.jsonl "
+                          "or job_summary.json there)")
+    if args.human_readable:
+        sys.stdout.write(snapshot_text(snapshot, warnings))
+        return 0
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(snapshot), indent=2).decode() + "\n")
     return 0

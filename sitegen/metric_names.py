@@ -19,6 +19,8 @@ import math
 import re
 from collections.abc import Mapping
 
+from sitegen.numbers import finite
+
 THROUGHPUTS = ("request_throughput", "output_throughput", "total_token_throughput",
                "input_throughput", "request_goodput")
 PER_GPU = "output_throughput_per_gpu"
@@ -108,22 +110,6 @@ def is_latency(name: str) -> bool:
 
 def is_throughput(name: str) -> bool:
     return name in THROUGHPUTS or name == PER_GPU
-
-
-def finite(value: object) -> float | None:
-    """A finite float from a number or a numeric string, else None (bools are not numbers)."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _name(key: str) -> str | None:

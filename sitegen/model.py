@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from msgspec import Struct
 
+from sitegen.snapshot import ProcessingSnapshot
+
 Scalar = str | int | float | bool | None
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "orphaned", "broken"})
+# badges of runs read without their layout's metadata: loud in the build output, on the quality page
+FALLBACK_BADGES = frozenset({"legacy"})
 
 
 class Series(Struct, frozen=True):
@@ -129,7 +133,8 @@ class Run(Struct, frozen=True):
     compute: ComputeInfo | None = None
     env: dict[str, str] = {}  # environment snapshot (python, platform, CUDA devices, …)
     packages: dict[str, str] = {}  # installed package → version or spec (pip freeze, conda)
-    snapshot: dict[str, object] | None = None
+    stages: dict[str, dict[str, dict[str, float]]] = {}  # stage → metric → {sum, mean, std}
+    snapshot: ProcessingSnapshot | None = None  # a processing job's progress
     session: str | None = None
     parent: RunRef | None = None
     children: tuple[RunRef, ...] = ()

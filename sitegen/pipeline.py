@@ -182,7 +182,7 @@ def collect(
         records.append(outcome.record)
         changed[cache.run_key(outcome.record.root, outcome.record.run_id)] = outcome.listing
         if outcome.read:
-            reporter.run_read(outcome.record.run_id, outcome.warnings, outcome.failed, outcome.badges)
+            reporter.run_read(outcome.record.run_id, outcome.warnings, outcome.failed, outcome.fallback)
         for path in outcome.written:
             reporter.page(path, written=True)
         reporter.pages_unchanged(outcome.unchanged)

@@ -84,3 +84,16 @@ class Redactor:
 
     def mapping(self, items: Mapping[str, object]) -> dict[str, object]:
         return {k: self.value(k, v) for k, v in items.items()}
+
+    def tree(self, value: object, depth: int = 0) -> object:
+        """A JSON-like value with every secret-keyed entry and credential-looking text redacted."""
+        if isinstance(value, str):
+            return redact_text(value)
+        if depth > 64:
+            return value
+        if isinstance(value, dict):
+            return {key: REDACTED if is_secret_key(str(key), self.extra) else self.tree(item, depth + 1)
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.tree(v, depth + 1) for v in value]
+        return value

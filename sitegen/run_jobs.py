@@ -11,7 +11,7 @@ import msgspec
 from sitegen import cache
 from sitegen.analysis.status import live_until, settle_status
 from sitegen.discover import Location
-from sitegen.model import Problem, Run
+from sitegen.model import FALLBACK_BADGES, Problem, Run
 from sitegen.readers import reader_named, reader_version
 from sitegen.render.site import SiteInfo
 from sitegen.write import remove, write_if_changed
@@ -44,7 +44,7 @@ class RunOutcome(msgspec.Struct):
     read: bool
     failed: str | None
     warnings: list[str]
-    badges: tuple[str, ...]
+    fallback: tuple[str, ...]  # the run's FALLBACK_BADGES, when it was read
     written: list[str]
     unchanged: int
     removed: list[str]
@@ -92,7 +92,7 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
         read=read,
         failed=run.problem.message if read and run.problem else None,
         warnings=list(run.warnings) if read else [],
-        badges=run.badges if read else (),
+        fallback=tuple(b for b in run.badges if b in FALLBACK_BADGES) if read else (),
         written=written,
         unchanged=unchanged,
         removed=removed,

@@ -18,15 +18,17 @@ REPO = PACKAGE.parent
 # sub-package, or along the few same-level edges listed below.
 LEVELS = {
     "errors": 0, "model": 0, "slug": 0, "paths": 0, "jsonsafe": 0, "redact": 0, "metric_names": 0,
-    "tracking_uri": 0,
+    "tracking_uri": 0, "snapshot": 0, "numbers": 0,
     "config": 1, "readers": 1, "analysis": 1, "render": 1,
     "write": 2, "cache": 2, "discover": 2, "reporting": 2,
     "run_jobs": 3, "site_pages": 3, "pipeline": 3,
     "cli": 4, "__main__": 4,
 }
-SAME_LEVEL = {("cache", "write"), ("discover", "cache"), ("site_pages", "run_jobs"),
+SAME_LEVEL = {("model", "snapshot"), ("metric_names", "numbers"),
+              ("cache", "write"), ("discover", "cache"), ("site_pages", "run_jobs"),
               ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("__main__", "cli"),
-              ("render", "analysis")}  # pages show what analysis computed
+              ("render", "analysis"),  # pages show what analysis computed
+              ("readers", "analysis")}  # a reader folds a job's events with a pure analysis
 
 
 def _unit(module: str) -> str:
@@ -77,7 +79,7 @@ def test_public_api():
 
 
 def test_layouts_in_detection_order():
-    assert [layout.name for layout in LAYOUTS] == ["sidecar", "jobdir", "nightly", "mlflow"]
+    assert [layout.name for layout in LAYOUTS] == ["sidecar", "jobdir", "nightly", "eventlog", "mlflow"]
     assert layout_of("run", {"sidecar.json", "metrics.csv"}) == "sidecar"
     assert layout_of("run", {"metrics.csv"}) is None
 

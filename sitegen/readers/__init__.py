@@ -24,6 +24,7 @@ class Layout(NamedTuple):
 # Serving-benchmark result folders (FORMATS.md §1.2); the jobdir reader parses the same names.
 RESULT_DIR = re.compile(r"(sglang|vllm|gap|sa-bench)_isl_(\d+)_osl_(\d+)")
 CUSTOM_RESULT_PREFIX = "sa-bench_custom_"
+EVENT_LOG = re.compile(r"events(_[0-9_]+)?\.jsonl")
 
 
 def is_result_dir_name(name: str) -> bool:
@@ -43,11 +44,17 @@ def _claims_jobdir(dir_name: str, names: Set[str]) -> bool:
     return any(map(is_result_dir_name, names))
 
 
+def is_event_log_name(name: str) -> bool:
+    """`events.jsonl`, or a newer DataJuicer writer's `events_<YYYYMMDD_HHMMSS>.jsonl`."""
+    return name.startswith("events") and EVENT_LOG.fullmatch(name) is not None
+
+
 # In detection order: the first layout that claims a directory reads it.
 LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 2, lambda _name, names: "sidecar.json" in names),
     Layout("jobdir", 1, _claims_jobdir),
-    Layout("nightly", 1, lambda _name, names: "benchmark_results" in names),
+    Layout("nightly", 2, lambda _name, names: "benchmark_results" in names),
+    Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}

@@ -9,8 +9,10 @@ import csv
 import json
 import os
 import stat
+from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
+import msgspec
 import yaml
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -131,6 +133,67 @@ def read_jsonl(path: str, max_bytes: int = MAX_JSON_BYTES) -> tuple[list[object]
     if bad_lines:
         problems.append(f"{name}: {len(bad_lines)} invalid lines skipped (first at line {bad_lines[0]})")
     return records, problems
+
+
+class JsonlStream:
+    """The values of a JSON-lines file one at a time, in memory bounded by its longest line.
+
+    Once iterated, `problems` says what was skipped: lines that are not JSON (counted, the first
+    named), a last line that is still being written (`pending`, a note rather than a fault), or
+    why the file could not be read. NaN and Infinity, as Python's json writes them, are accepted.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines = 0
+        self.bad_lines: list[int] = []
+        self.pending = False
+        self.problem: str | None = None
+
+    def __iter__(self) -> Iterator[object]:
+        try:
+            handle = _open_regular(self.path)
+        except OSError as exc:
+            self.problem = f"{os.path.basename(self.path)}: {_os_reason(exc)}"
+            return
+        with handle:
+            try:
+                for line in handle:
+                    self.lines += 1
+                    if not line.strip():
+                        continue
+                    value = _decode_jsonl_line(line)
+                    if value is not _BAD:
+                        yield value
+                    elif line.endswith(b"\n"):
+                        self.bad_lines.append(self.lines)
+                    else:
+                        self.pending = True
+            except OSError as exc:
+                self.problem = f"{os.path.basename(self.path)}: {_os_reason(exc)} after line {self.lines}"
+
+    @property
+    def problems(self) -> list[str]:
+        name = os.path.basename(self.path)
+        found = [self.problem] if self.problem else []
+        if self.bad_lines:
+            found.append(f"{name}: {len(self.bad_lines)} lines are not JSON, skipped (first at line "
+                         f"{self.bad_lines[0]})")
+        return found
+
+
+_BAD = object()
+
+
+def _decode_jsonl_line(line: bytes) -> object:
+    try:
+        return msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        pass
+    try:
+        return json.loads(line)  # NaN, Infinity
+    except (ValueError, RecursionError):
+        return _BAD
 
 
 def read_csv_lines(path: str, max_bytes: int) -> tuple[list[str], list[str]]:

@@ -1,8 +1,6 @@
-"""Plain values out of untrusted JSON and YAML: flattened params, finite numbers."""
+"""Plain values out of untrusted JSON and YAML: flattened params."""
 
 from __future__ import annotations
-
-import math
 
 from sitegen.model import Scalar
 
@@ -31,14 +29,3 @@ def _flatten_into(flat: dict[str, Scalar], key: str, value: object, depth: int) 
         flat[key] = value
     else:
         flat[key] = str(value)  # empty containers, dates from YAML
-
-
-def finite_number(value: object) -> float | None:
-    """A finite float from an int or float; None for anything else (bools, strings, NaN, ±inf)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float
-        return None
-    return number if math.isfinite(number) else None

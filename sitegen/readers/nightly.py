@@ -25,6 +25,7 @@ import shlex
 from datetime import UTC, datetime
 
 from sitegen.model import Artifact, Problem, Run, Scalar
+from sitegen.numbers import finite_number
 from sitegen.readers._tolerant import (
     file_size,
     list_dir,
@@ -32,7 +33,7 @@ from sitegen.readers._tolerant import (
     read_json,
     read_jsonl,
 )
-from sitegen.readers._values import finite_number, flatten
+from sitegen.readers._values import flatten
 from sitegen.readers.base import ReadContext, Reading
 from sitegen.readers.env_capture import CAPTURES, SESSION_CAPTURES, merge_packages, read_capture
 from sitegen.readers.logs import LogFile, log_kind, read_logs
@@ -90,7 +91,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         **base, status="broken" if problem else status, badges=badges, created_at=created_at,
         ended_at=ended_at, facts=facts, params=params, summary=summary, logs=logs, artifacts=artifacts,
         env=env, packages=packages,
-        snapshot={"stages": stages} if stages else None,
+        stages=stages,
         warnings=reading.warnings, problem=problem, inputs=tuple(sorted(reading.inputs)),
     )
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from sitegen.model import Artifact, Media, Problem, Run, Scalar, Series
+from sitegen.numbers import finite_number
 from sitegen.paths import resolve_within
 from sitegen.readers._tolerant import (
     file_size,
@@ -22,7 +23,7 @@ from sitegen.readers._tolerant import (
     read_jsonl,
     read_yaml,
 )
-from sitegen.readers._values import finite_number, flatten
+from sitegen.readers._values import flatten
 from sitegen.readers.base import ReadContext, Reading
 from sitegen.readers.logs import FoundLogs, LogFile, log_files_in, logs_in_named_dir, read_logs, submitit_logs
 from sitegen.readers.metrics_csv import parse_metrics_lines

@@ -53,6 +53,40 @@ def bar_figure(title: str, edges: list[float], counts: list[int]) -> dict:
     return {"data": [bar], "layout": layout}
 
 
+def bar_chart(categories: list[str], series: dict[str, list[float | int | None]], y_title: str) -> dict:
+    """Grouped bars: one bar per category for each named series."""
+    layout = _layout("", y_title)
+    layout["barmode"] = "group"
+    labels = [_label(c) for c in categories]
+    traces = [{"type": "bar", "name": _label(name), "x": labels,
+               "y": [None if v is None else _compact(v) for v in values]} for name, values in series.items()]
+    return {"data": traces, "layout": layout}
+
+
+def timeline_figure(bars: list[tuple[str, str, float, float, str]], x_title: str) -> dict:
+    """A Gantt chart from (name, lane, start, duration, status) bars: one colour per name, lanes
+    top to bottom in order of first appearance, failed bars hatched (colour is not the only cue)."""
+    lanes = list(dict.fromkeys(lane for _name, lane, *_rest in bars))
+    layout = _layout(x_title, "")
+    layout["barmode"] = "overlay"
+    layout["yaxis"] = {"autorange": "reversed", "type": "category", "categoryorder": "array",
+                       "categoryarray": [_label(lane) for lane in lanes]}
+    layout["height"] = min(2000, 80 + 22 * max(len(lanes), 3))
+    traces = []
+    for name in dict.fromkeys(name for name, *_rest in bars):
+        mine = [bar for bar in bars if bar[0] == name]
+        traces.append({
+            "type": "bar", "orientation": "h", "name": _label(name),
+            "y": [_label(lane) for _name, lane, *_rest in mine],
+            "base": _numbers([start for _n, _l, start, _d, _s in mine], exact=False),
+            "x": _numbers([duration for _n, _l, _st, duration, _s in mine], exact=False),
+            "customdata": [status for *_rest, status in mine],
+            "marker": {"pattern": {"shape": ["x" if status == "failed" else "" for *_rest, status in mine]}},
+            "hovertemplate": _GANTT_HOVER,
+        })
+    return {"data": traces, "layout": layout}
+
+
 def figure_div_id(index: int) -> str:
     """A fixed div id; plotly's own are random and would break byte-identical builds."""
     return f"plot-{index}"
@@ -106,6 +140,7 @@ def _label(text: str) -> str:
 
 
 _SHORT = f"%.{_Y_DIGITS}g"
+_GANTT_HOVER = "%{y}: %{fullData.name}<br>%{base:.1f} s + %{x:.1f} s, %{customdata}<extra></extra>"
 
 
 def _compact(value: float) -> float | int | None:

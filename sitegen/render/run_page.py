@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Artifact, LogStream, Run, RunRef
 from sitegen.render.ansi import ansi_to_html
@@ -9,6 +11,7 @@ from sitegen.render.bench import histogram_figure, point_figures, point_tables
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
+from sitegen.render.processing import STATUS_MARKS, processing_view
 from sitegen.render.site import SiteInfo, relative_root, session_path
 from sitegen.slug import run_slug, slugify
 
@@ -40,6 +43,8 @@ def artifact_name(artifact: Artifact) -> str:
 def run_pages(run: Run, site: SiteInfo) -> list[Page]:
     pages = [_run_page(run, site)]
     pages.extend(_log_page(run, stream, site) for stream in run.logs)
+    if run.snapshot is not None:  # the job's snapshot for automation, as DataJuicer prints it
+        pages.append(Page(f"{run_dir(run)}/snapshot.json", msgspec.json.encode(run.snapshot) + b"\n"))
     return pages
 
 
@@ -49,13 +54,15 @@ def _run_page(run: Run, site: SiteInfo) -> Page:
              for name, series in sorted(run.series.items())]
     bench_plots = point_figures(run.points)
     histogram_plots = [(h.name, histogram_figure(h)) for h in run.histograms]
-    ids = iter(range(len(plots) + len(bench_plots) + len(histogram_plots)))
-    plots, bench_plots, histogram_plots = (
-        [{"id": figure_div_id(next(ids)), "name": name, "figure": figure} for name, figure in group]
-        for group in (plots, bench_plots, histogram_plots)
-    )
-    figures = {p["id"]: p["figure"] for p in (*plots, *bench_plots, *histogram_plots)}
     logs = [(stream, log_url(run, stream).removeprefix(run_dir(run) + "/")) for stream in run.logs]
+    processing = processing_view(run.snapshot, logs) if run.snapshot is not None else None
+    groups = (plots, bench_plots, histogram_plots, processing.figures if processing else [])
+    ids = iter(range(sum(map(len, groups))))
+    plots, bench_plots, histogram_plots, processing_plots = (
+        [{"id": figure_div_id(next(ids)), "name": name, "figure": figure} for name, figure in group]
+        for group in groups
+    )
+    figures = {p["id"]: p["figure"] for p in (*plots, *bench_plots, *histogram_plots, *processing_plots)}
     files = [(a, artifact_name(a) if a.publish_as and a.source else None) for a in run.artifacts]
     data = render(
         site.theme, "run.html", site=site, root=relative_root(path), run=run,
@@ -64,6 +71,7 @@ def _run_page(run: Run, site: SiteInfo) -> Page:
         figures_json=dumps_for_script(figures) if figures else "", logs=logs,
         facts=list(run.facts.items()), params=sorted(run.params.items()),
         summary=sorted(run.summary.items()), tables=point_tables(run.points), stages=_stages(run),
+        processing=processing, processing_plots=processing_plots, marks=STATUS_MARKS,
         files=files, data_files=[(a, href) for a, href in files if href and a.name.endswith(".csv")],
         session_href=session_path(run.session) if run.session else "",
         parent=(run.parent, related_url(run, run.parent)) if run.parent else None,
@@ -74,16 +82,9 @@ def _run_page(run: Run, site: SiteInfo) -> Page:
 
 
 def _stages(run: Run) -> list[tuple[str, str, dict[str, float]]]:
-    """(stage, metric, {sum, mean, std}) rows from a snapshot that groups metrics by stage."""
-    stages = run.snapshot.get("stages") if run.snapshot else None
-    if not isinstance(stages, dict):
-        return []
-    rows = []
-    for stage, metrics in sorted(stages.items()):
-        if isinstance(metrics, dict):
-            rows.extend((str(stage), str(metric), values) for metric, values in sorted(metrics.items())
-                        if isinstance(values, dict))
-    return rows
+    """(stage, metric, {sum, mean, std}) rows, stages and metrics sorted."""
+    return [(stage, metric, values) for stage, metrics in sorted(run.stages.items())
+            for metric, values in sorted(metrics.items())]
 
 
 def _log_page(run: Run, stream: LogStream, site: SiteInfo) -> Page:

@@ -623,3 +623,24 @@ def test_build_shows_a_job_dir_and_reads_nothing_the_second_time(tmp_path: Path)
 
     second = run_build(config)
     assert second.read == [] and second.report.runs_cached == 2 and second.report.pages_written == 0
+
+
+def test_a_legacy_run_is_one_bordered_warning_once_and_listed_on_the_quality_page(tmp_path: Path, capsys):
+    from sitegen.cli import main
+
+    root = tmp_path / "runs"
+    write_job(root, meta=v1_meta(), results={"vllm_isl_1024_osl_1024/c64.json": vllm_result(64)})
+    write_job(root, "3500_1P_2D_20251001_000000", files={"log.err": "hello\n"})
+    age(root)
+    args = ["build", "--root", str(root), "--out", str(tmp_path / "site")]
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    rule = "━" * 80
+    assert err.count(rule) == 2
+    block = err[err.index(rule):len(err) - err[::-1].index(rule)]
+    assert block[1] == "legacy run: 3500_1P_2D_20251001_000000"
+    assert "no 3500.json" in block[2]
+    assert main(args) == 0
+    assert rule not in capsys.readouterr().err  # not repeated on a no-op build
+    quality = (tmp_path / "site" / "quality.html").read_text()
+    assert "3500_1P_2D_20251001_000000" in quality and JOB not in quality

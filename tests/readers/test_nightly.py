@@ -170,13 +170,13 @@ def test_a_successful_entry(session_dir: Path, root: Path):
     assert run.summary["time_taken"] == 321.0 and run.summary["num_removed"] == 1234
     assert run.summary["stage_file_partitioning_process_time_mean"] == 3.0  # driver keys kept as they are
     assert set(run.summary) == {"time_taken", "num_removed", "num_output_tasks", *STAGE_METRICS}
-    assert run.snapshot == {"stages": {
+    assert run.stages == {
         "jsonl_reader": {"actor_idle_time": {"sum": 1.5, "mean": 0.5, "std": 0.1}},
         "stage_file_partitioning": {
             "num_items_processed": {"sum": 40.0, "mean": 10.0, "std": 0.0},
             "process_time": {"sum": 12.0, "mean": 3.0, "std": 0.5},
         },
-    }}
+    }
     assert [(s.name, s.kind, s.slug) for s in run.logs] == [
         ("ray_startup", "log", "ray_startup"), ("stderr", "err", "stderr"), ("stdout", "out", "stdout")]
     assert run.logs[2].text == "reading 100 files\ndone\n"
@@ -205,7 +205,7 @@ def test_a_failed_entry_without_metrics_or_driver_results(session_dir: Path, roo
                                             "FileNotFoundError: /raid/cleaned_cc\n"}, artifacts={})
     run = read(entry, root)
     assert run.status == "failed" and run.problem is None and run.warnings == []
-    assert run.summary == {} and run.snapshot is None and run.params == {} and run.facts == {}
+    assert run.summary == {} and run.stages == {} and run.params == {} and run.facts == {}
     assert run.created_at == SESSION_START  # no results.json: the session name's time (UTC)
     assert run.ended_at == (entry / "benchmark_results" / "metrics.json").stat().st_mtime
     assert run.logs[0].error_summary == "FileNotFoundError: /raid/cleaned_cc"
@@ -252,7 +252,7 @@ def test_results_json_jsonl_and_the_successor_format_read_alike(root: Path):
     assert [r.status for r in runs] == ["completed"] * 3
     assert [(r.created_at, r.ended_at) for r in runs] == [(STARTED, ENDED)] * 3
     assert runs[0].summary == runs[1].summary == runs[2].summary
-    assert runs[0].snapshot == runs[1].snapshot == runs[2].snapshot is not None
+    assert runs[0].stages == runs[1].stages == runs[2].stages != {}
     assert runs[0].facts == runs[1].facts
     assert runs[0].warnings == [] and runs[2].warnings == []
     assert runs[1].warnings == ["results.jsonl: 1 invalid lines skipped (first at line 2)"]
@@ -494,7 +494,7 @@ def test_nan_and_infinity_from_pythons_json_are_dropped(session_dir: Path, root:
     params = json.dumps({"alpha": math.nan, "beta": 1.0})
     run = read(write_entry(session_dir, params=params, metrics=text, results=None), root)
     assert run.summary == {"stage_a_process_time_sum": 3.0, "time_taken": 12.5}
-    assert run.snapshot == {"stages": {"stage_a": {"process_time": {"sum": 3.0}}}}
+    assert run.stages == {"stage_a": {"process_time": {"sum": 3.0}}}
     dropped = "throughput, peak, floor, stage_a_process_time_mean"
     assert [w for w in run.warnings if "not finite" in w] == [
         f"metrics: 4 values are not finite numbers, dropped ({dropped})"]

@@ -66,7 +66,7 @@ def test_a_benchmark_run_page_shows_facts_badges_results_histograms_environment_
         status="completed", badges=("legacy",), facts={"Topology": "1P/1D (workers)", "Prefill nodes": 1},
         points=POINTS, histograms=[Histogram("ttft_ms @ 64", [0.0, 10.0, 20.0], [3, 5])],
         env={"python": "3.11.7"}, packages={"torch": "2.13.0", "Ray": "2.9.0"},
-        snapshot={"stages": {"dedup": {"process_time": {"sum": 3.0, "mean": 1.0, "std": 0.5}}}},
+        stages={"dedup": {"process_time": {"sum": 3.0, "mean": 1.0, "std": 0.5}}},
         artifacts=[Artifact("tasks.pkl", 120, note="not read: a pickle can run code when loaded"),
                    Artifact("node0_config.json", 50, "node0_config.json", "/r/x/node0_config.json")],
     )

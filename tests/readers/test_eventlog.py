@@ -1,0 +1,213 @@
+"""The eventlog reader on DataJuicer job dirs written from FORMATS.md §5, and `sitegen snapshot`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import SHARED, age, make_config, run_build
+from job_events import OPS, T0, finished_job, logger_event, write_job
+
+from sitegen.cli import main
+from sitegen.readers import eventlog, layout_of
+from sitegen.readers.base import ReadContext
+from sitegen.redact import Redactor
+
+JOB = "20250809_040053_a001de"
+SECRET = "hf_" + "S" * 34
+DEMO_LOG = SHARED / "realdata/data-juicer/demos/partition_and_checkpoint/example_event_log.jsonl"
+# the top-level keys of DataJuicer's snapshot JSON (`ProcessingSnapshotAnalyzer.to_json_dict`)
+SNAPSHOT_KEYS = ["job_info", "overall_status", "overall_progress", "job_start_time", "job_end_time",
+                 "total_duration", "timing", "progress_summary", "checkpointing", "partition_progress",
+                 "operation_progress", "dag_structure", "file_paths", "metadata"]
+
+
+def summary(**overrides: object) -> dict:
+    data = {"job_id": JOB, "start_time": T0, "work_dir": "./outputs/demo", "job_dir": f"./outputs/demo/{JOB}",
+            "config_file": ["configs/demo/partition-checkpoint-eventlog.yaml"],
+            "backed_up_config_path": f"./outputs/demo/{JOB}/partition-checkpoint-eventlog.yaml",
+            "executor_type": "ray_partitioned", "status": "completed",
+            "resumption_command": f"dj-process --config [Path_fr(configs/demo/x.yaml)] --job_id {JOB}",
+            "event_log_file": f"./outputs/demo/{JOB}/events.jsonl",
+            "checkpoint_dir": f"./outputs/demo/{JOB}/checkpoints",
+            "end_time": T0 + 41, "duration": 41.0, "error_message": None}
+    data.update(overrides)
+    return data
+
+
+def read(job: Path):
+    return eventlog.read(str(job), job.name, ReadContext(root=str(job.parent), allowed=(),
+                                                          redactor=Redactor()))
+
+
+@pytest.mark.parametrize("names", [{"events.jsonl"}, {"events_20250809_040100.jsonl", "logs"}])
+def test_claims_job_dirs_by_their_event_log(names):
+    assert layout_of(JOB, names) == "eventlog"
+    assert layout_of(JOB, {"job_summary.json", "events.json"}) is None
+
+
+def test_a_finished_job(tmp_path: Path):
+    job = write_job(tmp_path, summary=summary(), logs={"log.txt": "2025-08-09 04:00:54 INFO start\n"})
+    run = read(job)
+    assert run.kind == "eventlog" and run.name == JOB and run.status == "completed" and run.problem is None
+    assert run.created_at == T0 and run.ended_at == T0 + 41 and run.heartbeat_at is None
+    assert run.facts["Executor"] == "ray_partitioned" and run.facts["Resumable"] is True
+    assert run.facts["Partitions"] == "2 of 2 completed, 0 failed"
+    assert run.params == {"np": 4}  # the config the job started with
+    assert run.summary["overall_progress_pct"] == 100.0 and run.summary["duration_s"] == 41.0
+    assert run.snapshot.timing.timing_source == "job_summary"
+    assert [log.name for log in run.logs] == ["log.txt"]
+    assert str(job / "events.jsonl") in run.inputs and str(job / "logs" / "log.txt") in run.inputs
+    assert "checkpoints/" in [a.name for a in run.artifacts]
+    assert run.warnings == []
+
+
+def test_the_newer_writers_timestamped_file_is_read_with_the_old_one(tmp_path: Path):
+    events = finished_job()
+    job = write_job(tmp_path, events=[e for e in events if e["event_type"].startswith("partition_creation")])
+    later = [e for e in events if not e["event_type"].startswith("partition_creation")]
+    (job / "events_20250809_040100.jsonl").write_text("".join(json.dumps(e) + "\n" for e in later))
+    run = read(job)
+    assert run.status == "completed" and run.snapshot.metadata.events_analyzed == len(events)
+    assert run.snapshot.partition_progress["1"].sample_count == 1000
+
+
+def test_a_running_job_with_a_half_written_last_line(tmp_path: Path):
+    events = finished_job()
+    cut = next(i for i, e in enumerate(events) if e["event_type"] == "op_start" and e["partition_id"] == 1)
+    job = write_job(tmp_path, events=events[:cut + 1], tail='{"event_type": "op_comp')
+    run = read(job)
+    assert run.status == "running" and run.ended_at is None
+    assert run.heartbeat_at == os.stat(job / "events.jsonl").st_mtime
+    assert run.snapshot.overall_progress.partition_percentage == 50.0
+    assert run.warnings == ["events.jsonl: the last line is still being written; left out",
+                            "no job_summary.json: timing and job info from the events"]
+
+
+def test_a_failed_job_names_where_and_why_and_links_the_log_line(tmp_path: Path):
+    events = [*finished_job(partitions=1)[:8],
+              logger_event("op_failed", T0 + 9, partition_id=0, operation_name=OPS[1], operation_idx=1,
+                           error_message=f"ValueError: bad sample 2501 (token {SECRET})"),
+              logger_event("job_failed", T0 + 10, error_message="1 partition failed")]
+    error_log = "\n".join(["04:00:59 INFO loading", "04:01:00 ERROR op text_length_filter failed:",
+                           f"ValueError: bad sample 2501 (token {SECRET})", "Traceback ..."]) + "\n"
+    job = write_job(tmp_path / "jobs", events=events, logs={"log_ERROR.txt": error_log, "log.txt": "ok\n"})
+    age(job)
+    out = tmp_path / "site"
+    run_build(make_config(tmp_path / "jobs", out))
+    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    assert runs[JOB]["status"] == "failed"
+    html = (out / runs[JOB]["url"]).read_text()
+    assert "ValueError: bad sample 2501" in html and SECRET not in html
+    assert '<a href="logs/log_error.txt.html#L3">in the log</a>' in html  # the line that tells it
+    assert not any(SECRET.encode() in path.read_bytes() for path in out.rglob("*") if path.is_file())
+
+
+def test_garbage_lines_unknown_events_and_bad_files_give_warnings(tmp_path: Path):
+    events = finished_job(partitions=1)
+    job = write_job(tmp_path, events=events)
+    text = (job / "events.jsonl").read_text().splitlines()
+    text[3:3] = ["not json at all", "[1, 2]", json.dumps({"event_type": "gpu_telemetry", "timestamp": T0})]
+    (job / "events.jsonl").write_text("\n".join(text) + "\n")
+    (job / "job_summary.json").write_text("{truncated")
+    (job / "dag_execution_plan.json").write_text('["not", "an", "object"]')
+    run = read(job)
+    assert run.status == "completed" and run.problem is None
+    assert "events.jsonl: 1 lines are not JSON, skipped (first at line 4)" in run.warnings
+    assert "events.jsonl: 1 lines are JSON but not objects, skipped" in run.warnings
+    assert any("gpu_telemetry (1)" in w for w in run.warnings)
+    assert any(w.startswith("job_summary.json: invalid JSON") for w in run.warnings)
+    assert "dag_execution_plan.json: expected a JSON object, found list; ignored" in run.warnings
+
+
+def test_an_unreadable_event_log_is_a_broken_run(tmp_path: Path):
+    job = tmp_path / JOB
+    (job / "events.jsonl").mkdir(parents=True)
+    run = read(job)
+    assert run.status == "broken" and "events.jsonl" in run.problem.message
+
+
+def test_secrets_in_the_summary_and_plan_are_redacted(tmp_path: Path):
+    plan = {"nodes": {"n0": {"op_name": "llm_quality_filter", "execution_order": 0}},
+            "execution_plan": [{"op": "llm_quality_filter", "config": {"api_key": "abc123", "model": "m"}}]}
+    command = f"dj-process --hf-token {SECRET}"
+    job = write_job(tmp_path, summary=summary(resumption_command=command), plan=plan)
+    run = read(job)
+    assert SECRET not in run.snapshot.job_info.resumption_command
+    assert run.snapshot.dag_structure["execution_plan"][0]["config"] == {"api_key": "***", "model": "m"}
+
+
+def test_the_site_shows_the_snapshot_and_a_second_build_reads_nothing(tmp_path: Path):
+    root = tmp_path / "jobs"
+    plan = {"nodes": {f"n{i}": {"op_name": name, "execution_order": i} for i, name in enumerate(OPS)}}
+    write_job(root, summary=summary(), plan=plan, logs={"log.txt": "hello\n"})
+    age(root)
+    out = tmp_path / "site"
+    config = make_config(root, out)
+    first = run_build(config)
+    assert first.report.runs_read == 1 and first.report.runs_failed == 0
+    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    page = out / runs[JOB]["url"]
+    html = page.read_text()
+    assert '<progress max="100" value="100.0">' in html and "Partitions × operations" in html
+    assert html.count('<td class="cell st-checkpointed"') == 6 and "dj-process --config" in html
+    figures = json.loads(html.split('<script type="application/json" id="figures">')[1].split("</script>")[0])
+    timeline = next(f for f in figures.values() if f["data"] and f["data"][0].get("orientation") == "h")
+    assert [trace["name"] for trace in timeline["data"]] == OPS
+    assert json.loads((page.parent / "snapshot.json").read_text())["overall_status"] == "completed"
+    assert (page.parent / "logs" / "log.txt.html").is_file()
+
+    second = run_build(config)
+    assert second.read == [] and second.report.pages_written == 0
+    with open(root / JOB / "events.jsonl", "a") as handle:
+        handle.write(json.dumps(logger_event("job_restart", T0 + 100)) + "\n")
+    age(root / JOB, T0 + 200)
+    third = run_build(config)
+    assert third.read == [JOB]
+
+
+def test_snapshot_command_prints_datajuicers_json(tmp_path: Path, capsys):
+    job = write_job(tmp_path, summary=summary())
+    assert main(["snapshot", str(job)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert list(printed) == SNAPSHOT_KEYS
+    assert printed["job_info"]["job_id"] == JOB and printed["overall_status"] == "completed"
+    assert printed["progress_summary"]["total_partitions"] == 2
+    assert printed["partition_progress"]["0"]["completed_operations"] == OPS
+    assert "p0_op0_clean_email_mapper" in printed["operation_progress"]
+    assert printed["metadata"]["events_analyzed"] == len(finished_job())
+    assert printed["metadata"]["snapshot_generated_at"].startswith("20")
+
+
+def test_snapshot_command_human_readable(tmp_path: Path, capsys):
+    events = finished_job(partitions=2)[:-1]  # no job_complete yet
+    job = write_job(tmp_path, events=events)
+    assert main(["snapshot", str(job), "--human-readable"]) == 0
+    text = capsys.readouterr().out
+    assert f"Job {JOB}" in text and "COMPLETED" in text
+    assert "Partitions  2 of 2 completed" in text and "Checkpoints 6 of 6 operations" in text
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty"])
+def test_snapshot_command_on_a_directory_that_is_not_a_job(tmp_path: Path, capsys, setup):
+    target = tmp_path / "nothing"
+    if setup == "empty":
+        target.mkdir()
+    assert main(["snapshot", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sitegen: error:") and "nothing" in err[0]
+
+
+@pytest.mark.skipif(not DEMO_LOG.is_file(), reason="needs ../shared/realdata (the real DataJuicer demo log)")
+def test_the_real_demo_log(tmp_path: Path):
+    job = tmp_path / JOB
+    job.mkdir()
+    (job / "events.jsonl").write_bytes(DEMO_LOG.read_bytes())
+    run = read(job)
+    snap = run.snapshot
+    assert snap.overall_status == "failed" and snap.progress_summary.total_partitions == 3
+    assert snap.partition_progress["1"].error_message.startswith("ValueError: Invalid text format")
+    assert snap.operation_progress["p0_op1_text_length_filter"].output_rows == 8750
+    assert snap.checkpointing.resumable
