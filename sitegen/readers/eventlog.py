@@ -222,9 +222,8 @@ def _facts(snapshot: ProcessingSnapshot) -> dict[str, Scalar]:
                            f"{progress.total_operations} done, {progress.failed_operations} failed")
     if checkpoints.strategy:
         facts["Checkpoint strategy"] = checkpoints.strategy
-    facts["Resumable"] = checkpoints.resumable
-    if snapshot.timing.duration_formatted:
-        facts["Duration"] = f"{snapshot.timing.duration_formatted} (from {snapshot.timing.timing_source})"
+    facts["Resumable"] = "yes" if checkpoints.resumable else "no (no checkpoint saved)"
+    facts["Timing from"] = snapshot.timing.timing_source.replace("_", " ")
     if info.work_dir:
         facts["Work dir"] = info.work_dir
     facts["Events read"] = snapshot.metadata.events_analyzed

@@ -72,6 +72,7 @@ def timeline_figure(bars: list[tuple[str, str, float, float, str]], x_title: str
     layout["yaxis"] = {"autorange": "reversed", "type": "category", "categoryorder": "array",
                        "categoryarray": [_label(lane) for lane in lanes]}
     layout["height"] = min(2000, 80 + 22 * max(len(lanes), 3))
+    layout["margin"]["l"] = 10 + 7 * max((len(lane) for lane in lanes), default=0)
     traces = []
     for name in dict.fromkeys(name for name, *_rest in bars):
         mine = [bar for bar in bars if bar[0] == name]

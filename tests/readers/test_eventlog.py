@@ -53,7 +53,7 @@ def test_a_finished_job(tmp_path: Path):
     run = read(job)
     assert run.kind == "eventlog" and run.name == JOB and run.status == "completed" and run.problem is None
     assert run.created_at == T0 and run.ended_at == T0 + 41 and run.heartbeat_at is None
-    assert run.facts["Executor"] == "ray_partitioned" and run.facts["Resumable"] is True
+    assert run.facts["Executor"] == "ray_partitioned" and run.facts["Resumable"] == "yes"
     assert run.facts["Partitions"] == "2 of 2 completed, 0 failed"
     assert run.params == {"np": 4}  # the config the job started with
     assert run.summary["overall_progress_pct"] == 100.0 and run.summary["duration_s"] == 41.0

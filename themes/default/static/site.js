@@ -19,6 +19,7 @@
       var grid = style.getPropertyValue("--line").trim();
       layout.xaxis = Object.assign({ gridcolor: grid }, layout.xaxis || {});
       layout.yaxis = Object.assign({ gridcolor: grid }, layout.yaxis || {});
+      if (layout.height) el.style.height = layout.height + "px";  // e.g. a timeline sized to its lanes
       window.Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false });
     });
   }
