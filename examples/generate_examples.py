@@ -1,4 +1,5 @@
-"""Write the bundled example runs (sidecar training-run layout) shown when no root is configured.
+"""Write the bundled example runs shown when no root is configured: sidecar training runs and a
+DataJuicer processing job.
 
 Deterministic: fixed seeds, fixed epoch times, fixed file mtimes; the default tree is replaced.
 """
@@ -17,6 +18,7 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import example_jobs
 import example_logs as logs
 import yaml
 from example_runs import RUNS, SWEEP_ID, Row, RunSpec, training_rows
@@ -239,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     for spec in RUNS:
         write_run(args.out, spec)
+    example_jobs.write_job(args.out, write, write_json)
     stamp_dirs(args.out)
-    print(f"wrote {len(RUNS)} runs to {args.out}")
+    print(f"wrote {len(RUNS)} training runs and a processing job to {args.out}")
     return 0
 
 

@@ -14,7 +14,7 @@ from sitegen.snapshot import CHECKPOINTED, COMPLETED, FAILED, IN_PROGRESS, Proce
 MAX_GRID_ROWS = 500
 MAX_TIMELINE_BARS = 5000
 MAX_ERRORS = 50
-STATUS_MARKS = {COMPLETED: "✓", CHECKPOINTED: "✓", FAILED: "✗", IN_PROGRESS: "…"}
+STATUS_MARKS = {COMPLETED: "✓", CHECKPOINTED: "◆", FAILED: "✗", IN_PROGRESS: "…"}
 
 
 Column = tuple[int | None, str]  # an operation: its index in the pipeline and its name

@@ -15,6 +15,7 @@ from sitegen.render.processing import STATUS_MARKS, processing_view
 from sitegen.render.site import SiteInfo, relative_root, session_path
 from sitegen.slug import run_slug, slugify
 
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # static hosts refuse big files (GitHub: 100 MB); the CLI has no cap
 TRACEBACK_SPAN = 200  # lines after the first error that may belong to its traceback
 
 
@@ -41,14 +42,16 @@ def artifact_name(artifact: Artifact) -> str:
 
 
 def run_pages(run: Run, site: SiteInfo) -> list[Page]:
-    pages = [_run_page(run, site)]
+    snapshot = msgspec.json.encode(run.snapshot) + b"\n" if run.snapshot is not None else b""
+    published = 0 < len(snapshot) <= MAX_SNAPSHOT_BYTES
+    pages = [_run_page(run, site, published, len(snapshot))]
     pages.extend(_log_page(run, stream, site) for stream in run.logs)
-    if run.snapshot is not None:  # the job's snapshot for automation, as DataJuicer prints it
-        pages.append(Page(f"{run_dir(run)}/snapshot.json", msgspec.json.encode(run.snapshot) + b"\n"))
+    if published:  # the job's snapshot for automation, as DataJuicer prints it
+        pages.append(Page(f"{run_dir(run)}/snapshot.json", snapshot))
     return pages
 
 
-def _run_page(run: Run, site: SiteInfo) -> Page:
+def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size: int) -> Page:
     path = run_url(run)
     plots = [(name, series_figure(name, series, next(iter(series.x), "step")))
              for name, series in sorted(run.series.items())]
@@ -72,6 +75,7 @@ def _run_page(run: Run, site: SiteInfo) -> Page:
         facts=list(run.facts.items()), params=sorted(run.params.items()),
         summary=sorted(run.summary.items()), tables=point_tables(run.points), stages=_stages(run),
         processing=processing, processing_plots=processing_plots, marks=STATUS_MARKS,
+        snapshot_published=snapshot_published, snapshot_size=snapshot_size,
         files=files, data_files=[(a, href) for a, href in files if href and a.name.endswith(".csv")],
         session_href=session_path(run.session) if run.session else "",
         parent=(run.parent, related_url(run, run.parent)) if run.parent else None,

@@ -211,3 +211,40 @@ def test_the_real_demo_log(tmp_path: Path):
     assert snap.partition_progress["1"].error_message.startswith("ValueError: Invalid text format")
     assert snap.operation_progress["p0_op1_text_length_filter"].output_rows == 8750
     assert snap.checkpointing.resumable
+
+
+def test_a_snapshot_too_large_for_a_static_host_is_not_published(tmp_path: Path, monkeypatch):
+    from sitegen.render import run_page
+
+    monkeypatch.setattr(run_page, "MAX_SNAPSHOT_BYTES", 1000)
+    root = tmp_path / "jobs"
+    write_job(root)
+    age(root)
+    out = tmp_path / "site"
+    run_build(make_config(root, out))
+    page = next(out.glob("runs/*/index.html"))
+    assert not (page.parent / "snapshot.json").exists()
+    assert "is too large to publish: <code>sitegen snapshot JOB_DIR</code> prints it" in page.read_text()
+
+
+def test_markup_in_every_event_field_stays_text(tmp_path: Path):
+    payload = '</script><script>alert(1)</script><img src=x onerror=alert(2)>'
+    events = [
+        logger_event("job_start", T0, metadata={"config_summary": {"executor_type": payload}}),
+        logger_event("partition_start", T0 + 1, partition_id=payload),
+        logger_event("op_start", T0 + 2, partition_id=payload, operation_name=payload, operation_idx=0),
+        logger_event("op_failed", T0 + 3, partition_id=payload, operation_name=payload, operation_idx=0,
+                     error_message=payload),
+        {"event_type": payload, "timestamp": T0 + 4},
+    ]
+    root = tmp_path / "jobs"
+    write_job(root, events=events, summary=summary(resumption_command=payload, status=payload),
+              logs={"log_ERROR.txt": payload + "\n"})
+    age(root)
+    out = tmp_path / "site"
+    run_build(make_config(root, out))
+    for page in out.rglob("*.html"):
+        html = page.read_text()
+        assert "<script>alert" not in html and "<img src=x" not in html, page
+    html = next(out.glob("runs/*/index.html")).read_text()
+    assert html.count("&lt;img src=x") >= 4  # shown, as text: executor, partition, operation, error
