@@ -26,7 +26,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
-MIXED_JOBDIRS, MIXED_SESSIONS, MIXED_ENTRIES = 1000, 30, 20
+MIXED_JOBDIRS, MIXED_SESSIONS, MIXED_ENTRIES, MIXED_PROCESSING_JOBS = 1000, 30, 20, 100
 WALK = """
 import os, sys, time
 def walk(path):
@@ -147,8 +147,8 @@ def runs_read(out: Path) -> int | None:
 def prepare_tree(workdir: Path, runs: int, mixed: bool = False) -> Path:
     """Generate the tree once; a marker beside it lets later benchmarks reuse it.
 
-    `mixed` adds 1,000 serving job dirs (3 concurrencies each) and 30 nightly sessions of 20
-    entries beside the sidecar runs.
+    `mixed` adds 1,000 serving job dirs (3 concurrencies each), 30 nightly sessions of 20
+    entries and 100 DataJuicer processing jobs (8 partitions × 6 operations) beside the sidecar runs.
     """
     name = f"tree-{runs}-mixed" if mixed else f"tree-{runs}"
     tree, marker = workdir / name, workdir / f"{name}.done"
@@ -158,7 +158,8 @@ def prepare_tree(workdir: Path, runs: int, mixed: bool = False) -> Path:
     start = time.perf_counter()
     generate_runs.generate(tree, runs)
     if mixed:
-        generate_benchmarks.generate(tree, MIXED_JOBDIRS, MIXED_SESSIONS, MIXED_ENTRIES)
+        generate_benchmarks.generate(
+            tree, MIXED_JOBDIRS, MIXED_SESSIONS, MIXED_ENTRIES, MIXED_PROCESSING_JOBS)
     print(f"generated {name} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     marker.touch()
     return tree
@@ -390,11 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-out", help="default: %(default)s")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--mixed", action="store_true",
-                        help="add 1,000 serving job dirs and 30×20 nightly session entries to the tree")
+                        help="add 1,000 serving job dirs, 30×20 nightly entries, 100 processing jobs")
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    extra = MIXED_JOBDIRS + MIXED_SESSIONS * MIXED_ENTRIES if args.mixed else 0
+    extra = MIXED_JOBDIRS + MIXED_SESSIONS * MIXED_ENTRIES + MIXED_PROCESSING_JOBS if args.mixed else 0
     figures = Figures(runs=args.runs + extra)
     site = workdir / (f"site-{args.runs}-mixed" if args.mixed else f"site-{args.runs}")
     try:

@@ -124,9 +124,37 @@ def _write_entry(entry: Path, session: int, index: int, moment: float) -> None:
                        "cuda_visible_devices": ""}), mtime)
 
 
-def generate(out: Path, jobdirs: int, sessions: int, entries: int) -> None:
+def generate_processing_jobs(out: Path, count: int, partitions: int = 8, ops: int = 6) -> None:
+    """DataJuicer job dirs: an event log of `partitions` × `ops` operations, a summary, a log."""
+    for j in range(count):
+        moment = BASE_TIME + j * 3600
+        job = out / "dj" / f"{_stamp(moment, '%Y%m%d_%H%M%S')}_{j:06x}"
+        lines = [{"event_type": "job_start", "timestamp": moment, "total_partitions": partitions}]
+        for p in range(partitions):
+            lines.append({"event_type": "partition_start", "timestamp": moment + p, "partition_id": p})
+            for i in range(ops):
+                common = {"partition_id": p, "operation_name": f"op_{i}_filter", "operation_idx": i}
+                at = moment + p + i * 0.1
+                lines += [{"event_type": "op_start", "timestamp": at, **common},
+                          {"event_type": "op_complete", "timestamp": at + 0.05, **common,
+                           "metadata": {"input_rows": 1000 - i, "output_rows": 999 - i}},
+                          {"event_type": "checkpoint_save", "timestamp": at + 0.06, **common}]
+            lines.append({"event_type": "partition_complete", "timestamp": moment + p + 1, "partition_id": p})
+        lines.append({"event_type": "job_complete", "timestamp": moment + partitions + 1})
+        mtime = moment + partitions + 2
+        (job / "logs").mkdir(parents=True, exist_ok=True)
+        _write(str(job / "events.jsonl"), "".join(json.dumps(line) + "\n" for line in lines), mtime)
+        summary = {"job_id": job.name, "start_time": moment, "end_time": mtime, "duration": mtime - moment,
+                   "status": "completed", "executor_type": "ray_partitioned",
+                   "resumption_command": f"dj-process --config cfg.yaml --job_id {job.name}"}
+        _write(str(job / "job_summary.json"), json.dumps(summary), mtime)
+        _write(str(job / "logs" / "log.txt"), "INFO processing\n" * 20, mtime)
+
+
+def generate(out: Path, jobdirs: int, sessions: int, entries: int, processing_jobs: int = 0) -> None:
     generate_jobdirs(out, jobdirs)
     generate_sessions(out, sessions, entries)
+    generate_processing_jobs(out, processing_jobs)
     for dirpath, _dirs, _files in os.walk(out):  # directories too: nothing is recent
         os.utime(dirpath, (BASE_TIME, BASE_TIME))
 
@@ -137,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobdirs", type=int, default=1000, help="job dirs (default: %(default)s)")
     parser.add_argument("--sessions", type=int, default=30, help="nightly sessions (default: %(default)s)")
     parser.add_argument("--entries", type=int, default=20, help="entries per session (default: %(default)s)")
+    parser.add_argument("--processing-jobs", type=int, default=100,
+                        help="DataJuicer jobs (default: %(default)s)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    generate(args.out, args.jobdirs, args.sessions, args.entries)
-    print(f"wrote {args.jobdirs} job dirs and {args.sessions}×{args.entries} session entries "
+    generate(args.out, args.jobdirs, args.sessions, args.entries, args.processing_jobs)
+    print(f"wrote {args.jobdirs} job dirs, {args.processing_jobs} processing jobs and "
+          f"{args.sessions}×{args.entries} session entries "
           f"to {args.out} in {time.perf_counter() - start:.2f} s")
     return 0
 
