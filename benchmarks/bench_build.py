@@ -199,6 +199,8 @@ def measure_builds(tree: Path, out: Path, repeat: int, figures: Figures) -> None
     # only builds have run as children so far: this is the largest single build process
     figures.peak_process_bytes = _children_maxrss()
     incremental()  # settle anything the first build after a full one still does
+    os.sync()  # and let the disk write back the full build's gigabyte first: a no-op only reads
+    time.sleep(1.0)
     figures.noop_s = median_of(repeat, incremental)
     figures.noop_reads = runs_read(out)
     figures.one_s = median_of(repeat, one_changed)

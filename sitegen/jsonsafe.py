@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-_HTML_UNSAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
-                0x2028: "\\u2028", 0x2029: "\\u2029"}
+_HTML_UNSAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                ("\u2029", "\\u2029"))
 
 
 def dumps(data: object) -> bytes:
@@ -16,7 +16,10 @@ def dumps(data: object) -> bytes:
 
 def dumps_for_script(data: object) -> str:
     """JSON that can sit inside <script> without ending it or opening a comment."""
-    return dumps(data).decode().translate(_HTML_UNSAFE)
+    text = dumps(data).decode()
+    for unsafe, escaped in _HTML_UNSAFE:  # str.replace runs at memchr speed; translate does not
+        text = text.replace(unsafe, escaped)
+    return text
 
 
 def _fallback(value: object) -> object:
