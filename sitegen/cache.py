@@ -216,9 +216,11 @@ def drop_run(out: str, slug: str) -> None:
 
 
 def header(run: Run) -> Run:
-    """The run without its bulky parts: what lists, tables and analysis need."""
+    """The run without its bulky parts: what lists, tables and analysis need (a processing
+    job's snapshot alone can hold hundreds of thousands of operations)."""
     logs = [msgspec.structs.replace(s, text="") for s in run.logs]
-    return msgspec.structs.replace(run, series={}, logs=logs, media=[])
+    return msgspec.structs.replace(run, series={}, logs=logs, media=[], points=[], histograms=[],
+                                   artifacts=[], stages={}, snapshot=None)
 
 
 def load_listings(out: str) -> dict[str, Listing]:

