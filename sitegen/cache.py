@@ -220,7 +220,7 @@ def header(run: Run) -> Run:
     job's snapshot alone can hold hundreds of thousands of operations)."""
     logs = [msgspec.structs.replace(s, text="") for s in run.logs]
     return msgspec.structs.replace(run, series={}, logs=logs, media=[], points=[], histograms=[],
-                                   artifacts=[], stages={}, snapshot=None)
+                                   artifacts=[], stages={}, snapshot=None, inputs=())
 
 
 def load_listings(out: str) -> dict[str, Listing]:

@@ -152,6 +152,10 @@ class Run(Struct, frozen=True):
         return None
 
     @property
+    def read_by_fallback(self) -> bool:
+        return not FALLBACK_BADGES.isdisjoint(self.badges)
+
+    @property
     def duration_s(self) -> float | None:
         end = self.ended_at if self.ended_at is not None else self.updated_at
         if self.created_at is None or end is None:

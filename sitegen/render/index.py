@@ -25,7 +25,7 @@ def index_page(rows: list[tuple[Run, str]], site: SiteInfo, sessions: list[Sessi
         rows_html="".join(row for _, row in ordered),
         status_counts=sorted(statuses.items()), tags=tags,
         sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
-        flagged=sum(1 for run, _ in rows if run.badges or run.problem or run.warnings),
+        flagged=sum(1 for run, _ in rows if run.read_by_fallback or run.problem or run.warnings),
         quality_path=QUALITY_PATH,
     )
     return Page("index.html", data)

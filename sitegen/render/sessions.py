@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sitegen.analysis.sessions import Session, key_metrics
-from sitegen.model import FALLBACK_BADGES, Run
+from sitegen.model import Run
 from sitegen.render.env import Page, render
 from sitegen.render.run_page import run_url
 from sitegen.render.site import QUALITY_PATH, SiteInfo, relative_root, session_path
@@ -26,12 +26,8 @@ def session_pages(sessions: list[Session], site: SiteInfo) -> list[Page]:
 
 def quality_page(runs: list[Run], site: SiteInfo) -> Page:
     """Runs read through a fallback (badges such as "legacy"), broken runs, runs with warnings."""
-    flagged = [r for r in runs if _fallback(r) or r.problem or r.warnings]
-    flagged.sort(key=lambda r: (not r.problem, not _fallback(r), r.run_id))
+    flagged = [r for r in runs if r.read_by_fallback or r.problem or r.warnings]
+    flagged.sort(key=lambda r: (not r.problem, not r.read_by_fallback, r.run_id))
     data = render(site.theme, "quality.html", site=site, root=relative_root(QUALITY_PATH),
                   runs=flagged, run_url=run_url, total=len(runs))
     return Page(QUALITY_PATH, data)
-
-
-def _fallback(run: Run) -> bool:
-    return not FALLBACK_BADGES.isdisjoint(run.badges)
