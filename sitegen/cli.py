@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     snapshot.add_argument("job_dir", metavar="JOB_DIR", help="a DataJuicer job dir")
     snapshot.add_argument("--human-readable", action="store_true", help="a short summary instead of JSON")
     snapshot.set_defaults(command=_snapshot)
+
+    compute = commands.add_parser("compute", help="print this machine's compute metadata as JSON")
+    compute.set_defaults(command=_compute)
     return parser
 
 
@@ -88,4 +91,13 @@ def _snapshot(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(snapshot), indent=2).decode() + "\n")
+    return 0
+
+
+def _compute(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from sitegen.compute import collect
+
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(collect()), indent=2).decode() + "\n")
     return 0

@@ -81,16 +81,33 @@ class Artifact(Struct, frozen=True):
     note: str = ""  # shown beside it, e.g. why a file is not read
 
 
-class ComputeInfo(Struct, frozen=True):
-    cpu_count: int | None = None
-    cpu_architecture: str | None = None
+class Gpu(Struct, frozen=True):
+    index: int
+    name: str | None = None
     memory_gb: float | None = None
-    gpu_count: int = 0
-    gpu_type: str | None = None
+    compute_capability: str | None = None  # "9.0"
+    uuid: str | None = None
+
+
+class ComputeInfo(Struct, frozen=True):
+    """The machine a run executed on (`sitegen.compute`); `*_source` says where a value came from."""
+
     hostname: str | None = None
     platform: str | None = None
     python_version: str | None = None
-    slurm: dict[str, str] = {}
+    user: str | None = None
+    cpu_count: int | None = None
+    cpu_source: str | None = None  # SLURM_CPUS_PER_TASK, SLURM_CPUS_ON_NODE, process affinity
+    cpu_architecture: str | None = None
+    memory_gb: float | None = None
+    memory_source: str | None = None  # cgroup v2, cgroup v1, SLURM_MEM_PER_NODE, psutil
+    gpu_count: int = 0
+    gpu_type: str | None = None
+    gpus: list[Gpu] = []
+    gpu_source: str | None = None  # CUDA_VISIBLE_DEVICES, SLURM_GPUS_ON_NODE, nvidia-smi
+    slurm: dict[str, str] = {}  # lower-cased SLURM_* variables
+    ray: dict[str, float] = {}  # the Ray cluster's resources, when the run was under Ray
+    unavailable: dict[str, str] = {}  # probe → why it could not answer
 
 
 class RunRef(Struct, frozen=True):

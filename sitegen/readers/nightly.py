@@ -24,7 +24,9 @@ import re
 import shlex
 from datetime import UTC, datetime
 
-from sitegen.model import Artifact, Problem, Run, Scalar
+import msgspec
+
+from sitegen.model import Artifact, ComputeInfo, Problem, Run, Scalar
 from sitegen.numbers import finite_number
 from sitegen.readers._tolerant import (
     file_size,
@@ -43,6 +45,7 @@ from sitegen.slug import run_slug
 
 NAME = "nightly"
 
+COMPUTE = "compute.json"
 RESULTS_DIR = "benchmark_results"
 TASKS_NOTE = "not read: a pickle can run code when loaded"
 MAX_FACT_CHARS = 2000
@@ -82,6 +85,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     facts = _facts(driver, ctx, reading)
     _driver_notes(driver, reading)
     packages, env, artifacts = _environment(reading, names, ctx)
+    compute = _compute(reading, names, ctx)
     env = _lift_env_facts({**_driver_env(driver, ctx), **env}, facts)
     artifacts += _tasks_artifact(reading, results_names)
     logs, log_problems = read_logs(_find_logs(reading, names), ctx.log_tail_bytes)
@@ -90,8 +94,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     return Run(
         **base, status="broken" if problem else status, badges=badges, created_at=created_at,
         ended_at=ended_at, facts=facts, params=params, summary=summary, logs=logs, artifacts=artifacts,
-        env=env, packages=packages,
-        stages=stages,
+        env=env, packages=packages, compute=compute, stages=stages,
         warnings=reading.warnings, problem=problem, inputs=tuple(sorted(reading.inputs)),
     )
 
@@ -433,6 +436,22 @@ def _environment(
         artifacts.append(Artifact("gpustats.csv", size, "gpustats.csv", path))
     packages = merge_packages(values.get("pip-freeze.txt", {}), values.get("conda-explicit.txt", {}))
     return packages, values.get("sys-env.json", {}), artifacts
+
+
+def _compute(reading: _Reading, names: frozenset[str], ctx: ReadContext) -> ComputeInfo | None:
+    """`artifacts/compute.json`, as `sitegen run` writes it (`sitegen compute`'s JSON)."""
+    listed = (reading.listing("artifacts") if "artifacts" in names else None) or frozenset()
+    if COMPUTE not in listed:
+        return None
+    value, problem = _read_object(reading, listed, f"artifacts/{COMPUTE}")
+    reading.warn(problem)
+    if value is None:
+        return None
+    try:
+        return msgspec.convert(ctx.redactor.tree(value), ComputeInfo)
+    except msgspec.ValidationError as exc:
+        reading.warn(f"artifacts/{COMPUTE}: {exc}; not shown")
+        return None
 
 
 def _tasks_artifact(reading: _Reading, names: frozenset[str] | None) -> list[Artifact]:

@@ -20,10 +20,11 @@ def index_page(rows: list[tuple[Run, str]], site: SiteInfo, sessions: list[Sessi
     ordered = sorted(rows, key=lambda item: (-(item[0].created_at or 0.0), item[0].run_id))
     statuses = Counter(run.status for run, _ in rows)
     tags = sorted({t for run, _ in rows for t in run.tags})
+    gpu_types = sorted({run.compute.gpu_type for run, _ in rows if run.compute and run.compute.gpu_type})
     data = render(
         site.theme, "index.html", site=site, root="", run_count=len(rows),
         rows_html="".join(row for _, row in ordered),
-        status_counts=sorted(statuses.items()), tags=tags,
+        status_counts=sorted(statuses.items()), tags=tags, gpu_types=gpu_types,
         sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
         flagged=sum(1 for run, _ in rows if run.read_by_fallback or run.problem or run.warnings),
         quality_path=QUALITY_PATH,

@@ -641,3 +641,42 @@ def test_a_build_of_two_sessions(root: Path, tmp_path: Path):
 
     second = run_build(config).report
     assert (second.runs_read, second.runs_cached, second.pages_written) == (0, 4, 0)
+
+
+def test_compute_metadata_written_by_sitegen_run_is_shown(session_dir: Path, root: Path, tmp_path: Path):
+    from test_compute import SMI_ROWS, fake_smi
+
+    from sitegen.compute import Machine, collect
+
+    secret = "hf_" + "K" * 34
+    env = {"PATH": str(fake_smi(tmp_path / "bin", SMI_ROWS[:2])), "SLURM_JOB_ID": "77",
+           "SLURM_JOB_NAME": f"curator {secret}"}
+    captured = msgspec.json.encode(collect(Machine(env=env, root=str(tmp_path / "no-root")))).decode()
+    entry = write_entry(session_dir, artifacts={"compute.json": captured})
+    run = read(entry, root)
+    assert run.compute.gpu_count == 2 and run.compute.gpu_type == "NVIDIA H100 80GB HBM3"
+    assert run.compute.slurm["slurm_job_id"] == "77" and secret not in json.dumps(run.compute.slurm)
+
+    bad = write_entry(session_dir, "bad_compute", artifacts={"compute.json": '{"gpu_count": "many"}'})
+    run = read(bad, root)
+    assert run.compute is None and warned(run, "artifacts/compute.json", "Expected `int`")
+
+
+def test_the_index_filters_by_gpu_type(session_dir: Path, root: Path, tmp_path: Path):
+    from conftest import age, make_config, run_build
+    from test_compute import SMI_ROWS, fake_smi
+
+    from sitegen.compute import Machine, collect
+
+    env = {"PATH": str(fake_smi(tmp_path / "bin", SMI_ROWS[:1]))}
+    captured = msgspec.json.encode(collect(Machine(env=env, root=str(tmp_path / "no-root")))).decode()
+    write_entry(session_dir, artifacts={"compute.json": captured})
+    write_entry(session_dir, "cpu_only")
+    age(root)
+    out = tmp_path / "site"
+    run_build(make_config(root, out))
+    index = (out / "index.html").read_text()
+    assert '<select id="filter-gpu"><option value="">any</option>' in index
+    assert '<option>NVIDIA H100 80GB HBM3</option>' in index and 'data-gpu="NVIDIA H100 80GB HBM3"' in index
+    page = next(p for p in out.glob("runs/*/index.html") if "removal_curator" in p.parent.name).read_text()
+    assert "<th>GPU 0</th><td>NVIDIA H100 80GB HBM3, 79.65 GiB, compute capability 9.0</td>" in page

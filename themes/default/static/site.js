@@ -32,16 +32,18 @@
     var text = document.getElementById("filter-text");
     var status = document.getElementById("filter-status");
     var tag = document.getElementById("filter-tag");
+    var gpu = document.getElementById("filter-gpu");  // only when some run knows its GPUs
     var count = document.getElementById("filter-count");
     var haystack = rows.map(function (row) { return row.textContent.toLowerCase(); });
 
     function apply() {
       var needle = text.value.trim().toLowerCase();
-      var wantStatus = status.value, wantTag = tag.value, shown = 0;
+      var wantStatus = status.value, wantTag = tag.value, wantGpu = gpu ? gpu.value : "", shown = 0;
       rows.forEach(function (row, i) {
         var ok = (!needle || haystack[i].indexOf(needle) !== -1) &&
           (!wantStatus || row.dataset.status === wantStatus) &&
-          (!wantTag || row.dataset.tags.split("\n").indexOf(wantTag) !== -1);
+          (!wantTag || row.dataset.tags.split("\n").indexOf(wantTag) !== -1) &&
+          (!wantGpu || row.dataset.gpu === wantGpu);
         row.hidden = !ok;
         if (ok) shown++;
       });
@@ -53,10 +55,11 @@
       if (params.has("tag")) tag.value = params.get("tag");
       if (params.has("status")) status.value = params.get("status");
       if (params.has("q")) text.value = params.get("q");
+      if (gpu && params.has("gpu")) gpu.value = params.get("gpu");
       apply();
     }
 
-    [text, status, tag].forEach(function (el) { el.addEventListener("input", apply); });
+    [text, status, tag, gpu].forEach(function (el) { if (el) el.addEventListener("input", apply); });
     window.addEventListener("hashchange", fromHash);
 
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
