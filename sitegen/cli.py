@@ -54,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--human-readable", action="store_true", help="a short summary instead of JSON")
     snapshot.set_defaults(command=_snapshot)
 
+    run = commands.add_parser("run", help="run a benchmark matrix on Ray, then build the site")
+    run.add_argument("--matrix", required=True, metavar="M.yaml", help="the benchmark matrix")
+    run.add_argument("--datasets", metavar="D.json", help="{dataset: {format: path}} for {dataset:…}")
+    run.add_argument("--sink", choices=["none"], default="none", help="where results go besides disk")
+    run.add_argument("--session-name", metavar="NAME", help="default: nightly-run-<date>-<time>")
+    run.add_argument("--results-dir", metavar="DIR", help="default: the matrix's results_dir")
+    run.add_argument("--no-build", action="store_true", help="do not build the site afterwards")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only problems while building")
+    run.set_defaults(command=_run)
+
     compute = commands.add_parser("compute", help="print this machine's compute metadata as JSON")
     compute.set_defaults(command=_compute)
     return parser
@@ -101,3 +111,18 @@ def _compute(args: argparse.Namespace) -> int:
 
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(collect()), indent=2).decode() + "\n")
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sitegen.runner.session import run_session
+
+    session = run_session(args.matrix, args.datasets, session_name=args.session_name,
+                          results_dir=args.results_dir)
+    if not args.no_build:
+        from sitegen.config import load_config
+        from sitegen.pipeline import build
+        from sitegen.reporting import ConsoleReporter
+
+        config = load_config(None, roots=[session.results_dir])
+        build(config, reporter=ConsoleReporter(quiet=args.quiet))
+    return 1 if session.failed else 0

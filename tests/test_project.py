@@ -20,7 +20,7 @@ LEVELS = {
     "errors": 0, "model": 0, "slug": 0, "paths": 0, "jsonsafe": 0, "redact": 0, "metric_names": 0,
     "tracking_uri": 0, "snapshot": 0, "numbers": 0,
     "config": 1, "readers": 1, "analysis": 1, "render": 1, "compute": 1,
-    "write": 2, "cache": 2, "discover": 2, "reporting": 2,
+    "write": 2, "cache": 2, "discover": 2, "reporting": 2, "runner": 2,
     "run_jobs": 3, "site_pages": 3, "pipeline": 3,
     "cli": 4, "__main__": 4,
 }

@@ -1,0 +1,143 @@
+"""Run one matrix entry into its directory, the layout the `nightly` reader reads:
+`scratch/ ray_cluster/ logs/ artifacts/ benchmark_results/ results.json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+from sitegen.runner.matrix import PlannedEntry
+from sitegen.runner.ray_cluster import RayHead, kill_group
+
+SUBDIRS = ("scratch", "ray_cluster", "logs", "artifacts", "benchmark_results")
+CAPTURE_TIMEOUT_S = 120
+
+
+class EntryResult(msgspec.Struct):
+    name: str
+    entry_dir: str
+    command: list[str]
+    success: bool
+    exit_code: int | None
+    timed_out: bool
+    exec_time_s: float
+    error: str | None = None  # the driver's own problem (Ray did not start, the script is missing)
+    params: dict[str, object] = {}
+    metrics: dict[str, object] = {}
+
+
+def run_entry(entry: PlannedEntry, session_dir: Path) -> EntryResult:
+    """Run the entry on a Ray head of its own; never raises for the entry's own failures."""
+    entry_dir = session_dir / entry.name
+    for name in SUBDIRS:
+        (entry_dir / name).mkdir(parents=True, exist_ok=True)
+    logs, results_dir = entry_dir / "logs", entry_dir / "benchmark_results"
+    command = [sys.executable, *entry.argv, "--benchmark-results-path", str(results_dir)]
+    started = time.time()
+    head: RayHead | None = None
+    exit_code, timed_out, error, exec_started, exec_time = None, False, None, None, 0.0
+    try:
+        head = RayHead(entry_dir / "ray_cluster", entry.ray, logs / "ray_startup.log")
+        head.wait_ready()
+        if not Path(entry.argv[0]).is_file():
+            raise FileNotFoundError(f"script not found: {entry.argv[0]}")
+        exec_started = time.time()
+        exit_code, timed_out = _run_script(command, entry, entry_dir, head.client_env)
+        exec_time = time.time() - exec_started
+    except (OSError, RuntimeError) as exc:
+        error = str(exc)
+    finally:
+        if head is not None:
+            head.stop()
+    _capture_environment(entry_dir / "artifacts")
+    params, metrics = _script_output(results_dir)
+    said_success = metrics.get("is_success", True) is not False
+    success = error is None and exit_code == 0 and not timed_out and said_success
+    ended = time.time()
+    results = {
+        "run": {"name": entry.name, "cmd": " ".join(command), "started_at": started, "ended_at": ended,
+                "exec_started_at": exec_started, "exec_time_s": round(exec_time, 3), "exit_code": exit_code,
+                "timed_out": timed_out, "logs_dir": str(logs), **({"error": error} if error else {})},
+        "ray": {"address": head.address if head else None, "num_cpus": entry.ray.num_cpus,
+                "num_gpus": entry.ray.num_gpus, "enable_object_spilling": entry.ray.enable_object_spilling},
+        "env": {"hostname": socket.gethostname(), "ray_version": _ray_version(),
+                "git_commit": os.environ.get("GIT_COMMIT", "unknown"),
+                "image_digest": os.environ.get("IMAGE_DIGEST", "unknown")},
+        "script_params_metrics": {"params": params, "metrics": metrics},
+    }
+    (entry_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if entry.delete_scratch:
+        shutil.rmtree(entry_dir / "scratch", ignore_errors=True)
+        (entry_dir / "scratch").mkdir()
+    return EntryResult(entry.name, str(entry_dir), command, success, exit_code, timed_out,
+                       round(exec_time, 3), error, params, metrics)
+
+
+def _run_script(command: list[str], entry: PlannedEntry, entry_dir: Path,
+                client_env: dict[str, str]) -> tuple[int | None, bool]:
+    """(exit code, timed out); the timeout kills the script's whole process tree."""
+    env = {**os.environ, **client_env}
+    logs = entry_dir / "logs"
+    with open(logs / "stdout.log", "wb") as out, open(logs / "stderr.log", "wb") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=entry_dir / "scratch", env=env,
+                                   start_new_session=True, stdin=subprocess.DEVNULL)
+        try:
+            return process.wait(timeout=entry.timeout_s), False
+        except subprocess.TimeoutExpired:
+            kill_group(process, grace_s=10.0)
+            return process.returncode, True
+
+
+def _capture_environment(artifacts: Path) -> None:
+    """pip freeze, conda's explicit list when conda exists, sys-env.json and compute.json."""
+    from sitegen.compute import collect
+
+    _capture([sys.executable, "-m", "pip", "freeze"], artifacts / "pip-freeze.txt")
+    conda = shutil.which("conda")
+    if conda:
+        _capture([conda, "list", "--explicit"], artifacts / "conda-explicit.txt")
+    sys_env = {"python": platform.python_version(), "platform": platform.platform(),
+               "executable": sys.executable,
+               "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+    (artifacts / "sys-env.json").write_text(json.dumps(sys_env, indent=2) + "\n")
+    compute = msgspec.json.format(msgspec.json.encode(collect()), indent=2)
+    (artifacts / "compute.json").write_bytes(compute + b"\n")
+
+
+def _capture(command: list[str], target: Path) -> None:
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=CAPTURE_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        target.with_suffix(".error").write_text(f"{command[0]}: {exc}\n")
+        return
+    target.write_bytes(done.stdout)
+
+
+def _script_output(results_dir: Path) -> tuple[dict[str, object], dict[str, object]]:
+    found = []
+    for name in ("params.json", "metrics.json"):
+        try:
+            value = json.loads((results_dir / name).read_text())
+        except (OSError, ValueError):
+            value = {}
+        found.append(value if isinstance(value, dict) else {})
+    return found[0], found[1]
+
+
+def _ray_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("ray")
+    except Exception:  # ray not installed: the head could not have started either
+        return "unknown"

@@ -1,0 +1,87 @@
+"""A session: every entry of the matrix in turn, one going on after another fails, with the
+hierarchical console log (session, entry, command, ✅/❌ with duration, where the logs are)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import msgspec
+
+from sitegen.errors import ConfigError
+from sitegen.runner.entry import EntryResult, run_entry
+from sitegen.runner.matrix import fill_env, load_datasets, load_matrix, plan_entries
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class SessionResult(msgspec.Struct):
+    name: str
+    session_dir: str
+    results_dir: str
+    entries: list[EntryResult]
+    duration_s: float
+
+    @property
+    def failed(self) -> list[EntryResult]:
+        return [entry for entry in self.entries if not entry.success]
+
+
+def run_session(
+    matrix_path: str, datasets_path: str | None, *, session_name: str | None = None,
+    results_dir: str | None = None, console: TextIO = sys.stdout,
+) -> SessionResult:
+    """Run the matrix; every problem with it (datasets, formats, variables) is raised as one
+    ConfigError before anything runs."""
+    env = dict(os.environ)
+    matrix = load_matrix(matrix_path)
+    datasets = load_datasets(datasets_path)
+    name = session_name or time.strftime("nightly-run-%Y%m%d-%H%M%S")
+    if not _SAFE_NAME.fullmatch(name):
+        raise ConfigError(f"--session-name {name!r}: use letters, digits, '.', '_' and '-' only")
+    problems: list[str] = []
+    chosen = results_dir or fill_env(matrix.results_dir or "results", env, "results_dir", problems)
+    if problems:
+        raise ConfigError(f"{matrix_path}: " + "; ".join(problems))
+    # --results-dir is relative to the working dir; the matrix's results_dir to the matrix file
+    matrix_dir = Path(matrix_path).resolve().parent
+    base = Path(chosen) if results_dir or os.path.isabs(chosen) else matrix_dir / chosen
+    session_dir = base.resolve() / name
+    planned = plan_entries(matrix, matrix_path, datasets, session_dir, env)
+    if session_dir.exists() and any(session_dir.iterdir()):
+        raise ConfigError(f"{session_dir} already holds a session; choose another --session-name")
+    session_dir.mkdir(parents=True, exist_ok=True)
+
+    def say(line: str) -> None:
+        print(line, file=console, flush=True)
+
+    started = time.monotonic()
+    say(f"session {name} → {session_dir} ({len(planned)} entries)")
+    results = []
+    for number, entry in enumerate(planned, 1):
+        say(f"  entry {entry.name} ({number}/{len(planned)}), timeout {entry.timeout_s} s")
+        say(f"    $ python {' '.join(entry.argv)}")
+        result = run_entry(entry, session_dir)
+        results.append(result)
+        say(f"    {_verdict(result)}   logs: {Path(result.entry_dir) / 'logs'}")
+    duration = time.monotonic() - started
+    outcome = SessionResult(name, str(session_dir), str(base.resolve()), results, round(duration, 1))
+    passed = len(results) - len(outcome.failed)
+    say(f"session {name}: {passed} passed, {len(outcome.failed)} failed in {duration:.1f} s")
+    return outcome
+
+
+def _verdict(result: EntryResult) -> str:
+    if result.success:
+        return f"✅ {result.exec_time_s:.1f} s"
+    if result.error:
+        return f"❌ {result.error}"
+    if result.timed_out:
+        return f"❌ timed out after {result.exec_time_s:.0f} s"
+    if result.exit_code != 0:
+        return f"❌ exit code {result.exit_code} after {result.exec_time_s:.1f} s"
+    return f"❌ is_success is false after {result.exec_time_s:.1f} s"
