@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a benchmark matrix on Ray, then build the site")
     run.add_argument("--matrix", required=True, metavar="M.yaml", help="the benchmark matrix")
     run.add_argument("--datasets", metavar="D.json", help="{dataset: {format: path}} for {dataset:…}")
-    run.add_argument("--sink", choices=["none"], default="none", help="where results go besides disk")
+    run.add_argument("--sink", choices=["none", "mlflow"], default="none",
+                     help="where results go besides disk (mlflow: the matrix's mlflow block)")
     run.add_argument("--session-name", metavar="NAME", help="default: nightly-run-<date>-<time>")
     run.add_argument("--results-dir", metavar="DIR", help="default: the matrix's results_dir")
     run.add_argument("--no-build", action="store_true", help="do not build the site afterwards")
@@ -117,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     from sitegen.runner.session import run_session
 
     session = run_session(args.matrix, args.datasets, session_name=args.session_name,
-                          results_dir=args.results_dir)
+                          results_dir=args.results_dir, sink=args.sink)
     if not args.no_build:
         from sitegen.config import load_config
         from sitegen.pipeline import build

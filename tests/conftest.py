@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +88,51 @@ def site_files(out: Path) -> dict[str, bytes]:
         if path.is_file() and not rel.startswith("_build/"):
             files[rel] = path.read_bytes()
     return files
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """A server and its workers: the process group it was started in."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextlib.contextmanager
+def mlflow_server(home: Path) -> Iterator[tuple[str, Path, subprocess.Popen]]:
+    """A real `mlflow server` on loopback with a sqlite backend; skips the test if it cannot start."""
+    uri = f"http://127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home}/mlflow.db",
+               "--default-artifact-root", str(home / "artifacts"), "--host", "127.0.0.1",
+               "--port", uri.rpartition(":")[2], "--workers", "1"]
+    with open(home / "server.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=home, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(f"{uri}/health"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = (home / "server.log").read_text(errors="replace")[-2000:]
+                pytest.skip(f"the MLflow server could not start ({command}):\n{tail}")
+            time.sleep(0.3)
+        yield uri, home, process
+    finally:
+        stop_process_group(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -7,14 +7,17 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 import msgspec
 
 from sitegen.errors import ConfigError
+from sitegen.readers.mlflow_store import describe
 from sitegen.runner.entry import EntryResult, run_entry
 from sitegen.runner.matrix import fill_env, load_datasets, load_matrix, plan_entries
+from sitegen.runner.sinks import Sink, make_sinks
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -33,7 +36,7 @@ class SessionResult(msgspec.Struct):
 
 def run_session(
     matrix_path: str, datasets_path: str | None, *, session_name: str | None = None,
-    results_dir: str | None = None, console: TextIO = sys.stdout,
+    results_dir: str | None = None, sink: str = "none", console: TextIO | None = None,
 ) -> SessionResult:
     """Run the matrix; every problem with it (datasets, formats, variables) is raised as one
     ConfigError before anything runs."""
@@ -54,13 +57,15 @@ def run_session(
     planned = plan_entries(matrix, matrix_path, datasets, session_dir, env)
     if session_dir.exists() and any(session_dir.iterdir()):
         raise ConfigError(f"{session_dir} already holds a session; choose another --session-name")
-    session_dir.mkdir(parents=True, exist_ok=True)
 
     def say(line: str) -> None:
-        print(line, file=console, flush=True)
+        print(line, file=console or sys.stdout, flush=True)
 
+    sinks = make_sinks(matrix, sink, env, lambda message: say(f"warning: {message}"))
+    session_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     say(f"session {name} → {session_dir} ({len(planned)} entries)")
+    _notify(sinks, "session_started", say, name, session_dir)
     results = []
     for number, entry in enumerate(planned, 1):
         say(f"  entry {entry.name} ({number}/{len(planned)}), timeout {entry.timeout_s} s")
@@ -68,11 +73,24 @@ def run_session(
         result = run_entry(entry, session_dir)
         results.append(result)
         say(f"    {_verdict(result)}   logs: {Path(result.entry_dir) / 'logs'}")
+        _notify(sinks, "entry_finished", say, result)
     duration = time.monotonic() - started
     outcome = SessionResult(name, str(session_dir), str(base.resolve()), results, round(duration, 1))
     passed = len(results) - len(outcome.failed)
     say(f"session {name}: {passed} passed, {len(outcome.failed)} failed in {duration:.1f} s")
+    _notify(sinks, "session_finished", say, outcome)
     return outcome
+
+
+def _notify(sinks: list[Sink], event: str, say: Callable[[str], None], *args: object) -> None:
+    """Tell each sink; one that fails is warned about once and told nothing more."""
+    for sink in list(sinks):
+        try:
+            getattr(sink, event)(*args)
+        except Exception as exc:  # a sink is never a reason to stop a session
+            say(f"warning: {sink.name} sink: {describe(exc)}; it is off for the rest of the session "
+                "(the results on disk are complete)")
+            sinks.remove(sink)
 
 
 def _verdict(result: EntryResult) -> str:

@@ -7,16 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import run_build, site_files
+from conftest import mlflow_server, run_build, site_files, stop_process_group
 
 from sitegen import cache
 from sitegen.cli import main
@@ -46,52 +42,10 @@ class Store(msgspec.Struct):
     ids: dict[str, str]  # name → "<experiment>/<uuid>"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _answers(uri: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """The server and its workers: the process group it was started in."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
-    home = tmp_path_factory.mktemp("mlflow-server")
-    uri = f"http://127.0.0.1:{_free_port()}"
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home}/mlflow.db",
-               "--default-artifact-root", str(home / "artifacts"), "--host", "127.0.0.1",
-               "--port", uri.rpartition(":")[2], "--workers", "1"]
-    with open(home / "server.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=home, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not _answers(uri):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (home / "server.log").read_text(errors="replace")[-2000:]
-                pytest.skip(f"the MLflow server could not start ({command}):\n{tail}")
-            time.sleep(0.3)
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as (uri, home, process):
         yield Server(uri, home, process)
-    finally:
-        _stop(process)
 
 
 def fill(uri: str, artifact_file: Path) -> dict[str, str]:
@@ -280,7 +234,7 @@ def test_a_stopped_server_keeps_every_page_and_exits_0(server, store, tmp_path, 
     assert "━" not in capsys.readouterr().err  # a killed run is a status, not a fallback read: no banner
     out = tmp_path / "site"
     before = site_files(out)
-    _stop(server.process)
+    stop_process_group(server.process)
     assert main(["build", "--config", str(tmp_path / "sitegen.yaml")]) == 0
     assert "mlflow store unreachable (connection refused); showing the 5 runs from the last build" in (
         capsys.readouterr().err)

@@ -3,11 +3,15 @@ Ray work, one fails, one hangs past its timeout with a child process), then the 
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from conftest import mlflow_server
 
 from sitegen.cli import main
 
@@ -46,6 +50,11 @@ SESSION = "nightly-run-20261123-020000"
 MATRIX = """
 default_timeout_s: 120
 results_dir: results
+mlflow:
+  tracking_uri: ${TEST_MLFLOW_URI}
+  experiment: nightly
+slack:
+  webhook_env: TEST_WEBHOOK_URL
 x-ray: &one_cpu
   num_cpus: 1
 entries:
@@ -64,14 +73,43 @@ entries:
 """
 
 
+class Hooks(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        Hooks.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def session(tmp_path_factory) -> tuple[Path, int, str]:
+def webhook() -> str:
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hooks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory) -> str:
+    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as (uri, _home, _process):
+        yield uri
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory, tracking, webhook) -> tuple[Path, int, str]:
     work = tmp_path_factory.mktemp("matrix")
     for name, text in (("work.py", WORK), ("fail.py", FAIL), ("hang.py", HANG), ("matrix.yaml", MATRIX)):
         (work / name).write_text(text)
     (work / "datasets.json").write_text(json.dumps({"numbers": {"jsonl": "/data/numbers.jsonl"}}))
     cwd = os.getcwd()
     os.chdir(work)  # the site goes to ./site, as for a user in their benchmark repo
+    os.environ.update(TEST_MLFLOW_URI=tracking, TEST_WEBHOOK_URL=webhook)
     try:
         from contextlib import redirect_stdout
         from io import StringIO
@@ -79,9 +117,11 @@ def session(tmp_path_factory) -> tuple[Path, int, str]:
         console = StringIO()
         with redirect_stdout(console):
             code = main(["run", "--matrix", "matrix.yaml", "--datasets", "datasets.json",
-                         "--session-name", "nightly-run-20261123-020000", "-q"])
+                         "--session-name", "nightly-run-20261123-020000", "--sink", "mlflow", "-q"])
     finally:
         os.chdir(cwd)
+        for name in ("TEST_MLFLOW_URI", "TEST_WEBHOOK_URL"):
+            os.environ.pop(name)
     return work, code, console.getvalue()
 
 
@@ -147,3 +187,41 @@ def test_an_unknown_dataset_stops_the_session_before_anything_runs(tmp_path: Pat
                  "--datasets", str(tmp_path / "datasets.json"), "--no-build"])
     assert code == 2 and not (tmp_path / "results").exists()
     assert "dataset 'numbers' has no format 'parquet' (it has: jsonl)" in capsys.readouterr().err
+
+
+def test_the_mlflow_sink_has_a_parent_run_and_a_child_per_entry(session, tracking):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking)
+    experiment = client.get_experiment_by_name("nightly")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    parent = runs[SESSION]
+    assert parent.info.status == "FAILED" and parent.data.metrics["entries_failed"] == 2.0
+    children = {name: run for name, run in runs.items()
+                if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(children) == {"squares", "fails", "hangs"}
+    squares = children["squares"]
+    assert squares.info.status == "FINISHED" and children["fails"].info.status == "FAILED"
+    assert squares.data.params["script_size"] == "50" and squares.data.metrics["script_total"] == 40425.0
+    assert squares.data.metrics["exit_code"] == 0.0 and children["hangs"].data.metrics["timed_out"] == 1.0
+    listed = {a.path for a in client.list_artifacts(squares.info.run_id)}
+    assert {"logs", "artifacts", "benchmark_results", "results.json"} <= listed
+
+
+def test_the_webhook_gets_a_summary(session):
+    texts = [hook["text"] for hook in Hooks.received]
+    assert len(texts) == 1 and texts[0].startswith(f"sitegen session {SESSION}: 1 passed, 2 failed")
+    assert "✅ squares" in texts[0] and "❌ hangs" in texts[0]
+
+
+def test_a_sink_that_is_down_is_a_warning_and_the_results_are_on_disk(tmp_path: Path, capsys, monkeypatch):
+    (tmp_path / "fail.py").write_text(FAIL)
+    (tmp_path / "matrix.yaml").write_text(
+        "mlflow: {tracking_uri: 'http://127.0.0.1:9', experiment: x}\n"
+        "entries: [{name: quick, script: fail.py, ray: {num_cpus: 1}}]\n")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    code = main(["run", "--matrix", str(tmp_path / "matrix.yaml"), "--sink", "mlflow", "--no-build",
+                 "--results-dir", str(tmp_path / "results"), "--session-name", "s"])
+    out = capsys.readouterr().out
+    assert code == 1 and "warning: mlflow sink: connection refused; the results stay on disk only" in out
+    assert (tmp_path / "results" / "s" / "quick" / "results.json").is_file()
