@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install site test bench serve clean examples lint
+.PHONY: install site test bench serve clean examples lint nightly
 
 install: $(STAMP)
 
@@ -43,3 +43,11 @@ examples: install
 
 clean:
 	rm -rf site bench-out .pytest_cache
+
+# The whole loop on one machine: demo data generated, a session of Ray Data entries run (each on
+# its own Ray head), MLflow (a local store under nightly-out/mlruns) filled, the site built.
+NIGHTLY := nightly-out
+nightly: install
+	$(BIN)/python examples/nightly/generate_data.py $(NIGHTLY)
+	SITEGEN_NIGHTLY_DIR=$(abspath $(NIGHTLY)) $(BIN)/sitegen run --matrix examples/nightly/matrix.yaml \
+		--datasets $(NIGHTLY)/datasets.json --sink mlflow --out $(NIGHTLY)/site

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="where results go besides disk (mlflow: the matrix's mlflow block)")
     run.add_argument("--session-name", metavar="NAME", help="default: nightly-run-<date>-<time>")
     run.add_argument("--results-dir", metavar="DIR", help="default: the matrix's results_dir")
+    run.add_argument("--out", metavar="DIR", help="the site's output directory (default: the config's out)")
     run.add_argument("--no-build", action="store_true", help="do not build the site afterwards")
     run.add_argument("--quiet", "-q", action="store_true", help="print only problems while building")
     run.set_defaults(command=_run)
@@ -124,6 +125,6 @@ def _run(args: argparse.Namespace) -> int:
         from sitegen.pipeline import build
         from sitegen.reporting import ConsoleReporter
 
-        config = load_config(None, roots=[session.results_dir])
+        config = load_config(None, roots=[session.results_dir], out=args.out)
         build(config, reporter=ConsoleReporter(quiet=args.quiet))
     return 1 if session.failed else 0
