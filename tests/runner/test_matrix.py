@@ -95,3 +95,12 @@ def test_the_real_curator_matrix_and_datasets(tmp_path: Path):
     planned = plan_entries(matrix, path, datasets, tmp_path / "s", {"MLFLOW_TRACKING_URI": "x"})
     assert [p.name for p in planned] == [e.name for e in matrix.entries] and planned[0].timeout_s == 1800
     assert "--benchmark-results-path" not in planned[0].argv  # the driver adds it when it runs
+
+
+def test_the_bundled_nightly_demo_matrix_plans(tmp_path: Path):
+    demo = Path(__file__).resolve().parents[2] / "examples" / "nightly"
+    datasets = {f"records_{size}": {"jsonl": f"/d/{size}.jsonl"} for size in ("small", "large")}
+    path = str(demo / "matrix.yaml")
+    planned = plan_entries(load_matrix(path), path, datasets, tmp_path, {"SITEGEN_NIGHTLY_DIR": "/n"})
+    assert [p.name for p in planned] == ["pipeline_small", "dedup_large", "sort_small", "sort_large"]
+    assert all(Path(p.argv[0]).is_file() and p.ray.num_cpus == 2 for p in planned)
