@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--root", action="append", default=[], metavar="DIR", help="a run root (repeatable)")
     build.add_argument("--out", metavar="DIR", help="output directory")
     build.add_argument("--full", action="store_true", help="ignore the cache and rebuild everything")
-    build.add_argument("--executor", choices=["local"], help="how runs are read")
+    build.add_argument("--executor", choices=["local", "ray"], help="how runs are read (ray: Ray tasks)")
     build.add_argument("--workers", type=int, metavar="N", help="parallel readers (0: one per core)")
     build.add_argument("--report", metavar="FILE", help="also write the build report here")
     build.add_argument("--strict", action="store_true", help="exit non-zero when any run failed to read")

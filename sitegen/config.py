@@ -17,8 +17,11 @@ BUNDLED_EXAMPLES = "examples/runs"
 
 
 class BuildConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    executor: Literal["local"] = "local"
-    """How runs are read: `local` (a process pool on this machine)."""
+    executor: Literal["local", "ray"] = "local"
+    """How runs are read: `local` (a process pool on this machine) or `ray` (Ray tasks; pages
+    are still rendered and written here)."""
+    ray_address: str | None = None
+    """With `executor: ray`: the cluster to use (default: RAY_ADDRESS, else a local Ray)."""
     workers: int = 0
     """Parallel readers; 0 picks one per CPU core."""
     log_tail_kib: int = 1024

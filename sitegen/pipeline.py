@@ -46,6 +46,10 @@ def build(
         stores = find_store_runs(store_uris, _shown_runs(out, manifest, full and bool(store_uris)))
         _report_unreachable(stores.unreachable, stores.kept, reporter)
         jobs, kept = plan_run_jobs(locations + stores.locations, manifest, settings)
+        if config.build.executor == "ray":
+            from sitegen.ray_reads import read_on_ray
+
+            jobs = read_on_ray(jobs, settings, config.build.ray_address)
         outcomes = execute(jobs, settings, config.build.workers)
         records, changed = collect(outcomes, kept + stores.kept, reporter)
         prune(out, manifest, records, reporter)

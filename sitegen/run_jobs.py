@@ -36,6 +36,7 @@ class RunJob(msgspec.Struct, frozen=True):
     location: Location
     record: cache.RunRecord | None
     read: bool  # False: the cached Run is still good, only its pages need rendering
+    run: bytes | None = None  # the Run already read elsewhere (a Ray task), msgpack
 
 
 class RunOutcome(msgspec.Struct):
@@ -74,7 +75,7 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
     read = run is None
     record = job.record
     if read:
-        run, record = _read(loc, job.record, settings)
+        run, record = _read(loc, job.record, settings, job.run)
     shown = settle_status(run, settings.now, settings.heartbeat_timeout_s)
     key = render_key(settings.site_key, record.fingerprint, shown.status)
     record = msgspec.structs.replace(
@@ -105,14 +106,25 @@ def listing(run: Run, site: SiteInfo) -> cache.Listing:
     return cache.Listing(cache.header(run), index_row(run, site))
 
 
-def _read(loc: Location, old: cache.RunRecord | None, s: JobSettings) -> tuple[Run, cache.RunRecord]:
+def read_run(loc: Location, s: JobSettings) -> Run:
+    """Only the reading: what a Ray task does for the driver."""
     from sitegen.readers.base import ReadContext
     from sitegen.redact import Redactor
 
-    reader = reader_named(loc.reader)
     ctx = ReadContext(root=loc.root, allowed=s.allowed, redactor=Redactor(s.redact),
                       log_tail_bytes=s.log_tail_bytes)
-    run = reader.read(loc.run_dir, loc.run_id, ctx)
+    return reader_named(loc.reader).read(loc.run_dir, loc.run_id, ctx)
+
+
+def read_batch(locations: list[Location], settings: JobSettings) -> list[bytes]:
+    """Runs read and returned as msgpack (compact, and decoded by the driver into the model)."""
+    return [msgspec.msgpack.encode(read_run(loc, settings)) for loc in locations]
+
+
+def _read(
+    loc: Location, old: cache.RunRecord | None, s: JobSettings, read_elsewhere: bytes | None = None
+) -> tuple[Run, cache.RunRecord]:
+    run = read_run(loc, s) if read_elsewhere is None else msgspec.msgpack.decode(read_elsewhere, type=Run)
     if run.problem is not None:
         run = _keep_last_good(run, cache.load_run(s.out, run.slug), s.now)
     encoded = cache.save_run(s.out, run)
