@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--datasets", metavar="D.json", help="{dataset: {format: path}} for {dataset:…}")
     run.add_argument("--sink", choices=["none", "mlflow"], default="none",
                      help="where results go besides disk (mlflow: the matrix's mlflow block)")
+    run.add_argument("--ray-address", metavar="ADDR",
+                     help="submit each entry as a job to this cluster (its job server, http://HOST:8265)")
     run.add_argument("--session-name", metavar="NAME", help="default: nightly-run-<date>-<time>")
     run.add_argument("--results-dir", metavar="DIR", help="default: the matrix's results_dir")
     run.add_argument("--out", metavar="DIR", help="the site's output directory (default: the config's out)")
@@ -119,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     from sitegen.runner.session import run_session
 
     session = run_session(args.matrix, args.datasets, session_name=args.session_name,
-                          results_dir=args.results_dir, sink=args.sink)
+                          results_dir=args.results_dir, sink=args.sink, ray_address=args.ray_address)
     if not args.no_build:
         from sitegen.config import load_config
         from sitegen.pipeline import build

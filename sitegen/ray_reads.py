@@ -23,9 +23,11 @@ def read_on_ray(jobs: list[RunJob], settings: JobSettings, address: str | None) 
 
     started_here = not ray.is_initialized()
     if started_here:
-        address = address or os.environ.get("RAY_ADDRESS") or None
+        # "local": a Ray of our own, never whichever cluster `ray start` last left on this node
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
         # on a cluster, the workers may not have sitegen installed: ship this package with the tasks
-        runtime_env = {"py_modules": [os.path.dirname(os.path.abspath(__file__))]} if address else None
+        package = os.path.dirname(os.path.abspath(__file__))
+        runtime_env = {"py_modules": [package]} if address != "local" else None
         ray.init(address=address, runtime_env=runtime_env, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
     try:

@@ -140,7 +140,8 @@ def test_slurm_cpus_on_node_when_no_per_task_count(tmp_path: Path):
 def test_ray_resources_only_when_ray_already_runs(tmp_path: Path):
     ray = pytest.importorskip("ray", reason="needs ray (pip install -e '.[ray]')")
     assert collect(machine(tmp_path)).ray == {} and not ray.is_initialized()  # never started by us
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
     try:
         info = collect(machine(tmp_path))
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 import socket
 import subprocess
@@ -35,8 +36,9 @@ class EntryResult(msgspec.Struct):
     metrics: dict[str, object] = {}
 
 
-def run_entry(entry: PlannedEntry, session_dir: Path) -> EntryResult:
-    """Run the entry on a Ray head of its own; never raises for the entry's own failures."""
+def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = None) -> EntryResult:
+    """Run the entry on a Ray head of its own, or as a job on the cluster whose job server is at
+    `ray_address`; never raises for the entry's own failures."""
     entry_dir = session_dir / entry.name
     for name in SUBDIRS:
         (entry_dir / name).mkdir(parents=True, exist_ok=True)
@@ -46,15 +48,19 @@ def run_entry(entry: PlannedEntry, session_dir: Path) -> EntryResult:
     head: RayHead | None = None
     exit_code, timed_out, error, exec_started, exec_time = None, False, None, None, 0.0
     try:
-        head = RayHead(entry_dir / "ray_cluster", entry.ray, logs / "ray_startup.log")
-        head.wait_ready()
         if not Path(entry.argv[0]).is_file():
             raise FileNotFoundError(f"script not found: {entry.argv[0]}")
+        if ray_address is None:
+            head = RayHead(entry_dir / "ray_cluster", entry.ray, logs / "ray_startup.log")
+            head.wait_ready()
         exec_started = time.time()
-        exit_code, timed_out = _run_script(command, entry, entry_dir, head.client_env)
+        if head is not None:
+            exit_code, timed_out = _run_script(command, entry, entry_dir, head.client_env)
+        else:
+            exit_code, timed_out = _submit_job(command, entry, entry_dir, ray_address)
         exec_time = time.time() - exec_started
-    except (OSError, RuntimeError) as exc:
-        error = str(exc)
+    except Exception as exc:  # Ray, the job server or the OS: the entry failed, the session goes on
+        error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError | RuntimeError) else str(exc)
     finally:
         if head is not None:
             head.stop()
@@ -67,7 +73,7 @@ def run_entry(entry: PlannedEntry, session_dir: Path) -> EntryResult:
         "run": {"name": entry.name, "cmd": " ".join(command), "started_at": started, "ended_at": ended,
                 "exec_started_at": exec_started, "exec_time_s": round(exec_time, 3), "exit_code": exit_code,
                 "timed_out": timed_out, "logs_dir": str(logs), **({"error": error} if error else {})},
-        "ray": {"address": head.address if head else None, "num_cpus": entry.ray.num_cpus,
+        "ray": {"address": head.address if head else ray_address, "num_cpus": entry.ray.num_cpus,
                 "num_gpus": entry.ray.num_gpus, "enable_object_spilling": entry.ray.enable_object_spilling},
         "env": {"hostname": socket.gethostname(), "ray_version": _ray_version(),
                 "git_commit": os.environ.get("GIT_COMMIT", "unknown"),
@@ -95,6 +101,34 @@ def _run_script(command: list[str], entry: PlannedEntry, entry_dir: Path,
         except subprocess.TimeoutExpired:
             kill_group(process, grace_s=10.0)
             return process.returncode, True
+
+
+def _submit_job(
+    command: list[str], entry: PlannedEntry, entry_dir: Path, address: str
+) -> tuple[int | None, bool]:
+    """Run the command as a job on an existing cluster (Ray's job submission API; the script and
+    the results dir must be on a filesystem the cluster sees). Its logs land in logs/stdout.log."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(address)
+    resources = {"entrypoint_num_cpus": entry.ray.num_cpus} if entry.ray.num_cpus else {}
+    job_id = client.submit_job(entrypoint=shlex.join(command), **resources)
+    record = {"address": address, "job_id": job_id}
+    (entry_dir / "ray_cluster" / "cluster.json").write_text(json.dumps(record) + "\n")
+    deadline = time.monotonic() + entry.timeout_s
+    timed_out = False
+    while not (status := client.get_job_status(job_id)).is_terminal():
+        if time.monotonic() > deadline:
+            client.stop_job(job_id)
+            timed_out = True
+            break
+        time.sleep(0.5)
+    (entry_dir / "logs" / "stdout.log").write_text(client.get_job_logs(job_id))
+    info = client.get_job_info(job_id)
+    code = getattr(info, "driver_exit_code", None)
+    if code is None:
+        code = 0 if status == JobStatus.SUCCEEDED else 1
+    return code, timed_out
 
 
 def _capture_environment(artifacts: Path) -> None:

@@ -36,7 +36,8 @@ class SessionResult(msgspec.Struct):
 
 def run_session(
     matrix_path: str, datasets_path: str | None, *, session_name: str | None = None,
-    results_dir: str | None = None, sink: str = "none", console: TextIO | None = None,
+    results_dir: str | None = None, sink: str = "none", ray_address: str | None = None,
+    console: TextIO | None = None,
 ) -> SessionResult:
     """Run the matrix; every problem with it (datasets, formats, variables) is raised as one
     ConfigError before anything runs."""
@@ -64,13 +65,14 @@ def run_session(
     sinks = make_sinks(matrix, sink, env, lambda message: say(f"warning: {message}"))
     session_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    say(f"session {name} → {session_dir} ({len(planned)} entries)")
+    where = f"as jobs on {ray_address}" if ray_address else "each on a Ray head of its own"
+    say(f"session {name} → {session_dir} ({len(planned)} entries, {where})")
     _notify(sinks, "session_started", say, name, session_dir)
     results = []
     for number, entry in enumerate(planned, 1):
         say(f"  entry {entry.name} ({number}/{len(planned)}), timeout {entry.timeout_s} s")
         say(f"    $ python {' '.join(entry.argv)}")
-        result = run_entry(entry, session_dir)
+        result = run_entry(entry, session_dir, ray_address)
         results.append(result)
         say(f"    {_verdict(result)}   logs: {Path(result.entry_dir) / 'logs'}")
         _notify(sinks, "entry_finished", say, result)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -130,7 +133,7 @@ def test_the_console_tells_the_session_entry_by_entry(session):
     lines = console.splitlines()
     assert code == 1  # an entry failed
     session_dir = f"{work}/results/{SESSION}"
-    assert lines[0] == f"session {SESSION} → {session_dir} (3 entries)"
+    assert lines[0] == f"session {SESSION} → {session_dir} (3 entries, each on a Ray head of its own)"
     assert lines[1] == "  entry squares (1/3), timeout 120 s"
     assert lines[2] == f"    $ python {work}/work.py --size 50 --input /data/numbers.jsonl"
     assert lines[3].startswith("    ✅ ") and lines[3].endswith(f"logs: {session_dir}/squares/logs")
@@ -225,3 +228,61 @@ def test_a_sink_that_is_down_is_a_warning_and_the_results_are_on_disk(tmp_path: 
     out = capsys.readouterr().out
     assert code == 1 and "warning: mlflow sink: connection refused; the results stay on disk only" in out
     assert (tmp_path / "results" / "s" / "quick" / "results.json").is_file()
+
+
+def test_entries_as_jobs_on_an_existing_cluster(tmp_path: Path):
+    """--ray-address: a cluster the test starts (with its job server, token auth on); each entry
+    is a job. `sitegen run` runs as its own process, as a user runs it (Ray reads its auth
+    settings when it is imported)."""
+    pytest.importorskip("ray.dashboard", reason="needs ray[default] (the job server)")
+    from conftest import free_port, stop_process_group
+
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "t" * 32}
+    port, dashboard = free_port(), free_port()
+    ray_cli = Path(sys.executable).with_name("ray")
+    with open(tmp_path / "head.log", "wb") as log:
+        head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                                 f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1",
+                                 "--include-dashboard=true", "--disable-usage-stats"],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    try:
+        for name, text in (("work.py", WORK), ("hang.py", HANG)):
+            (tmp_path / name).write_text(text)
+        (tmp_path / "matrix.yaml").write_text(
+            "entries:\n"
+            "  - {name: squares, script: work.py, args: --size 20 --input x, ray: {num_cpus: 1}}\n"
+            "  - {name: hangs, script: hang.py, timeout_s: 5, ray: {num_cpus: 1}}\n")
+        address = f"http://127.0.0.1:{dashboard}"
+        _wait_for_job_server(address, head)
+        done = subprocess.run(
+            [sys.executable, "-m", "sitegen", "run", "--matrix", str(tmp_path / "matrix.yaml"),
+             "--ray-address", address, "--results-dir", str(tmp_path / "results"), "--session-name", "s",
+             "--no-build"], env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        stop_process_group(head)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"(2 entries, as jobs on {address})" in done.stdout
+    squares = json.loads((tmp_path / "results" / "s" / "squares" / "results.json").read_text())
+    assert squares["run"]["exit_code"] == 0 and squares["ray"]["address"] == address
+    assert squares["script_params_metrics"]["metrics"]["total"] == 2470
+    assert "total 2470" in (tmp_path / "results" / "s" / "squares" / "logs" / "stdout.log").read_text()
+    hangs = json.loads((tmp_path / "results" / "s" / "hangs" / "results.json").read_text())
+    assert hangs["run"]["timed_out"] is True
+
+
+def _wait_for_job_server(address: str, head: subprocess.Popen) -> None:
+    """Until the dashboard answers at all (401 without a token is an answer)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{address}/api/version", timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError as exc:
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"the Ray head with a job server did not start: {exc}")
+            time.sleep(1)
