@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a benchmark matrix on Ray, then build the site")
     run.add_argument("--matrix", required=True, metavar="M.yaml", help="the benchmark matrix")
     run.add_argument("--datasets", metavar="D.json", help="{dataset: {format: path}} for {dataset:…}")
-    run.add_argument("--sink", choices=["none", "mlflow"], default="none",
+    run.add_argument("--sink", choices=["none", "mlflow", "wandb"], default="none",
                      help="where results go besides disk (mlflow: the matrix's mlflow block)")
     run.add_argument("--ray-address", metavar="ADDR",
                      help="submit each entry as a job to this cluster (its job server, http://HOST:8265)")

@@ -89,6 +89,37 @@ class MlflowSink:
             self.client.set_terminated(self.parent, "FAILED" if result.failed else "FINISHED")
 
 
+class WandbSink:
+    """A W&B run per entry, grouped by session; W&B's own settings (WANDB_MODE, WANDB_DIR,
+    WANDB_API_KEY) apply. Used only when the wandb package is installed."""
+
+    name = "wandb"
+
+    def __init__(self, project: str) -> None:
+        import wandb
+
+        self.wandb = wandb
+        self.project = project
+        self.session = ""
+
+    def session_started(self, session: str, session_dir: Path) -> None:
+        self.session = session
+
+    def entry_finished(self, result: EntryResult) -> None:
+        config = {f"script_{k}": v for k, v in result.params.items()}
+        config.update(run_cmd=redact_text(" ".join(result.command)), run_entry_dir=result.entry_dir)
+        run = self.wandb.init(project=self.project, group=self.session, name=result.name,
+                              job_type="benchmark-entry", dir=result.entry_dir, config=config)
+        metrics = {"exec_time_s": result.exec_time_s, "exit_code": result.exit_code,
+                   "timed_out": result.timed_out, "success": result.success,
+                   **{f"script_{k}": v for k, v in result.metrics.items()}}
+        run.log({k: value for k, v in metrics.items() if (value := _metric(v)) is not None})
+        run.finish(exit_code=0 if result.success else 1)
+
+    def session_finished(self, result: SessionResult) -> None:
+        pass
+
+
 class WebhookSink:
     """A Slack-style `{"text": …}` summary POSTed when the session ends."""
 
@@ -119,8 +150,9 @@ def _metric(value: object) -> float | None:
 
 
 def make_sinks(matrix: Matrix, sink: str, env: dict[str, str], warn: Callable[[str], None]) -> list[Sink]:
-    """The sinks a session reports to: `sink` ("none" or "mlflow", whose settings are the
-    matrix's `mlflow` block) and the webhook whose URL is in the variable the `slack` block names."""
+    """The sinks a session reports to: `sink` ("none"; "mlflow", whose settings are the matrix's
+    `mlflow` block; "wandb", with the `wandb` block's `project`) and the webhook whose URL is in
+    the variable the `slack` block names."""
     sinks: list[Sink] = []
     if sink == "mlflow":
         if matrix.mlflow is None:
@@ -133,6 +165,12 @@ def make_sinks(matrix: Matrix, sink: str, env: dict[str, str], warn: Callable[[s
             sinks.append(MlflowSink(uri, matrix.mlflow.experiment))
         except Exception as exc:  # MLflow, requests or SQLAlchemy: the store is not usable now
             warn(f"mlflow sink: {describe(exc)}; the results stay on disk only")
+    if sink == "wandb":
+        try:
+            sinks.append(WandbSink(str((matrix.wandb or {}).get("project") or "sitegen")))
+        except ImportError:
+            raise ConfigError("--sink wandb: the wandb package is not installed (pip install wandb)") \
+                from None
     if matrix.slack is not None and env.get(matrix.slack.webhook_env):
         sinks.append(WebhookSink(env[matrix.slack.webhook_env]))
     return sinks

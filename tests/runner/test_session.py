@@ -286,3 +286,20 @@ def _wait_for_job_server(address: str, head: subprocess.Popen) -> None:
             if head.poll() is not None or time.monotonic() > deadline:
                 pytest.skip(f"the Ray head with a job server did not start: {exc}")
             time.sleep(1)
+
+
+def test_the_wandb_sink_writes_a_run_per_entry(tmp_path: Path, monkeypatch):
+    pytest.importorskip("wandb", reason="the wandb sink needs the wandb package")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    (tmp_path / "work.py").write_text(WORK)
+    (tmp_path / "matrix.yaml").write_text(
+        "wandb: {project: nightly-demo}\n"
+        "entries: [{name: squares, script: work.py, args: --size 10 --input x, ray: {num_cpus: 1}}]\n")
+    code = main(["run", "--matrix", str(tmp_path / "matrix.yaml"), "--sink", "wandb", "--no-build",
+                 "--results-dir", str(tmp_path / "results"), "--session-name", "s"])
+    assert code == 0
+    records = list((tmp_path / "results" / "s" / "squares" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(records) == 1
+    data = records[0].read_bytes()
+    assert b"nightly-demo" in data and b"script_total" in data and b"squares" in data
