@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RAY_START = "import ray; ray.init(include_dashboard=False, log_to_driver=False); ray.shutdown()"
+RAY_START = ("import ray; ray.init(address='local', include_dashboard=False, log_to_driver=False); "
+             "ray.shutdown()")
 
 
 def timed(command: list[str]) -> float:
