@@ -112,7 +112,9 @@ def _submit_job(
 
     client = JobSubmissionClient(address)
     resources = {"entrypoint_num_cpus": entry.ray.num_cpus} if entry.ray.num_cpus else {}
-    job_id = client.submit_job(entrypoint=shlex.join(command), **resources)
+    # a job's entrypoint is a shell command: run it in the entry's scratch/, as a local entry is
+    entrypoint = f"cd {shlex.quote(str(entry_dir / 'scratch'))} && {shlex.join(command)}"
+    job_id = client.submit_job(entrypoint=entrypoint, **resources)
     record = {"address": address, "job_id": job_id}
     (entry_dir / "ray_cluster" / "cluster.json").write_text(json.dumps(record) + "\n")
     deadline = time.monotonic() + entry.timeout_s

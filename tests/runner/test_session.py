@@ -251,7 +251,7 @@ def test_entries_as_jobs_on_an_existing_cluster(tmp_path: Path):
         (tmp_path / "matrix.yaml").write_text(
             "entries:\n"
             "  - {name: squares, script: work.py, args: --size 20 --input x, ray: {num_cpus: 1}}\n"
-            "  - {name: hangs, script: hang.py, timeout_s: 5, ray: {num_cpus: 1}}\n")
+            "  - {name: hangs, script: hang.py, timeout_s: 5, delete_scratch: false, ray: {num_cpus: 1}}\n")
         address = f"http://127.0.0.1:{dashboard}"
         _wait_for_job_server(address, head)
         done = subprocess.run(
@@ -268,6 +268,7 @@ def test_entries_as_jobs_on_an_existing_cluster(tmp_path: Path):
     assert "total 2470" in (tmp_path / "results" / "s" / "squares" / "logs" / "stdout.log").read_text()
     hangs = json.loads((tmp_path / "results" / "s" / "hangs" / "results.json").read_text())
     assert hangs["run"]["timed_out"] is True
+    assert (tmp_path / "results" / "s" / "hangs" / "scratch" / "child.pid").is_file()  # ran in scratch/
 
 
 def _wait_for_job_server(address: str, head: subprocess.Popen) -> None:
