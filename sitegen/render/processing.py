@@ -112,7 +112,7 @@ def _grid(snapshot: ProcessingSnapshot, columns: list[Column]) -> list[GridRow]:
     position = {column: i for i, column in enumerate(columns)}
     cells: dict[str, list[str | None]] = {}
     for key, op in snapshot.operation_progress.items():
-        partition = key[1:].split("_op", 1)[0]
+        partition = _partition_of(key)
         row = cells.setdefault(partition, [None] * len(columns))
         row[position[(op.operation_idx, op.operation_name or "?")]] = op.status
     rows = [GridRow(pid, part.status, cells.pop(pid, [None] * len(columns)))
@@ -153,9 +153,14 @@ def _timeline(snapshot: ProcessingSnapshot) -> dict:
         if op.start_time is None:
             continue
         duration = max((op.end_time if op.end_time is not None else horizon) - op.start_time, 0.0)
-        lane = "partition " + key[1:].split("_op", 1)[0]
+        lane = "partition " + _partition_of(key)
         bars.append((op.operation_name or "?", lane, op.start_time - origin, duration, op.status))
     return timeline_figure(bars, "seconds from the job's start")
+
+
+def _partition_of(operation_key: str) -> str:
+    """The partition of DataJuicer's operation key `p{partition}_op{index}_{name}`."""
+    return operation_key[1:].split("_op", 1)[0]
 
 
 def _errors(snapshot: ProcessingSnapshot, logs: Sequence[tuple[LogStream, str]]) -> list[ErrorLine]:
