@@ -217,9 +217,10 @@ def drop_run(out: str, slug: str) -> None:
 
 def header(run: Run) -> Run:
     """The run without its bulky parts: what lists, tables and analysis need (a processing
-    job's snapshot alone can hold hundreds of thousands of operations)."""
+    job's snapshot alone can hold hundreds of thousands of operations). Benchmark points stay:
+    a job has a few dozen, and trends and serving comparisons are made of them."""
     logs = [msgspec.structs.replace(s, text="") for s in run.logs]
-    return msgspec.structs.replace(run, series={}, logs=logs, media=[], points=[], histograms=[],
+    return msgspec.structs.replace(run, series={}, logs=logs, media=[], histograms=[],
                                    artifacts=[], stages={}, snapshot=None, inputs=())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -41,6 +41,37 @@ class SafetyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Directories outside the roots that paths named in run data (output_dir, logs) may point into."""
 
 
+Fraction = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class MetricRule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    direction: Literal["higher", "lower", "none"] | None = None
+    """Which way is better; default: inferred from the name (time, latency, ms → lower;
+    throughput, tok/s, qps → higher). `none` plots the metric without calling changes."""
+    threshold: Fraction | None = None
+    min_history: Count | None = None
+    consecutive: Count | None = None
+
+
+class TrendsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    threshold: Fraction = 0.05
+    """The smallest relative change from the baseline that is called (0.05: 5 %)."""
+    noise_factor: Fraction = 3.0
+    """A change must also exceed this many robust standard deviations (1.4826 x MAD) of the
+    baseline, so that a noisy metric needs a bigger step."""
+    min_history: Count = 5
+    """Good values needed before a change can be called."""
+    window: Count = 10
+    """The baseline is the median of up to this many previous good values."""
+    consecutive: Count = 2
+    """Values in a row beyond the threshold before a change is called (PyTorch HUD uses 2, so
+    one noisy night is no alarm); the newest value alone is shown as suspected."""
+    metrics: dict[str, MetricRule] = {}
+    """Per metric, by name or glob (`"*ttft*"`): direction, threshold, min_history, consecutive.
+    The first matching pattern wins, an exact name before any glob."""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     title: str = "Benchmark reports"
     """The site's title, shown on every page."""
@@ -55,6 +86,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Markdown pages (front matter + Markdown) added to the site."""
     build: BuildConfig = BuildConfig()
     safety: SafetyConfig = SafetyConfig()
+    trends: TrendsConfig = TrendsConfig()
     source: str = ""
     """The file this config came from (set by the loader, not in the file)."""
 
@@ -105,18 +137,25 @@ def _read_yaml(file: Path) -> dict[str, object]:
 def _decode(raw: dict[str, object], name: str) -> Config:
     """Check key by key so that every problem is reported at once, then convert."""
     problems = _check(raw, Config, "")
-    for section, schema in (("build", BuildConfig), ("safety", SafetyConfig)):
+    for section, schema in _SECTIONS.items():
         if isinstance(raw.get(section), dict):
             problems += _check(raw[section], schema, section)
     problems += _check_root_uris(raw.get("roots"))
+    problems += _check_metric_rules(raw.get("trends"))
     for pattern in _as_list(raw.get("safety", {}), "redact"):
         try:
             re.compile(str(pattern))
         except re.error as exc:
             problems.append(f"safety.redact: invalid pattern {pattern!r}: {exc}")
-    if problems:
-        raise ConfigError("\n".join(f"{name}: {p}" for p in problems))
-    return msgspec.convert(raw, Config)
+    if not problems:
+        try:
+            return msgspec.convert(raw, Config)
+        except msgspec.ValidationError as exc:
+            problems.append(_describe(exc))
+    raise ConfigError("\n".join(f"{name}: {p}" for p in problems))
+
+
+_SECTIONS = {"build": BuildConfig, "safety": SafetyConfig, "trends": TrendsConfig}
 
 
 def _check(raw: dict[str, object], schema: type, prefix: str) -> list[str]:
@@ -126,12 +165,27 @@ def _check(raw: dict[str, object], schema: type, prefix: str) -> list[str]:
         if key not in schema.__struct_fields__ or key == "source":
             problems.append(f"{where}: unknown key (expected one of {', '.join(_fields(schema))})")
             continue
-        if key in ("build", "safety") and not prefix and isinstance(value, dict):
-            continue
+        if isinstance(value, dict) and (key in _SECTIONS and not prefix or where == "trends.metrics"):
+            continue  # checked key by key on their own
         try:
             msgspec.convert({key: value}, schema)
         except msgspec.ValidationError as exc:
             problems.append(_describe(exc, prefix))
+    return problems
+
+
+def _check_metric_rules(trends: object) -> list[str]:
+    """Each rule checked on its own, so that a problem names its metric pattern."""
+    rules = trends.get("metrics") if isinstance(trends, dict) else None
+    if not isinstance(rules, dict):
+        return []
+    problems = []
+    for pattern, rule in rules.items():
+        where = f"trends.metrics.{pattern}"
+        if not isinstance(rule, dict):
+            problems.append(f"{where}: expected a mapping (direction, threshold, min_history, consecutive)")
+        else:
+            problems += _check(rule, MetricRule, where)
     return problems
 
 

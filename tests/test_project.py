@@ -29,7 +29,8 @@ SAME_LEVEL = {("model", "snapshot"), ("metric_names", "numbers"),
               ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("pipeline", "ray_reads"),
               ("ray_reads", "run_jobs"), ("__main__", "cli"),
               ("render", "analysis"),  # pages show what analysis computed
-              ("readers", "analysis")}  # a reader folds a job's events with a pure analysis
+              ("readers", "analysis"),  # a reader folds a job's events with a pure analysis
+              ("analysis", "config")}  # thresholds and directions are set in sitegen.yaml
 
 
 def _unit(module: str) -> str:
