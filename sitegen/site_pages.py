@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from sitegen import cache
+from sitegen import cache, report_pages
 from sitegen.config import Config
 from sitegen.render.env import Page
 from sitegen.render.site import QUALITY_PATH, content_path
@@ -56,9 +56,19 @@ def site_pages(
              [content_path(name)])
 
     runs_key = _hash(settings.site_key, *(f"{r.root}\0{r.run_id}\0{r.render_key}" for r in records),
-                     *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())))
-    lists = ["index.html", "runs.json", QUALITY_PATH, *(p for p in previous if p.startswith("sessions/"))]
-    emit(runs_key, lambda: _run_lists(load_listings(), site()), lists)
+                     *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())),
+                     report_pages.acknowledgements_key(config.content, settings.now))
+    if previous.get("index.html", _NONE).input_hash == runs_key:  # no run, content or decision changed
+        kept = [p for p in previous if p not in pages and not p.startswith(_ASSETS)]
+        pages.update({p: previous[p] for p in kept})
+        reporter.pages_unchanged(len(kept))
+    else:
+        inputs = report_pages.Inputs(
+            config, site(), settings.site_key, runs_key, out, settings.now,
+            {r.slug: r.render_key for r in records},
+        )
+        for planned in report_pages.plan(load_listings(), inputs, reporter):
+            emit(planned.key, lambda p=planned: [page for page in [p.render()] if page is not None], [planned.path])
 
     for path in sorted(set(previous) - set(pages)):
         remove(os.path.join(out, path), stop_at=out)
@@ -67,6 +77,7 @@ def site_pages(
 
 
 _NONE = cache.PageRecord("", "")
+_ASSETS = "assets/"
 
 
 def _hash(*parts: str) -> str:
@@ -135,16 +146,3 @@ def _render_content(path: Path, site, reporter: Reporter) -> list[Page]:
     if problem:
         reporter.warning(f"content/{path.name}", problem)
     return [page]
-
-
-def _run_lists(listings: list[cache.Listing], site) -> list[Page]:
-    """The pages about all runs at once: re-rendered together when any run changed."""
-    from sitegen.analysis.sessions import sessions
-    from sitegen.render.index import index_page, runs_json
-    from sitegen.render.sessions import quality_page, session_pages
-
-    runs = [item.run for item in listings]
-    by_session = sessions(runs)
-    quality = quality_page(runs, site)
-    index = index_page([(item.run, item.row) for item in listings], site, by_session)
-    return [index, runs_json(runs), quality, *session_pages(by_session, site)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import time
 
 import msgspec
 import yaml
@@ -60,7 +61,7 @@ def parse(text: str) -> tuple[list[Acknowledgement], list[str]]:
 
 
 def find(step: Step, acks: list[Acknowledgement], when: str) -> Acknowledgement | None:
-    """The acknowledgement that covers `step`; `when` is the first bad run's date (YYYY-MM-DD)."""
+    """The acknowledgement that covers `step`; `when` is the first bad point's day (YYYY-MM-DD)."""
     bad = step.first_bad
     for ack in acks:
         if (fnmatch.fnmatchcase(step.benchmark, ack.benchmark) and fnmatch.fnmatchcase(step.metric, ack.metric)
@@ -95,3 +96,26 @@ def _is_date(text: str) -> bool:
     except ValueError:
         return False
     return len(text) == 10
+
+
+class Flagged(msgspec.Struct, frozen=True):
+    """A step as the site shows it: new, suspected, or acknowledged (until its date passes)."""
+
+    step: Step
+    acknowledged: Acknowledgement | None = None
+    expired: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.acknowledged is not None and not self.expired:
+            return "acknowledged"
+        return "new" if self.step.confirmed else "suspected"
+
+
+def flag(steps: list[Step], acks: list[Acknowledgement], today: str) -> list[Flagged]:
+    """Each step with the acknowledgement that covers it (`today`: YYYY-MM-DD)."""
+    flagged = []
+    for step in steps:
+        ack = find(step, acks, time.strftime("%Y-%m-%d", time.gmtime(step.first_bad.at)))
+        flagged.append(Flagged(step, ack, ack is not None and ack.expired(today)))
+    return flagged

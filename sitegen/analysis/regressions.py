@@ -44,6 +44,7 @@ class Step(msgspec.Struct, frozen=True):
 
     benchmark: str
     metric: str
+    by: str  # the trend's axis: "session" or "date"
     kind: str  # "regression" or "improvement"
     last_good: Point
     first_bad: Point
@@ -54,6 +55,7 @@ class Step(msgspec.Struct, frozen=True):
     direction: int
     newest: bool = False  # the last step of its trend: the level the metric is at now
     confirmed: bool = True  # False: beyond the baseline, but fewer than `consecutive` values so far
+    later: int = 0  # points of the trend after the first bad one (0: it is the newest)
 
 
 def rule_for(metric: str, config: TrendsConfig) -> Rule:
@@ -94,14 +96,15 @@ def detect(trend: Trend, rule: Rule) -> list[Step]:
         change = (value - baseline) / abs(baseline)
         better = (change > 0) == (rule.direction > 0)
         steps.append(Step(
-            trend.benchmark, trend.metric, "improvement" if better else "regression",
+            trend.benchmark, trend.metric, trend.by, "improvement" if better else "regression",
             last_good=good[first - 1], first_bad=good[first], baseline=baseline, value=value,
             change=change, limit=limit, direction=rule.direction, confirmed=confirmed,
         ))
         level_start = first
         k = first + rule.consecutive
     if steps:
-        steps[-1] = msgspec.structs.replace(steps[-1], newest=True)
+        later = sum(1 for p in trend.points if p.at > steps[-1].first_bad.at)
+        steps[-1] = msgspec.structs.replace(steps[-1], newest=True, later=later)
     return steps
 
 

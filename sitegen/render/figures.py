@@ -36,7 +36,7 @@ def overlay_figure(title: str, traces: list[tuple[str, list[float], list[float]]
                    x_title: str, y_title: str, max_points: int = 1000) -> dict:
     """Several named (name, x, y) lines on one plot, each downsampled to `max_points`."""
     layout = _layout(x_title, y_title)
-    layout["title"] = {"text": _label(title)}
+    layout["title"] = {"text": label(title)}
     layout["margin"]["t"] = 40
     return {"data": [_trace(name, x, y, max_points) for name, x, y in traces], "layout": layout}
 
@@ -57,8 +57,8 @@ def bar_chart(categories: list[str], series: dict[str, list[float | int | None]]
     """Grouped bars: one bar per category for each named series."""
     layout = _layout("", y_title)
     layout["barmode"] = "group"
-    labels = [_label(c) for c in categories]
-    traces = [{"type": "bar", "name": _label(name), "x": labels,
+    labels = [label(c) for c in categories]
+    traces = [{"type": "bar", "name": label(name), "x": labels,
                "y": [None if v is None else _compact(v) for v in values]} for name, values in series.items()]
     return {"data": traces, "layout": layout}
 
@@ -70,15 +70,15 @@ def timeline_figure(bars: list[tuple[str, str, float, float, str]], x_title: str
     layout = _layout(x_title, "")
     layout["barmode"] = "overlay"
     layout["yaxis"] = {"autorange": "reversed", "type": "category", "categoryorder": "array",
-                       "categoryarray": [_label(lane) for lane in lanes]}
+                       "categoryarray": [label(lane) for lane in lanes]}
     layout["height"] = min(2000, 80 + 22 * max(len(lanes), 3))
     layout["margin"]["l"] = 10 + 7 * max((len(lane) for lane in lanes), default=0)
     traces = []
     for name in dict.fromkeys(name for name, *_rest in bars):
         mine = [bar for bar in bars if bar[0] == name]
         traces.append({
-            "type": "bar", "orientation": "h", "name": _label(name),
-            "y": [_label(lane) for _name, lane, *_rest in mine],
+            "type": "bar", "orientation": "h", "name": label(name),
+            "y": [label(lane) for _name, lane, *_rest in mine],
             "base": _numbers([start for _n, _l, start, _d, _s in mine], exact=False),
             "x": _numbers([duration for _n, _l, _st, duration, _s in mine], exact=False),
             "customdata": [status for *_rest, status in mine],
@@ -98,7 +98,7 @@ def _trace(name: str, x: list[float], y: list[float], max_points: int) -> dict:
     return {
         "type": "scatter",
         "mode": "lines+markers" if len(y) <= _MARKERS_UP_TO else "lines",
-        "name": _label(name),
+        "name": label(name),
         "x": _numbers(x, exact=True),
         "y": _numbers(y, exact=False),
     }
@@ -127,12 +127,12 @@ def _layout(x_title: str, y_title: str) -> dict:
     return {
         "autosize": True,
         "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
-        "xaxis": {"title": {"text": _label(x_title)}},
-        "yaxis": {"title": {"text": _label(y_title)}},
+        "xaxis": {"title": {"text": label(x_title)}},
+        "yaxis": {"title": {"text": label(y_title)}},
     }
 
 
-def _label(text: str) -> str:
+def label(text: str) -> str:
     """Text for a plotly label, which renders tags such as <b>, <br> and <a href>.
 
     Quotes stay as they are: plotly decodes &lt; &gt; &amp; but would show &quot; verbatim.

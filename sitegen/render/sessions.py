@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+from sitegen.analysis.acknowledged import Flagged
 from sitegen.analysis.sessions import Session, key_metrics
 from sitegen.model import Run
 from sitegen.render.env import Page, render
 from sitegen.render.run_page import run_url
-from sitegen.render.site import QUALITY_PATH, SiteInfo, relative_root, session_path
+from sitegen.render.site import QUALITY_PATH, SiteInfo, regression_path, relative_root, session_path
 
 
-def session_pages(sessions: list[Session], site: SiteInfo) -> list[Page]:
-    pages = []
-    for index, session in enumerate(sessions):
-        path = session_path(session.name)
-        older = sessions[index + 1] if index + 1 < len(sessions) else None
-        columns = sorted({m for entry in session.entries for m in key_metrics(entry.run)})
-        data = render(
-            site.theme, "session.html", site=site, root=relative_root(path), session=session,
-            columns=columns, run_url=run_url, session_path=session_path,
-            newer=sessions[index - 1].name if index else None, older=older.name if older else None,
-        )
-        pages.append(Page(path, data))
-    return pages
+def session_page(session: Session, flagged: list[Flagged], newer: str | None, older: str | None,
+                 site: SiteInfo) -> Page:
+    """One session's entries against the previous session, and the changes called in it."""
+    path = session_path(session.name)
+    columns = sorted({m for entry in session.entries for m in key_metrics(entry.run)})
+    data = render(
+        site.theme, "session.html", site=site, root=relative_root(path), session=session,
+        columns=columns, run_url=run_url, session_path=session_path, newer=newer, older=older,
+        flagged=flagged, regression_path=regression_path,
+    )
+    return Page(path, data)
 
 
 def quality_page(runs: list[Run], site: SiteInfo) -> Page:

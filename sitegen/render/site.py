@@ -31,3 +31,16 @@ def session_path(name: str) -> str:
 
 
 QUALITY_PATH = "quality.html"
+
+
+def trend_path(benchmark: str) -> str:
+    return f"trends/{run_slug('trend', benchmark)}.html"
+
+
+def regression_path(benchmark: str, metric: str, first_bad_run_id: str) -> str:
+    """The triage page of a step (one per benchmark, metric and first bad run)."""
+    return f"regressions/{run_slug(benchmark + chr(0) + metric, first_bad_run_id)}.html"
+
+
+TRENDS_PATH = "trends/index.html"
+REGRESSIONS_JSON = "regressions.json"

@@ -1,0 +1,207 @@
+"""The pages about many runs at once, each planned with the hash of what it shows.
+
+Analysis runs once over every run's listing (sessions, trends, steps, coverage); each page is
+then keyed by the encoding of exactly the data it renders, so that a changed run re-renders the
+trend, triage, session, comparison and report pages that show it, and no others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import NamedTuple
+
+import msgspec
+
+from sitegen import cache
+from sitegen.analysis import acknowledged
+from sitegen.analysis.acknowledged import Flagged
+from sitegen.analysis.coverage import coverage
+from sitegen.analysis.regressions import detect, rule_for
+from sitegen.analysis.sessions import sessions
+from sitegen.analysis.trends import Trend, trends
+from sitegen.analysis.triage import triage
+from sitegen.config import Config
+from sitegen.model import Run
+from sitegen.render.env import Page
+from sitegen.render.site import REGRESSIONS_JSON, TRENDS_PATH, SiteInfo, regression_path, trend_path
+from sitegen.reporting import Reporter
+
+ACKNOWLEDGED_FILE = acknowledged.FILE_NAME
+
+
+class Planned(NamedTuple):
+    path: str
+    key: str
+    render: Callable[[], Page | None]
+
+
+class Inputs(NamedTuple):
+    """What the pages are made from, besides the runs."""
+
+    config: Config
+    site: SiteInfo
+    site_key: str
+    runs_key: str  # the hash of every run's render key: pages about all runs use it
+    out: str
+    now: float
+    render_keys: dict[str, str]  # run slug → its render key (the cache's word for "changed")
+
+
+def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> list[Planned]:
+    from sitegen.render.compare import COMPARE_PATH, SERVING_PATH, compare_page, serving_page
+    from sitegen.render.coverage import COVERAGE_PATH, coverage_page
+    from sitegen.render.index import index_page, runs_json
+    from sitegen.render.sessions import quality_page
+    from sitegen.render.site import QUALITY_PATH
+    from sitegen.render.trends import regressions_json, trends_index
+
+    runs = [item.run for item in listings]
+    site, everything = inputs.site, inputs.runs_key
+    by_session = sessions(runs)
+    all_trends = trends(runs)
+    flagged = _flagged(all_trends, inputs, reporter)
+    urls = {run.slug: f"runs/{run.slug}/index.html" for run in runs}
+    rows = [(item.run, item.row) for item in listings]
+    cov = coverage(runs)
+    serving = [run for run in runs if run.points]
+    key = page_key(inputs.site_key)
+    planned = [
+        Planned("index.html", everything, lambda: index_page(rows, site, by_session, flagged)),
+        Planned("runs.json", everything, lambda: runs_json(runs)),
+        Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site)),
+        Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),
+        Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged), lambda: trends_index(all_trends, flagged, site)),
+        Planned(COVERAGE_PATH, key(cov), lambda: coverage_page(cov, site)),
+        Planned(COMPARE_PATH, inputs.site_key, lambda: compare_page(site)),
+    ]
+    if serving:
+        planned.append(Planned(SERVING_PATH, key(serving), lambda: serving_page(serving, site)))
+    planned += _session_pages(by_session, flagged, site, key)
+    planned += _trend_pages(all_trends, flagged, runs, site, key)
+    planned += _sweep_pages(runs, inputs, key)
+    return planned
+
+
+def page_key(site_key: str) -> Callable[..., str]:
+    """A page key: the site's key and the msgpack encoding of what the page shows."""
+    def key(*shown: object) -> str:
+        digest = hashlib.blake2b(site_key.encode(), digest_size=12)
+        for part in shown:
+            digest.update(msgspec.msgpack.encode(part))
+        return digest.hexdigest()
+    return key
+
+
+def acknowledgements_key(content_dir: str, now: float) -> str:
+    """What the acknowledgements add to the key of every page about all runs: the file's stamp,
+    and today's date while the file exists (an acknowledgement expires with a date)."""
+    path = os.path.join(content_dir, ACKNOWLEDGED_FILE)
+    stamp = cache.stamp(path)
+    return f"{stamp!r}\0{_day(now)}" if stamp is not None else ""
+
+
+def _flagged(all_trends: list[Trend], inputs: Inputs, reporter: Reporter) -> list[Flagged]:
+    rules = inputs.config.trends
+    steps = [step for trend in all_trends for step in detect(trend, rule_for(trend.metric, rules))]
+    return acknowledged.flag(steps, _acknowledgements(inputs.config.content, reporter), _day(inputs.now))
+
+
+def _acknowledgements(content_dir: str, reporter: Reporter) -> list[acknowledged.Acknowledgement]:
+    path = os.path.join(content_dir, ACKNOWLEDGED_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        reporter.warning(f"content/{ACKNOWLEDGED_FILE}", f"cannot read: {exc}")
+        return []
+    acks, problems = acknowledged.parse(text)
+    for problem in problems:
+        reporter.warning(f"content/{ACKNOWLEDGED_FILE}", problem)
+    return acks
+
+
+def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key) -> list[Planned]:
+    from sitegen.render.sessions import session_page
+    from sitegen.render.site import session_path
+
+    in_session = defaultdict(list)
+    for f in flagged:
+        if f.step.by == "session":
+            in_session[f.step.first_bad.label].append(f)
+    planned = []
+    for index, session in enumerate(by_session):
+        newer = by_session[index - 1].name if index else None
+        older = by_session[index + 1].name if index + 1 < len(by_session) else None
+        mine = in_session.get(session.name, [])
+        planned.append(Planned(
+            session_path(session.name), key(session, mine, newer, older),
+            lambda s=session, m=mine, n=newer, o=older: session_page(s, m, n, o, site),
+        ))
+    return planned
+
+
+def _trend_pages(all_trends: list[Trend], flagged: list[Flagged], runs: list[Run], site: SiteInfo,
+                 key) -> list[Planned]:
+    from sitegen.render.trends import trend_pages
+    from sitegen.render.triage import triage_page
+
+    by_benchmark: dict[str, list[Trend]] = defaultdict(list)
+    for trend in all_trends:
+        by_benchmark[trend.benchmark].append(trend)
+    steps_of: dict[tuple[str, str], list[Flagged]] = defaultdict(list)
+    for f in flagged:
+        steps_of[f.step.benchmark, f.step.metric].append(f)
+    planned = []
+    for benchmark, mine in by_benchmark.items():
+        shown = [f for t in mine for f in steps_of[benchmark, t.metric]]
+        planned.append(Planned(trend_path(benchmark), key(mine, shown),
+                               lambda b=benchmark, t=mine, s=shown: trend_pages(b, t, s, site)))
+    by_slug = {run.slug: run for run in runs}
+    for (benchmark, metric), mine in steps_of.items():
+        trend = next(t for t in by_benchmark[benchmark] if t.metric == metric)
+        for f in mine:
+            good, bad = by_slug.get(f.step.last_good.slug), by_slug.get(f.step.first_bad.slug)
+            if good is None or bad is None:
+                continue
+            path = regression_path(benchmark, metric, f.step.first_bad.run_id)
+            planned.append(Planned(path, key(f, trend, mine, good, bad),
+                                   lambda f=f, t=trend, m=mine, g=good, b=bad: triage_page(
+                                       f, triage(f.step, g, b), t, m, site)))
+    return planned
+
+
+def _sweep_pages(runs: list[Run], inputs: Inputs, key) -> list[Planned]:
+    """A sweep's page overlays its runs' series: full runs, loaded from the cache only to render."""
+    from sitegen.render.compare import sweep_pages, sweep_path
+
+    sweeps: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        if run.sweep is not None:
+            sweeps[run.sweep].append(run)
+    planned = []
+    for sweep, members in sorted(sweeps.items()):
+        if len(members) < 2:
+            continue
+        slugs = sorted(run.slug for run in members)
+
+        def render(sweep=sweep, slugs=slugs) -> Page | None:
+            full = [r for r in (cache.load_run(inputs.out, slug) for slug in slugs) if r is not None]
+            return sweep_pages({sweep: full}, inputs.site)[0] if full else None
+
+        planned.append(Planned(sweep_path(sweep), key([(s, inputs.render_keys.get(s, "")) for s in slugs]), render))
+    return planned
+
+
+def _trend_heads(all_trends: list[Trend]) -> list[tuple[str, str, object]]:
+    """What the trends index shows of each trend: its name and newest point."""
+    return [(t.benchmark, t.metric, t.points[-1]) for t in all_trends]
+
+
+def _day(now: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(now))

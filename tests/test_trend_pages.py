@@ -1,0 +1,144 @@
+"""Trends, regressions and triage as a user sees them: a planted nightly tree built into a site."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from conftest import age, make_config, run_build
+
+DAY = 86400
+START = 1_740_000_000
+ENTRIES = ("dedup", "sort", "pipeline")
+
+
+def write_entry(root: Path, session: int, entry: str, metrics: dict[str, float] | None,
+                packages: str = "numpy==1.26.4\npyarrow==17.0.0\n", stderr: str = "") -> Path:
+    """An entry as the successor nightly driver leaves it (FORMATS.md §3.3); no metrics: it failed."""
+    name = f"nightly-{session:02d}"
+    folder = root / name / entry
+    (folder / "benchmark_results").mkdir(parents=True, exist_ok=True)
+    (folder / "logs").mkdir(exist_ok=True)
+    (folder / "artifacts").mkdir(exist_ok=True)
+    started = START + session * DAY
+    ok = metrics is not None
+    results = {
+        "name": entry, "cmd": ["python", f"{entry}.py", "--input", f"/data/{entry}"],
+        "started_at": started, "ended_at": started + 300, "exec_time_s": 290.0,
+        "exit_code": 0 if ok else 1, "timed_out": False, "success": ok,
+        "metrics": {**(metrics or {}), "is_success": ok}, "params": {"input_path": f"/data/{entry}"},
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "benchmark_results" / "metrics.json").write_text(json.dumps(results["metrics"]))
+    (folder / "logs" / "stdouterr.log").write_text(stderr or "done\n")
+    (folder / "artifacts" / "pip-freeze.txt").write_text(packages)
+    return folder
+
+
+def plant(root: Path, sessions: int = 12, step_at: int = 9) -> None:
+    rng = random.Random(7)
+    for session in range(sessions):
+        for entry in ENTRIES:
+            if entry == "sort" and session == 5:
+                write_entry(root, session, entry, None,
+                            stderr="Traceback (most recent call last):\n  File \"sort.py\", line 3\nMemoryError: out of memory\n")
+                continue
+            slower = entry == "dedup" and session >= step_at
+            metrics = {"time_taken_s": 100.0 * (1.15 if slower else 1.0) * (1 + rng.uniform(-0.02, 0.02)),
+                       "throughput_rows_per_s": 5000.0 * (1 + rng.uniform(-0.02, 0.02))}
+            upgraded = entry == "dedup" and session >= step_at
+            write_entry(root, session, entry, metrics,
+                        packages=f"numpy==1.26.4\npyarrow=={'18.0.0' if upgraded else '17.0.0'}\n")
+    age(root)
+
+
+@pytest.fixture
+def built(tmp_path: Path):
+    root = tmp_path / "nightly"
+    plant(root)
+    out = tmp_path / "site"
+    config = make_config(root, out)
+    run_build(config)
+    return root, out, config
+
+
+def regressions(out: Path) -> list[dict]:
+    return json.loads((out / "regressions.json").read_text())["regressions"]
+
+
+def test_a_planted_regression_is_flagged_with_its_triage(built):
+    root, out, _ = built
+    [step] = regressions(out)
+    assert (step["benchmark"], step["metric"], step["kind"], step["state"]) == ("dedup", "time_taken_s", "regression", "new")
+    assert (step["session"], step["last_good"]["label"], step["first_bad"]["label"]) == ("nightly-09", "nightly-08", "nightly-09")
+    assert step["change"] == pytest.approx(0.15, abs=0.05) and step["direction"] == "lower"
+    for url in (step["last_good"]["url"], step["first_bad"]["url"], step["triage_url"], step["trend_url"]):
+        assert (out / url).is_file(), url
+    triage = (out / step["triage_url"]).read_text()
+    assert "<th>pyarrow</th><td>17.0.0 → 18.0.0</td>" in triage
+    assert "python dedup.py --input /data/dedup" in triage  # how to reproduce both runs
+    assert 'href="../runs/' in triage
+
+
+def test_the_regression_is_on_the_index_the_session_page_and_the_trend_plot(built):
+    _, out, _ = built
+    [step] = regressions(out)
+    index = (out / "index.html").read_text()
+    assert "<h2>Regressions</h2>" in index and step["triage_url"] in index
+    session_pages = [p for p in (out / "sessions").iterdir() if "nightly-09" in p.name]
+    assert step["triage_url"] in session_pages[0].read_text()
+    figures = _figures(out / step["trend_url"])
+    marked = [t for f in figures.values() for t in f["data"] if t.get("name") == "regressions"]
+    assert len(marked) == 1 and marked[0]["x"] == ["nightly-09"]
+
+
+def test_a_failed_session_is_marked_and_breaks_no_trend(built):
+    _, out, _ = built
+    trends_index = (out / "trends/index.html").read_text()
+    sort_page = out / re.search(r'href="\.\./(trends/[^"]*sort[^"]*)"', trends_index)[1]
+    traces = {t["name"]: t for f in _figures(sort_page).values() for t in f["data"]}
+    assert traces["failed"]["x"] == ["nightly-05"]
+    line = next(t for name, t in traces.items() if name not in ("failed",))
+    assert len(line["x"]) == 12 and line["y"][5] is None and line["connectgaps"]
+
+
+def test_an_acknowledgement_is_shown_and_no_longer_counted_as_new(built):
+    root, out, config = built
+    content = root.parent / "content"
+    content.mkdir()
+    (content / "acknowledged.yaml").write_text(
+        "- benchmark: dedup\n  metric: time_taken_s\n  from: nightly-09\n"
+        "  reason: pyarrow 18 reads small files slower\n  until: 2999-01-01\n")
+    run_build(config)
+    [step] = regressions(out)
+    assert step["state"] == "acknowledged" and step["acknowledged"]["reason"] == "pyarrow 18 reads small files slower"
+    index = (out / "index.html").read_text()
+    assert "<h2>Regressions</h2>" not in index and "1 acknowledged" in index
+    (content / "acknowledged.yaml").write_text(
+        "- {benchmark: dedup, metric: time_taken_s, from: nightly-09, reason: r, until: 2000-01-01}\n- nonsense\n")
+    rep = run_build(config)
+    assert regressions(out)[0]["state"] == "new" and regressions(out)[0]["acknowledged"]["expired"]
+    assert any("acknowledged.yaml" in w.run_id and w.message == "entry 2: expected a mapping"
+               for w in rep.report.warnings)
+
+
+def test_a_changed_run_re_renders_only_the_pages_that_show_it(built):
+    root, out, config = built
+    assert run_build(config).written == []
+    write_entry(root, 3, "sort", {"time_taken_s": 101.0, "throughput_rows_per_s": 4990.0})
+    age(root)
+    written = set(run_build(config).written)
+    sessions = {p for p in written if p.startswith("sessions/")}
+    # its session, and the next one, whose changes are measured against it
+    assert sorted(p.split("/")[1][:10] for p in sessions) == ["nightly-03", "nightly-04"]
+    assert any(p.startswith("trends/sort") for p in written)
+    assert not any(p.startswith(("trends/dedup", "trends/pipeline", "regressions/")) for p in written)
+    assert "runs.json" in written
+
+
+def _figures(page: Path) -> dict:
+    html = page.read_text()
+    return json.loads(re.search(r'<script type="application/json" id="figures">(.*?)</script>', html, re.S)[1])
