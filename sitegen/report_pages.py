@@ -12,6 +12,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import msgspec
@@ -27,10 +28,11 @@ from sitegen.analysis.triage import triage
 from sitegen.config import Config
 from sitegen.model import Run
 from sitegen.render.env import Page
+from sitegen.render.report_blocks import Views
 from sitegen.render.site import REGRESSIONS_JSON, TRENDS_PATH, SiteInfo, regression_path, trend_path
 from sitegen.reporting import Reporter
 
-ACKNOWLEDGED_FILE = acknowledged.FILE_NAME
+ACKNOWLEDGED_FILE = acknowledged.FILE_NAME  # in the content dir
 
 
 class Planned(NamedTuple):
@@ -49,6 +51,7 @@ class Inputs(NamedTuple):
     out: str
     now: float
     render_keys: dict[str, str]  # run slug → its render key (the cache's word for "changed")
+    content: dict[str, Path]  # Markdown pages by file name
 
 
 def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> list[Planned]:
@@ -74,7 +77,8 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
         Planned("runs.json", everything, lambda: runs_json(runs)),
         Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site)),
         Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),
-        Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged), lambda: trends_index(all_trends, flagged, site)),
+        Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged),
+                lambda: trends_index(all_trends, flagged, site)),
         Planned(COVERAGE_PATH, key(cov), lambda: coverage_page(cov, site)),
         Planned(COMPARE_PATH, inputs.site_key, lambda: compare_page(site)),
     ]
@@ -83,6 +87,8 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     planned += _session_pages(by_session, flagged, site, key)
     planned += _trend_pages(all_trends, flagged, runs, site, key)
     planned += _sweep_pages(runs, inputs, key)
+    newest = by_session[0].name if by_session else None
+    planned += _content_pages(Views(runs, all_trends, flagged, newest), inputs, key, reporter)
     return planned
 
 
@@ -94,14 +100,6 @@ def page_key(site_key: str) -> Callable[..., str]:
             digest.update(msgspec.msgpack.encode(part))
         return digest.hexdigest()
     return key
-
-
-def acknowledgements_key(content_dir: str, now: float) -> str:
-    """What the acknowledgements add to the key of every page about all runs: the file's stamp,
-    and today's date while the file exists (an acknowledgement expires with a date)."""
-    path = os.path.join(content_dir, ACKNOWLEDGED_FILE)
-    stamp = cache.stamp(path)
-    return f"{stamp!r}\0{_day(now)}" if stamp is not None else ""
 
 
 def _flagged(all_trends: list[Trend], inputs: Inputs, reporter: Reporter) -> list[Flagged]:
@@ -194,7 +192,34 @@ def _sweep_pages(runs: list[Run], inputs: Inputs, key) -> list[Planned]:
             full = [r for r in (cache.load_run(inputs.out, slug) for slug in slugs) if r is not None]
             return sweep_pages({sweep: full}, inputs.site)[0] if full else None
 
-        planned.append(Planned(sweep_path(sweep), key([(s, inputs.render_keys.get(s, "")) for s in slugs]), render))
+        shown = [(slug, inputs.render_keys.get(slug, "")) for slug in slugs]
+        planned.append(Planned(sweep_path(sweep), key(shown), render))
+    return planned
+
+
+def _content_pages(views: Views, inputs: Inputs, key, reporter: Reporter) -> list[Planned]:
+    """Written pages: keyed by their text and, for their `sitegen-*` blocks, what those show."""
+    from sitegen.render.content import ContentSource, content_blocks, content_page
+    from sitegen.render.report_blocks import select
+    from sitegen.render.site import content_path
+
+    planned = []
+    for name, path in sorted(inputs.content.items()):
+        source = ContentSource(name, path.read_text(encoding="utf-8", errors="replace"))
+        selected = [select(block, views) for block in content_blocks(source)]
+        for problem in (s.problem for s in selected if s.problem):
+            reporter.warning(f"content/{name}", problem)
+        shown_runs = [(r.slug, inputs.render_keys.get(r.slug, "")) for s in selected for r in s.runs]
+
+        def render(source=source, selected=selected) -> Page:
+            page, problem = content_page(source, inputs.site, selected,
+                                         lambda slug: cache.load_run(inputs.out, slug))
+            if problem:
+                reporter.warning(f"content/{source.name}", problem)
+            return page
+
+        shown = key(source.text, inputs.site.content_pages, selected, shown_runs)
+        planned.append(Planned(content_path(name), shown, render))
     return planned
 
 

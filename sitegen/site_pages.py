@@ -10,18 +10,20 @@ import functools
 import hashlib
 import importlib.util
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sitegen import cache, report_pages
+from sitegen import cache
 from sitegen.config import Config
 from sitegen.render.env import Page
-from sitegen.render.site import QUALITY_PATH, content_path
+from sitegen.render.site import content_path
 from sitegen.reporting import Reporter
 from sitegen.run_jobs import JobSettings
 from sitegen.write import remove, write_if_changed
 
 PLOTLY_JS = "assets/plotly.min.js"
+ACKNOWLEDGED_FILE = "acknowledged.yaml"  # decisions on regressions, beside the content pages
 
 
 def site_pages(
@@ -51,24 +53,23 @@ def site_pages(
 
     content = _content_sources(config.content)
     site = functools.cache(lambda: _with_content_pages(settings, content))
-    for name, (source, stamp_key) in sorted(content.items()):
-        emit(_hash(settings.site_key, stamp_key), lambda s=source: _render_content(s, site(), reporter),
-             [content_path(name)])
 
     runs_key = _hash(settings.site_key, *(f"{r.root}\0{r.run_id}\0{r.render_key}" for r in records),
                      *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())),
-                     report_pages.acknowledgements_key(config.content, settings.now))
+                     _acknowledgements_key(config.content, settings.now))
     if previous.get("index.html", _NONE).input_hash == runs_key:  # no run, content or decision changed
         kept = [p for p in previous if p not in pages and not p.startswith(_ASSETS)]
         pages.update({p: previous[p] for p in kept})
         reporter.pages_unchanged(len(kept))
     else:
+        from sitegen import report_pages
+
         inputs = report_pages.Inputs(
             config, site(), settings.site_key, runs_key, out, settings.now,
-            {r.slug: r.render_key for r in records},
+            {r.slug: r.render_key for r in records}, {name: path for name, (path, _) in content.items()},
         )
         for planned in report_pages.plan(load_listings(), inputs, reporter):
-            emit(planned.key, lambda p=planned: [page for page in [p.render()] if page is not None], [planned.path])
+            emit(planned.key, lambda p=planned: [page for page in [p.render()] if page], [planned.path])
 
     for path in sorted(set(previous) - set(pages)):
         remove(os.path.join(out, path), stop_at=out)
@@ -85,6 +86,13 @@ def _hash(*parts: str) -> str:
     for part in parts:
         digest.update(part.encode(errors="surrogateescape") + b"\0")
     return digest.hexdigest()
+
+
+def _acknowledgements_key(content_dir: str, now: float) -> str:
+    """What `content/acknowledged.yaml` adds to the key of the pages about all runs: its stamp,
+    and today's date while it exists (an acknowledgement expires with a date)."""
+    stamp = cache.stamp(os.path.join(content_dir, ACKNOWLEDGED_FILE))
+    return f"{stamp!r}\0{time.strftime('%Y-%m-%d', time.gmtime(now))}" if stamp is not None else ""
 
 
 def _stamp_key(path: Path) -> str:
@@ -136,13 +144,3 @@ def _with_content_pages(settings: JobSettings, content: dict[str, tuple[Path, st
         text = path.read_text(encoding="utf-8", errors="replace")
         listed.append((content_title(ContentSource(name, text)), content_path(name)))
     return msgspec.structs.replace(settings.site, content_pages=tuple(listed))
-
-
-def _render_content(path: Path, site, reporter: Reporter) -> list[Page]:
-    from sitegen.render.content import ContentSource, content_page
-
-    source = ContentSource(path.name, path.read_text(encoding="utf-8", errors="replace"))
-    page, problem = content_page(source, site)
-    if problem:
-        reporter.warning(f"content/{path.name}", problem)
-    return [page]

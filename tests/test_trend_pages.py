@@ -13,6 +13,7 @@ from conftest import age, make_config, run_build
 DAY = 86400
 START = 1_740_000_000
 ENTRIES = ("dedup", "sort", "pipeline")
+TRACEBACK = 'Traceback (most recent call last):\n  File "sort.py", line 3\nMemoryError: out of memory\n'
 
 
 def write_entry(root: Path, session: int, entry: str, metrics: dict[str, float] | None,
@@ -43,8 +44,7 @@ def plant(root: Path, sessions: int = 12, step_at: int = 9) -> None:
     for session in range(sessions):
         for entry in ENTRIES:
             if entry == "sort" and session == 5:
-                write_entry(root, session, entry, None,
-                            stderr="Traceback (most recent call last):\n  File \"sort.py\", line 3\nMemoryError: out of memory\n")
+                write_entry(root, session, entry, None, stderr=TRACEBACK)
                 continue
             slower = entry == "dedup" and session >= step_at
             metrics = {"time_taken_s": 100.0 * (1.15 if slower else 1.0) * (1 + rng.uniform(-0.02, 0.02)),
@@ -70,10 +70,12 @@ def regressions(out: Path) -> list[dict]:
 
 
 def test_a_planted_regression_is_flagged_with_its_triage(built):
-    root, out, _ = built
+    _, out, _ = built
     [step] = regressions(out)
-    assert (step["benchmark"], step["metric"], step["kind"], step["state"]) == ("dedup", "time_taken_s", "regression", "new")
-    assert (step["session"], step["last_good"]["label"], step["first_bad"]["label"]) == ("nightly-09", "nightly-08", "nightly-09")
+    assert (step["benchmark"], step["metric"], step["kind"], step["state"]) == (
+        "dedup", "time_taken_s", "regression", "new")
+    assert (step["session"], step["last_good"]["label"], step["first_bad"]["label"]) == (
+        "nightly-09", "nightly-08", "nightly-09")
     assert step["change"] == pytest.approx(0.15, abs=0.05) and step["direction"] == "lower"
     for url in (step["last_good"]["url"], step["first_bad"]["url"], step["triage_url"], step["trend_url"]):
         assert (out / url).is_file(), url
@@ -114,11 +116,13 @@ def test_an_acknowledgement_is_shown_and_no_longer_counted_as_new(built):
         "  reason: pyarrow 18 reads small files slower\n  until: 2999-01-01\n")
     run_build(config)
     [step] = regressions(out)
-    assert step["state"] == "acknowledged" and step["acknowledged"]["reason"] == "pyarrow 18 reads small files slower"
+    assert step["state"] == "acknowledged"
+    assert step["acknowledged"]["reason"] == "pyarrow 18 reads small files slower"
     index = (out / "index.html").read_text()
     assert "<h2>Regressions</h2>" not in index and "1 acknowledged" in index
     (content / "acknowledged.yaml").write_text(
-        "- {benchmark: dedup, metric: time_taken_s, from: nightly-09, reason: r, until: 2000-01-01}\n- nonsense\n")
+        "- {benchmark: dedup, metric: time_taken_s, from: nightly-09, reason: r, until: 2000-01-01}\n"
+        "- nonsense\n")
     rep = run_build(config)
     assert regressions(out)[0]["state"] == "new" and regressions(out)[0]["acknowledged"]["expired"]
     assert any("acknowledged.yaml" in w.run_id and w.message == "entry 2: expected a mapping"
@@ -126,7 +130,7 @@ def test_an_acknowledgement_is_shown_and_no_longer_counted_as_new(built):
 
 
 def test_a_changed_run_re_renders_only_the_pages_that_show_it(built):
-    root, out, config = built
+    root, _, config = built
     assert run_build(config).written == []
     write_entry(root, 3, "sort", {"time_taken_s": 101.0, "throughput_rows_per_s": 4990.0})
     age(root)
@@ -141,4 +145,68 @@ def test_a_changed_run_re_renders_only_the_pages_that_show_it(built):
 
 def _figures(page: Path) -> dict:
     html = page.read_text()
-    return json.loads(re.search(r'<script type="application/json" id="figures">(.*?)</script>', html, re.S)[1])
+    found = re.search(r'<script type="application/json" id="figures">(.*?)</script>', html, re.S)
+    return json.loads(found[1])
+
+
+REPORT = """---
+title: Weekly report
+---
+# Week 10
+
+Dedup got slower:
+
+```sitegen-trend
+benchmark: dedup
+metric: time_taken_s
+```
+
+```sitegen-regressions
+```
+
+```sitegen-table
+filter: {session: latest}
+columns: [name, status, time_taken_s]
+sort: -time_taken_s
+```
+
+```sitegen-compare
+runs: [nightly-00/sort, nightly-01/sort]
+```
+
+```sitegen-trend
+benchmark: nonesuch
+```
+
+```python
+print("a plain code block stays one")
+```
+"""
+
+
+def test_a_report_embeds_live_figures_and_tables_and_follows_the_data(built):
+    root, out, config = built
+    content = root.parent / "content"
+    content.mkdir()
+    (content / "weekly.md").write_text(REPORT)
+    rep = run_build(config)
+    html = (out / "pages/weekly.html").read_text()
+    figures = _figures(out / "pages/weekly.html")
+    assert len(figures) == 1 + 0 + 0  # the trend (the runs compared have no series)
+    assert [t["name"] for t in figures["plot-0"]["data"]] == ["time_taken_s", "regressions"]
+    assert html.count('class="step step-regression step-new"') == 2  # under the trend, and the list
+    table = html.split('class="block block-table')[1].split("</table>")[0]
+    assert table.count("<tr>") == 4 and "dedup · nightly-11" in table  # header + the 3 entries of the newest
+    assert "nightly-00/sort" not in html and "sort · nightly-00" in html and "sort · nightly-01" in html
+    assert "sitegen-trend: no trend for benchmark &#39;nonesuch&#39;" in html
+    assert '<code class="language-python">print(' in html
+    assert any(w.run_id == "content/weekly.md" and "nonesuch" in w.message for w in rep.report.warnings)
+    assert 'src="../assets/plotly.min.js"' in html
+
+    write_entry(root, 2, "pipeline", {"time_taken_s": 99.0, "throughput_rows_per_s": 5001.0})
+    age(root)
+    assert "pages/weekly.html" not in run_build(config).written  # it shows nothing of that run
+    write_entry(root, 11, "sort", {"time_taken_s": 250.0, "throughput_rows_per_s": 5001.0})
+    age(root)
+    assert "pages/weekly.html" in run_build(config).written  # the newest session's table changed
+    assert "250" in (out / "pages/weekly.html").read_text()

@@ -64,7 +64,8 @@ def find(step: Step, acks: list[Acknowledgement], when: str) -> Acknowledgement 
     """The acknowledgement that covers `step`; `when` is the first bad point's day (YYYY-MM-DD)."""
     bad = step.first_bad
     for ack in acks:
-        if (fnmatch.fnmatchcase(step.benchmark, ack.benchmark) and fnmatch.fnmatchcase(step.metric, ack.metric)
+        if (fnmatch.fnmatchcase(step.benchmark, ack.benchmark)
+                and fnmatch.fnmatchcase(step.metric, ack.metric)
                 and ack.since in (bad.label, bad.run_id, when)):
             return ack
     return None

@@ -26,6 +26,7 @@ from sitegen.analysis.sessions import direction as named_direction
 from sitegen.analysis.trends import Point, Trend
 from sitegen.config import TrendsConfig
 
+_Found = tuple[int, float, float, bool]
 _MAD_TO_SIGMA = 1.4826  # for normally distributed noise
 _DIRECTIONS = {"higher": 1, "lower": -1, "none": 0}
 
@@ -108,7 +109,7 @@ def detect(trend: Trend, rule: Rule) -> list[Step]:
     return steps
 
 
-def _step_at(good: list[Point], level_start: int, k: int, rule: Rule) -> tuple[int, float, float, bool] | None:
+def _step_at(good: list[Point], level_start: int, k: int, rule: Rule) -> _Found | None:
     """(first bad index, baseline, limit, confirmed) when a step shows at value `k`."""
     baseline = _baseline(good, level_start, k, rule)
     if baseline is None:

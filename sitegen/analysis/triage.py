@@ -72,8 +72,9 @@ def _compute(info: ComputeInfo | None) -> dict[str, Scalar]:
             flat.update({f"{name}.{k}": v for k, v in value.items()})
         else:
             flat[name] = value
-    flat.update({f"gpu {g.index}": " ".join(str(v) for v in (g.name, g.memory_gb and f"{g.memory_gb:g} GB") if v)
-                 for g in info.gpus})
+    for gpu in info.gpus:
+        memory = f"{gpu.memory_gb:g} GB" if gpu.memory_gb else None
+        flat[f"gpu {gpu.index}"] = " ".join(v for v in (gpu.name, memory) if v)
     return flat
 
 

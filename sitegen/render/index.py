@@ -42,7 +42,8 @@ def index_page(rows: list[tuple[Run, str]], site: SiteInfo, sessions: list[Sessi
 
 def _recent(flagged: list[Flagged]) -> dict[str, list[Flagged]]:
     """Current steps that began recently, by what they mean for the reader."""
-    shown = [f for f in flagged if f.step.newest and f.step.later < RECENT_POINTS and f.state != "acknowledged"]
+    shown = [f for f in flagged
+             if f.step.newest and f.step.later < RECENT_POINTS and f.state != "acknowledged"]
     order = sorted(shown, key=lambda f: (-abs(f.step.change), f.step.benchmark, f.step.metric))
     return {
         "regressions": [f for f in order if f.step.kind == "regression" and f.state == "new"],
@@ -63,7 +64,8 @@ def _links(rows: list[tuple[Run, str]], has_sessions: bool, has_trends: bool) ->
     if any(run.points for run, _ in rows):
         links.append(("Serving curves compared", SERVING_PATH))
     sweeps = Counter(run.sweep for run, _ in rows if run.sweep is not None)
-    links += [(f"Sweep {sweep} compared", sweep_path(sweep)) for sweep, count in sorted(sweeps.items()) if count > 1]
+    links += [(f"Sweep {sweep} compared", sweep_path(sweep))
+              for sweep, count in sorted(sweeps.items()) if count > 1]
     return links
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import yaml
@@ -12,7 +13,17 @@ def _renderer(trusted: bool):  # -> markdown_it.MarkdownIt, imported lazily
     from markdown_it import MarkdownIt
 
     # the commonmark preset allows raw HTML; run notes must never carry it
-    return MarkdownIt("commonmark", {"html": trusted, "linkify": False}).enable("table")
+    md = MarkdownIt("commonmark", {"html": trusted, "linkify": False}).enable("table")
+    if trusted:
+        md.add_render_rule("fence", _fence)
+    return md
+
+
+def _fence(self, tokens, idx, options, env) -> str:
+    """A fence the page's hook renders itself (a live figure), else the usual code block."""
+    hook = env.get("fence") if isinstance(env, dict) else None
+    html = hook(tokens[idx].info, tokens[idx].content) if hook else None
+    return html if html is not None else type(self).fence(self, tokens, idx, options, env)
 
 
 def untrusted_html(text: str) -> str:
@@ -20,8 +31,14 @@ def untrusted_html(text: str) -> str:
     return _renderer(False).render(text)
 
 
-def trusted_html(text: str) -> str:
-    return _renderer(True).render(text)
+def trusted_html(text: str, fence: Callable[[str, str], str | None] | None = None) -> str:
+    """Markdown from content/ (raw HTML allowed); `fence(info, body)` may render a fenced block."""
+    return _renderer(True).render(text, {"fence": fence} if fence else {})
+
+
+def fences(text: str) -> list[tuple[str, str]]:
+    """(info, body) of every fenced block, in order."""
+    return [(t.info, t.content) for t in _renderer(True).parse(text) if t.type == "fence"]
 
 
 def split_front_matter(text: str) -> tuple[dict[str, object], str, str | None]:

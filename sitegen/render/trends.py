@@ -9,7 +9,14 @@ from sitegen.analysis.trends import Point, Trend
 from sitegen.jsonsafe import dumps_for_script
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, label
-from sitegen.render.site import REGRESSIONS_JSON, TRENDS_PATH, SiteInfo, regression_path, relative_root, trend_path
+from sitegen.render.site import (
+    REGRESSIONS_JSON,
+    TRENDS_PATH,
+    SiteInfo,
+    regression_path,
+    relative_root,
+    trend_path,
+)
 
 REGRESSIONS_JSON_FORMAT = 1
 COLOURS = {"regression": "#cf222e", "improvement": "#1a7f37", "failed": "#8c959f"}
@@ -26,7 +33,8 @@ def trend_figure(trend: Trend, flagged: list[Flagged]) -> dict:
         "y": [p.value for p in trend.points], "connectgaps": True, "text": hover,
         "hovertemplate": "%{text}<br>%{y:.4g}<extra></extra>",
     }]
-    failed = [(x[i], _nearest_value(trend.points, i), p) for i, p in enumerate(trend.points) if p.value is None]
+    failed = [(x[i], _nearest_value(trend.points, i), p)
+              for i, p in enumerate(trend.points) if p.value is None]
     if failed:
         traces.append({
             "type": "scatter", "mode": "markers", "name": "failed", "x": [f[0] for f in failed],
@@ -84,8 +92,10 @@ def trends_index(trends: list[Trend], flagged: list[Flagged], site: SiteInfo) ->
             current[f.step.benchmark].append(f)
     rows: dict[str, dict] = {}
     for trend in trends:
-        row = rows.setdefault(trend.benchmark, {"benchmark": trend.benchmark, "path": trend_path(trend.benchmark),
-                                                "metrics": 0, "newest": trend.points[-1], "by": trend.by})
+        row = rows.setdefault(trend.benchmark, {
+            "benchmark": trend.benchmark, "path": trend_path(trend.benchmark), "metrics": 0,
+            "newest": trend.points[-1], "by": trend.by,
+        })
         row["metrics"] += 1
         if trend.points[-1].at > row["newest"].at:
             row["newest"] = trend.points[-1]
@@ -94,7 +104,8 @@ def trends_index(trends: list[Trend], flagged: list[Flagged], site: SiteInfo) ->
         row["regressions"] = sum(1 for f in mine if f.step.kind == "regression" and f.state == "new")
         row["suspected"] = sum(1 for f in mine if f.step.kind == "regression" and f.state == "suspected")
         row["acknowledged"] = sum(1 for f in mine if f.state == "acknowledged")
-        row["improvements"] = sum(1 for f in mine if f.step.kind == "improvement" and f.state != "acknowledged")
+        row["improvements"] = sum(1 for f in mine
+                                  if f.step.kind == "improvement" and f.state != "acknowledged")
     data = render(site.theme, "trends.html", site=site, root=relative_root(TRENDS_PATH),
                   rows=list(rows.values()), flagged=flagged, regression_path=regression_path)
     return Page(TRENDS_PATH, data)

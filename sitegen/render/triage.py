@@ -23,7 +23,8 @@ def triage_page(flagged: Flagged, triage: Triage, trend: Trend, trend_flagged: l
     runs = {"last good": triage.last_good, "first bad": triage.first_bad}
     data = render(
         site.theme, "triage.html", site=site, root=relative_root(path), f=flagged, step=step, t=triage,
-        figures_json=dumps_for_script(figures), plot_id=figure_div_id(0), trend_href=trend_path(step.benchmark),
+        figures_json=dumps_for_script(figures), plot_id=figure_div_id(0),
+        trend_href=trend_path(step.benchmark),
         runs=[(which, run, run_url(run), as_text(reproduction(run))) for which, run in runs.items()],
         error_links=[(e, _error_href(runs[e.run], e.stream, e.line)) for e in triage.errors],
         session_path=session_path,
