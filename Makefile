@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # heartbeats and file times are the ones they were written with, not the checkout's.
 EXAMPLES_STAMP := $(VENV)/.examples
 
-$(EXAMPLES_STAMP): $(STAMP) examples/generate_examples.py examples/example_runs.py examples/example_logs.py examples/example_jobs.py
+$(EXAMPLES_STAMP): $(STAMP) examples/generate_examples.py examples/example_runs.py examples/example_logs.py examples/example_jobs.py examples/example_sessions.py examples/example_serving.py
 	$(BIN)/python examples/generate_examples.py
 	touch $(EXAMPLES_STAMP)
 

@@ -1,5 +1,5 @@
-"""Write the bundled example runs shown when no root is configured: sidecar training runs and a
-DataJuicer processing job.
+"""Write the bundled example runs shown when no root is configured: sidecar training runs, a
+DataJuicer processing job, nightly benchmark sessions and serving-benchmark jobs.
 
 Deterministic: fixed seeds, fixed epoch times, fixed file mtimes; the default tree is replaced.
 """
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import example_jobs
 import example_logs as logs
+import example_serving
+import example_sessions
 import yaml
 from example_runs import RUNS, SWEEP_ID, Row, RunSpec, training_rows
 
@@ -39,6 +41,15 @@ def write(path: Path, content: str | bytes, mtime: float) -> None:
 
 def write_json(path: Path, obj: object, mtime: float) -> None:
     write(path, json.dumps(obj, indent=2) + "\n", mtime)  # NaN/Infinity as Python writes them
+
+
+def write_files(out: Path, files: list[tuple[str, object, float]]) -> None:
+    """(path relative to `out`, text or a JSON value, mtime) → files."""
+    for rel, content, mtime in files:
+        if isinstance(content, str):
+            write(out / rel, content, mtime)
+        else:
+            write_json(out / rel, content, mtime)
 
 
 def epoch_time(created: str) -> float:
@@ -242,8 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     for spec in RUNS:
         write_run(args.out, spec)
     example_jobs.write_job(args.out, write, write_json)
+    sessions, jobs = example_sessions.session_files(), example_serving.job_files()
+    write_files(args.out, sessions + jobs)
+    entries = len({tuple(rel.split("/")[:3]) for rel, _content, _mtime in sessions})
+    jobs = len({rel.split("/")[1] for rel, _content, _mtime in jobs})
     stamp_dirs(args.out)
-    print(f"wrote {len(RUNS)} training runs and a processing job to {args.out}")
+    print(f"wrote {len(RUNS)} training runs, a processing job, {entries} nightly entries "
+          f"and {jobs} serving jobs to {args.out}")
     return 0
 
 

@@ -165,7 +165,7 @@ def _check(raw: dict[str, object], schema: type, prefix: str) -> list[str]:
         if key not in schema.__struct_fields__ or key == "source":
             problems.append(f"{where}: unknown key (expected one of {', '.join(_fields(schema))})")
             continue
-        if isinstance(value, dict) and (key in _SECTIONS and not prefix or where == "trends.metrics"):
+        if isinstance(value, dict) and ((key in _SECTIONS and not prefix) or where == "trends.metrics"):
             continue  # checked key by key on their own
         try:
             msgspec.convert({key: value}, schema)

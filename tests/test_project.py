@@ -21,11 +21,12 @@ LEVELS = {
     "tracking_uri": 0, "snapshot": 0, "numbers": 0,
     "config": 1, "readers": 1, "analysis": 1, "render": 1, "compute": 1,
     "write": 2, "cache": 2, "discover": 2, "reporting": 2, "runner": 2,
-    "run_jobs": 3, "site_pages": 3, "pipeline": 3, "ray_reads": 3,
+    "run_jobs": 3, "site_pages": 3, "report_pages": 3, "pipeline": 3, "ray_reads": 3,
     "cli": 4, "__main__": 4,
 }
 SAME_LEVEL = {("model", "snapshot"), ("metric_names", "numbers"),
               ("cache", "write"), ("discover", "cache"), ("site_pages", "run_jobs"),
+              ("site_pages", "report_pages"),
               ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("pipeline", "ray_reads"),
               ("ray_reads", "run_jobs"), ("__main__", "cli"),
               ("render", "analysis"),  # pages show what analysis computed

@@ -101,3 +101,19 @@ def test_redacted_example_secrets_never_reach_the_site(site):
 def test_the_sweep_has_a_log_page_per_rank_and_stream(site):
     rank_pages = {p.name for p in site.glob("runs/*/logs/rank-*.html")}
     assert {"rank-0.out.html", "rank-0.err.html", "rank-1.out.html", "rank-1.err.html"} <= rank_pages
+
+
+def test_the_bundled_sessions_and_serving_jobs_have_their_planted_events(site):
+    runs = json.loads((site / "runs.json").read_text())["runs"]
+    nightly = {run["run_id"].removeprefix("nightly/"): run for run in runs if run["kind"] == "nightly"}
+    assert len(nightly) == 39 and "nightly-2025-03-09/sort_small" not in nightly
+    assert nightly["nightly-2025-03-05/dedup_exact"]["status"] == "failed"
+    assert nightly["nightly-2025-03-06/pipeline"]["badges"] == ["timed out"]
+    fuzzy = [nightly[f"nightly-2025-03-{day:02d}/fuzzy_dedup"]["summary"]["time_taken_s"] for day in (7, 8)]
+    assert 1.08 < fuzzy[1] / fuzzy[0] < 1.16
+    serving = [run for run in runs if run["kind"] == "jobdir"]
+    assert sorted({run["benchmark"] for run in serving}) == [
+        "h100 · 1P/1D · isl 1024 / osl 1024", "h100 · 2P/1D · isl 1024 / osl 1024"]
+    assert len(serving) == 6 and all(run["status"] == "completed" and not run["warnings"] for run in serving)
+    page = (site / nightly["nightly-2025-03-08/fuzzy_dedup"]["url"]).read_text()
+    assert "<h2>Reproduce</h2>" in page and "/opt/bench/fuzzy_dedup.py" in page

@@ -111,9 +111,13 @@ def detect(trend: Trend, rule: Rule) -> list[Step]:
 
 def _step_at(good: list[Point], level_start: int, k: int, rule: Rule) -> _Found | None:
     """(first bad index, baseline, limit, confirmed) when a step shows at value `k`."""
-    baseline = _baseline(good, level_start, k, rule)
-    if baseline is None:
+    history = _history(good, level_start, k, rule)
+    if history is None:
         return None
+    median = statistics.median(history)
+    if median == 0 or abs(good[k].value - median) <= rule.threshold * abs(median):
+        return None  # within the threshold, whatever the noise: most values end here, cheaply
+    baseline = median, _limit(history, median, rule)
     side = _side(good[k].value, *baseline)
     if side == 0:
         return None
@@ -121,25 +125,29 @@ def _step_at(good: list[Point], level_start: int, k: int, rule: Rule) -> _Found 
     while first > level_start and _side(good[first - 1].value, *baseline) == side:
         first -= 1
     if first < k:
-        baseline = _baseline(good, level_start, first, rule)
-        if baseline is None:
+        history = _history(good, level_start, first, rule)
+        if history is None:
             return None
+        median = statistics.median(history)
+        if median == 0:
+            return None
+        baseline = median, _limit(history, median, rule)
     confirming = good[first:first + rule.consecutive]
     if any(_side(p.value, *baseline) != side for p in confirming):
         return None
     return first, *baseline, len(confirming) == rule.consecutive
 
 
-def _baseline(good: list[Point], level_start: int, end: int, rule: Rule) -> tuple[float, float] | None:
-    """(median, relative change it takes to be beyond it) of the good values before `end`."""
+def _history(good: list[Point], level_start: int, end: int, rule: Rule) -> list[float] | None:
+    """The good values of the current level before `end` (at most `window`), if enough."""
     history = [p.value for p in good[max(level_start, end - rule.window):end]]
-    if len(history) < rule.min_history:
-        return None
-    median = statistics.median(history)
-    if median == 0:
-        return None
+    return history if len(history) >= rule.min_history else None
+
+
+def _limit(history: list[float], median: float, rule: Rule) -> float:
+    """The relative change it takes to be beyond the baseline: the threshold, or the noise."""
     spread = _MAD_TO_SIGMA * statistics.median(abs(v - median) for v in history) / abs(median)
-    return median, max(rule.threshold, rule.noise_factor * spread)
+    return max(rule.threshold, rule.noise_factor * spread)
 
 
 def _side(value: float, baseline: float, limit: float) -> int:

@@ -8,6 +8,7 @@ never `Run.kind`. Values come redacted from the readers; only python/platform-li
 from __future__ import annotations
 
 import re
+import shlex
 
 from msgspec import Struct
 
@@ -89,10 +90,11 @@ def _command(run: Run) -> tuple[str | None, str]:
     source, entry = _known(run.facts.get("Source")), _known(run.facts.get("Entry point"))
     if entry and source:
         commit = _known(run.facts.get("Git commit"))
-        version = f" --version {commit}" if commit else ""
-        return f"mlflow run {source} -e {entry}{version}", "built from MLflow's source and entry point"
+        version = f" --version {shlex.quote(commit)}" if commit else ""
+        built = f"mlflow run {shlex.quote(source)} -e {shlex.quote(entry)}{version}"
+        return built, "built from MLflow's source and entry point"
     if source and source.endswith(".py"):
-        return f"python {source}", "built from the recorded source script; its arguments were not recorded"
+        return f"python {shlex.quote(source)}", "from the source script; its arguments were not recorded"
     resume = run.snapshot.job_info.resumption_command if run.snapshot else None
     if _known(resume):
         return resume, "the job's resumption command (continues this job from its checkpoints)"

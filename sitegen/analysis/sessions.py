@@ -13,7 +13,9 @@ import msgspec
 
 from sitegen.model import Run
 
-_LOWER_IS_BETTER = re.compile(r"time|latency|ttft|tpot|itl|e2el|duration|(^|_)ms($|_)|_s$|idle|memory|mem_")
+_LOWER_IS_BETTER = re.compile(
+    r"time|latency|ttft|tpot|itl|e2el|duration|(^|_)ms($|_)|_s$|idle|memory|mem_|loss|error|perplexity"
+)
 _HIGHER_IS_BETTER = re.compile(r"throughput|goodput|tok_?s|qps|per_s(ec)?($|_)|speed|items|accuracy|score")
 _STAGE_AGGREGATE = re.compile(r"_(sum|mean|std)$")
 _SAME_WITHIN = 0.005  # changes under half a percent are shown as unchanged

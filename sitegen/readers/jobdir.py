@@ -61,6 +61,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         tags=meta.tags,
         badges=badges,
         facts=ctx.redactor.mapping(_facts(meta, gpus)),
+        benchmark=benchmark_key(meta),
         params=dict(sorted(ctx.redactor.mapping(meta.params).items())),
         points=results.points,
         histograms=results.histograms,
@@ -163,10 +164,19 @@ def _facts(meta: JobMeta, gpus: int | None) -> dict[str, Scalar]:
         ("Total GPUs", gpus), ("GPU type", meta.gpu_type),
         ("Container", container_name(meta.container) if meta.container else None),
         ("Model", meta.model), ("Precision", meta.precision), ("Backend", meta.backend),
-        ("Frontend", meta.frontend), ("Benchmark", meta.benchmark), ("ISL", meta.isl), ("OSL", meta.osl),
+        ("Frontend", meta.frontend), ("Benchmark tool", meta.benchmark), ("ISL", meta.isl), ("OSL", meta.osl),
         ("Concurrencies", meta.concurrencies), ("Request rate", meta.request_rate),
     ]
     return {label: value for label, value in facts if value is not None and value != ""}
+
+
+def benchmark_key(meta: JobMeta) -> str | None:
+    """"gb200-fp8 · 1P/1D · isl 1024 / osl 1024": the job's configuration, whose runs a trend
+    follows over dates. Concurrency is left out: each point carries its own."""
+    lengths = " / ".join(f"{name} {value}" for name, value in (("isl", meta.isl), ("osl", meta.osl))
+                         if value is not None)
+    parts = [meta.gpu_type, topology(meta), lengths]
+    return redact_text(" · ".join(part for part in parts if part)) or None
 
 
 def _name(meta: JobMeta) -> str:

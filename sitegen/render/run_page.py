@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from sitegen.analysis.repro import as_text, reproduction
 from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Artifact, LogStream, Run, RunRef
 from sitegen.render.ansi import ansi_to_html
@@ -12,6 +13,7 @@ from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
 from sitegen.render.processing import STATUS_MARKS, processing_view
+from sitegen.render.run_data import run_data_js
 from sitegen.render.site import SiteInfo, relative_root, session_path
 from sitegen.slug import run_slug, slugify
 
@@ -46,6 +48,7 @@ def run_pages(run: Run, site: SiteInfo) -> list[Page]:
     published = 0 < len(snapshot) <= MAX_SNAPSHOT_BYTES
     pages = [_run_page(run, site, published, len(snapshot))]
     pages.extend(_log_page(run, stream, site) for stream in run.logs)
+    pages.append(run_data_js(run, run_url(run)))  # for the compare page
     if published:  # the job's snapshot for automation, as DataJuicer prints it
         pages.append(Page(f"{run_dir(run)}/snapshot.json", snapshot))
     return pages
@@ -81,6 +84,7 @@ def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size:
         parent=(run.parent, related_url(run, run.parent)) if run.parent else None,
         children=[(ref, related_url(run, ref)) for ref in run.children],
         env=sorted(run.env.items()), packages=sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
+        repro=as_text(reproduction(run)),
     )
     return Page(path, data)
 

@@ -39,7 +39,7 @@ def trend_path(benchmark: str) -> str:
 
 def regression_path(benchmark: str, metric: str, first_bad_run_id: str) -> str:
     """The triage page of a step (one per benchmark, metric and first bad run)."""
-    return f"regressions/{run_slug(benchmark + chr(0) + metric, first_bad_run_id)}.html"
+    return f"regressions/{run_slug(first_bad_run_id, f'{benchmark} {metric}')}.html"
 
 
 TRENDS_PATH = "trends/index.html"

@@ -175,7 +175,7 @@ def test_v1_metadata_facts_and_params(root: Path):
         "Prefill nodes": 1, "Decode nodes": 12,  # ... not nodes: both are shown, labelled
         "GPUs per node": 4, "Total GPUs": 52, "GPU type": "gb200-fp8",
         "Container": "sglang+v0.5.4.post3-cu129-arm64", "Model": "DeepSeek-R1-FP4",
-        "Benchmark": "vllm", "ISL": 1024, "OSL": 1024, "Concurrencies": "1024, 2048, 4096",
+        "Benchmark tool": "vllm", "ISL": 1024, "OSL": 1024, "Concurrencies": "1024, 2048, 4096",
         "Request rate": "inf",
     }
     assert list(run.facts)[:4] == ["Job id", "Metadata", "Mode", "Topology"]
@@ -220,7 +220,8 @@ def test_v2_metadata(root: Path):
     assert run.facts["Total GPUs"] == 24  # workers × GPUs per worker
     assert (run.facts["Model"], run.facts["Precision"], run.facts["Container"]) == (
         "nvidia_GLM-5-NVFP4", "nvfp4", "trtllm-1.1")
-    assert [run.facts[k] for k in ("Backend", "Frontend", "Benchmark")] == ["trtllm", "dynamo", "sa-bench"]
+    tools = ("Backend", "Frontend", "Benchmark tool")
+    assert [run.facts[k] for k in tools] == ["trtllm", "dynamo", "sa-bench"]
     assert "Aggregated workers" not in run.facts and run.warnings == [], run.warnings
     assert run.params == {
         "job_name": "glm5-ctx4-gen1", "model.container": "/lustre/i/trtllm-1.1.sqsh",
@@ -322,7 +323,7 @@ def test_legacy_dir_without_metadata(root: Path):
         "Job id": "3600", "Metadata": "legacy (directory name and logs)", "Mode": "disaggregated",
         "Topology": "2P/4D (workers)", "Prefill workers": 2, "Decode workers": 4,
         "Container": "sglang+v0.5.4.post2-dyn",  # log.err is read before log.out
-        "Benchmark": "sglang", "ISL": 2048, "OSL": 128,
+        "Benchmark tool": "sglang", "ISL": 2048, "OSL": 128,
     }
     assert [p.x for p in run.points] == [16, 32] and run.status == "completed"
     # no metadata, so no node counts: throughput per GPU from the file names (ctx2 + gen4 GPUs)
@@ -348,6 +349,34 @@ def test_legacy_plain_numeric_dir(root: Path):
 def test_an_eight_digit_job_id_is_not_a_date(root: Path):
     run = read(write_job(root, "20251101_1P_1D_20251110_192145", files={"log.out": ""}), root)
     assert run.created_at == WHEN
+
+
+# --- the benchmark key: what a trend follows over dates ------------------------------------------
+
+
+def test_the_benchmark_key_is_gpu_topology_and_lengths_without_concurrency(root: Path):
+    v1 = read(write_job(root, meta=v1_meta(), results={
+        "vllm_isl_1024_osl_1024/c64.json": vllm_result(64)}), root)
+    other_concurrencies = v1_meta(slurm_job_id="3668")
+    other_concurrencies["profiler_metadata"]["concurrencies"] = "8x16"
+    later = read(write_job(root, "3668_1P_1D_20251112_000000", meta=other_concurrencies, results={
+        "vllm_isl_1024_osl_1024/c8.json": vllm_result(8)}), root)
+    assert v1.benchmark == later.benchmark == "gb200-fp8 · 1P/1D · isl 1024 / osl 1024"
+
+    v2 = read(write_job(root, "1543570", meta=v2_meta()), root)
+    assert v2.benchmark == "gb200 · 4P/1D · isl 1024 / osl 1024"
+    resources = {"gpu_type": "h100", "gpus_per_node": 8, "agg_nodes": 2, "agg_workers": 2}
+    aggregated = v2_meta(job_id=77, resources=resources, benchmark={"type": "sa-bench"})
+    assert read(write_job(root, "77", meta=aggregated), root).benchmark == "h100 · 2A"
+
+
+def test_a_legacy_benchmark_key_leaves_out_what_is_unknown(root: Path):
+    folder = "sglang_isl_2048_osl_128/isl_2048_osl_128_concurrency_16_req_rate_inf_ctx2_gen4.json"
+    legacy = read(write_job(root, "3600_2P_4D_20251101_080910", results={folder: vllm_result(16)},
+                            files={"log.err": "hello\n"}), root)
+    assert legacy.badges == ("legacy",) and legacy.benchmark == "2P/4D · isl 2048 / osl 128"
+    bare = read(write_job(root, "3100", files={"log.out": "started\n"}), root)
+    assert bare.benchmark is None
 
 
 # --- results -------------------------------------------------------------------------------------

@@ -83,5 +83,23 @@
     fromHash();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { drawPlots(); setupTable(); });
+  // "Copy" beside a block (`repro_block`): the clipboard API needs a secure context; else select the text.
+  function setupCopy() {
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button.copy") : null;
+      var pre = button && button.parentNode.querySelector("pre");
+      if (!pre) return;
+      function select() {
+        var range = document.createRange();
+        range.selectNodeContents(pre);
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+        button.textContent = "Selected: press Ctrl+C";
+      }
+      if (!navigator.clipboard || !window.isSecureContext) return select();
+      navigator.clipboard.writeText(pre.textContent).then(function () { button.textContent = "Copied"; }, select);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawPlots(); setupTable(); setupCopy(); });
 })();
