@@ -7,6 +7,7 @@ trend, triage, session, comparison and report pages that show it, and no others.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -64,7 +65,8 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
 
     runs = [item.run for item in listings]
     site, everything = inputs.site, inputs.runs_key
-    by_session = sessions(runs)
+    direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
+    by_session = sessions(runs, direction_of)
     all_trends = trends(runs)
     flagged = _flagged(all_trends, inputs, reporter)
     urls = {run.slug: f"runs/{run.slug}/index.html" for run in runs}

@@ -60,6 +60,18 @@ def test_appending_a_row_rereads_only_that_run(runs_root, tmp_path):
     assert b"0.01" in (out / "runs" / slug / "metrics.csv").read_bytes()
 
 
+def test_a_sweep_runs_new_rows_re_render_its_comparison(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    metrics = runs_root / "20231114/221320/aaaaaaaaaaaa/metrics.csv"
+    with metrics.open("a") as handle:
+        handle.write("20,2,0.01\n")
+    age(metrics.parent, when=cache_old_enough())
+    written = run_build(config).written
+    assert sweep_path("7") in written and "coverage.html" not in written
+
+
 def test_deleting_a_run_removes_its_pages_only(runs_root, tmp_path):
     out = tmp_path / "site"
     config = make_config(runs_root, out)

@@ -18,7 +18,6 @@ Failed runs have no value: they neither count in a baseline nor break a run of v
 from __future__ import annotations
 
 import fnmatch
-import statistics
 
 import msgspec
 
@@ -114,7 +113,7 @@ def _step_at(good: list[Point], level_start: int, k: int, rule: Rule) -> _Found 
     history = _history(good, level_start, k, rule)
     if history is None:
         return None
-    median = statistics.median(history)
+    median = _median(history)
     if median == 0 or abs(good[k].value - median) <= rule.threshold * abs(median):
         return None  # within the threshold, whatever the noise: most values end here, cheaply
     baseline = median, _limit(history, median, rule)
@@ -128,7 +127,7 @@ def _step_at(good: list[Point], level_start: int, k: int, rule: Rule) -> _Found 
         history = _history(good, level_start, first, rule)
         if history is None:
             return None
-        median = statistics.median(history)
+        median = _median(history)
         if median == 0:
             return None
         baseline = median, _limit(history, median, rule)
@@ -146,8 +145,14 @@ def _history(good: list[Point], level_start: int, end: int, rule: Rule) -> list[
 
 def _limit(history: list[float], median: float, rule: Rule) -> float:
     """The relative change it takes to be beyond the baseline: the threshold, or the noise."""
-    spread = _MAD_TO_SIGMA * statistics.median(abs(v - median) for v in history) / abs(median)
+    spread = _MAD_TO_SIGMA * _median([abs(v - median) for v in history]) / abs(median)
     return max(rule.threshold, rule.noise_factor * spread)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)  # statistics.median, without its checks: this is the hot loop
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _side(value: float, baseline: float, limit: float) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 import msgspec
 
@@ -75,8 +76,9 @@ def key_metrics(run: Run) -> dict[str, float]:
     return {k: v for k, v in run.summary.items() if not _STAGE_AGGREGATE.search(k)}
 
 
-def sessions(runs: list[Run]) -> list[Session]:
-    """Every session, newest first, each entry compared with its last completed appearance."""
+def sessions(runs: list[Run], direction_of: Callable[[str], int] = direction) -> list[Session]:
+    """Every session, newest first, each entry compared with its last completed appearance;
+    `direction_of(metric)` says which way is better (by default, from the metric's name)."""
     grouped: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.session is not None:
@@ -88,7 +90,8 @@ def sessions(runs: list[Run]) -> list[Session]:
         entries = []
         for run in sorted(members, key=_entry_name):
             previous = last_seen.get(_entry_name(run))
-            entries.append(Entry(run, previous, _changes(previous, run), _package_changes(previous, run)))
+            changes = _changes(previous, run, direction_of)
+            entries.append(Entry(run, previous, changes, _package_changes(previous, run)))
         for run in members:
             if run.status == "completed":  # a failed night has nothing to compare with
                 last_seen[_entry_name(run)] = run
@@ -107,20 +110,19 @@ def _package_changes(previous: Run | None, run: Run) -> list[PackageChange]:
     return package_changes(previous.packages, run.packages)
 
 
-def _changes(previous: Run | None, run: Run) -> dict[str, Change]:
+def _changes(previous: Run | None, run: Run, direction_of: Callable[[str], int]) -> dict[str, Change]:
     if previous is None:
         return {}
     before = key_metrics(previous)
-    return {name: _change(name, before[name], value)
+    return {name: _change(direction_of(name), before[name], value)
             for name, value in key_metrics(run).items() if name in before}
 
 
-def _change(name: str, before: float, after: float) -> Change:
+def _change(sign: int, before: float, after: float) -> Change:
     percent = (after - before) / abs(before) * 100 if before else None
     relative = abs(after - before) / abs(before) if before else (0.0 if after == before else 1.0)
     if relative < _SAME_WITHIN:
         return Change(before, after, percent, "same")
-    sign = direction(name)
     if sign == 0:
         return Change(before, after, percent, "changed")
     return Change(before, after, percent, "better" if (after > before) == (sign > 0) else "worse")

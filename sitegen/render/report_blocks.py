@@ -115,7 +115,7 @@ def block_html(selected: Selected, theme: str, root: str, figures: dict[str, dic
         if traces:
             div = figure_div_id(len(figures))
             first_axis = next(iter(next(r for r in full if name in r.series).series[name].x))
-            figures[div] = overlay_figure(name, traces, first_axis, name, max_points=500)
+            figures[div] = overlay_figure("", traces, first_axis, name, max_points=500)  # captioned
             plots.append((name, div))
     metrics = sorted({m for r in full for m in r.summary})
     return str(macros.compare(full, metrics, plots, root, run_url))

@@ -91,3 +91,11 @@ def test_quality_page_lists_fallback_broken_and_warned_runs_first_broken():
                  badges=("legacy",))
     html = quality_page([clean, legacy], _site()).data.decode()
     assert "1 of 2 runs" in html and '<span class="badge">legacy</span>' in html and "clean" not in html
+
+
+def test_a_direction_from_the_config_colours_the_session_table():
+    first = _run("nightly-1", "dedup", 1, widgets=10.0)
+    second = _run("nightly-2", "dedup", 2, widgets=12.0)
+    assert sessions([first, second])[0].entries[0].changes["widgets"].verdict == "changed"
+    lower = sessions([first, second], direction_of=lambda metric: -1)
+    assert lower[0].entries[0].changes["widgets"].verdict == "worse"
