@@ -48,8 +48,8 @@ def bar_figure(title: str, edges: list[float], counts: list[int]) -> dict:
     buckets = list(itertools.pairwise(edges))
     centres = [(a + b) / 2 for a, b in buckets]
     widths = [b - a for a, b in buckets]
-    bar = {"type": "bar", "x": _numbers(centres, exact=True), "y": list(counts),
-           "width": _numbers(widths, exact=True)}
+    bar = {"type": "bar", "x": json_numbers(centres, exact=True), "y": list(counts),
+           "width": json_numbers(widths, exact=True)}
     return {"data": [bar], "layout": layout}
 
 
@@ -79,8 +79,8 @@ def timeline_figure(bars: list[tuple[str, str, float, float, str]], x_title: str
         traces.append({
             "type": "bar", "orientation": "h", "name": label(name),
             "y": [label(lane) for _name, lane, *_rest in mine],
-            "base": _numbers([start for _n, _l, start, _d, _s in mine], exact=False),
-            "x": _numbers([duration for _n, _l, _st, duration, _s in mine], exact=False),
+            "base": json_numbers([start for _n, _l, start, _d, _s in mine], exact=False),
+            "x": json_numbers([duration for _n, _l, _st, duration, _s in mine], exact=False),
             "customdata": [status for *_rest, status in mine],
             "marker": {"pattern": {"shape": ["x" if status == "failed" else "" for *_rest, status in mine]}},
             "hovertemplate": _GANTT_HOVER,
@@ -99,12 +99,12 @@ def _trace(name: str, x: list[float], y: list[float], max_points: int) -> dict:
         "type": "scatter",
         "mode": "lines+markers" if len(y) <= _MARKERS_UP_TO else "lines",
         "name": label(name),
-        "x": _numbers(x, exact=True),
-        "y": _numbers(y, exact=False),
+        "x": json_numbers(x, exact=True),
+        "y": json_numbers(y, exact=False),
     }
 
 
-def _numbers(values: list[float], exact: bool) -> orjson.Fragment | list[float | int | None]:
+def json_numbers(values: list[float], exact: bool) -> orjson.Fragment | list[float | int | None]:
     """A JSON array of numbers, written in one pass at C speed when every value is finite.
 
     `exact` values (x axes) keep full precision; others are shown to _Y_DIGITS digits.

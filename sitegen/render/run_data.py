@@ -8,23 +8,28 @@ from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Run, Series
 from sitegen.render.downsample import downsample
 from sitegen.render.env import Page
+from sitegen.render.figures import json_numbers
 
 DATA_JS = "data.js"
-MAX_POINTS = 500  # per line
+MAX_POINTS = 1000  # per line, as on the run page: a line of up to 1,000 points is not downsampled
 MIN_POINTS = 50  # per line, however many lines share the budget
 RUN_BUDGET = 50_000  # points in one run's data.js, over all its series
-_Y_DIGITS = 7  # float32 precision: finer than any plot needs, half the characters
-_EXACT_INT = 2.0**53  # beyond this a float's integer form may mislead
 
 
-def run_data_js(run: Run, url: str) -> Page:
-    """`window.sitegenRuns[slug] = {…}` beside the run page at `url` (`run_page.run_url`)."""
+def run_data_js(run: Run, url: str, plotted: dict[str, dict] | None = None) -> Page:
+    """`window.sitegenRuns[slug] = {…}` beside the run page at `url` (`run_page.run_url`).
+
+    `plotted` may hold the run page's own lines (`{"axis", "x", "y"}` by series name), already
+    downsampled and written: they are reused while the run stays within its budget.
+    """
     per_line = points_per_line(len(run.series), RUN_BUDGET)
+    reuse = plotted is not None and per_line >= MAX_POINTS
     data = {
         "name": run.name, "url": url, "status": run.status, "kind": run.kind,
         "params": run.params, "summary": run.summary,
         "directions": {m: d for m in run.summary if (d := direction(m))},
-        "series": {name: plot_line(series, per_line) for name, series in run.series.items()},
+        "series": {name: plotted[name] if reuse and name in plotted else _line_json(series, per_line)
+                   for name, series in run.series.items()},
         "points": [{"curve": p.curve, "x_name": p.x_name, "x": p.x, "metrics": p.metrics}
                    for p in run.points],
     }
@@ -43,11 +48,10 @@ def plot_line(series: Series, max_points: int) -> dict:
     axis = next(iter(series.x), None)
     x = series.x[axis] if axis is not None else [float(i) for i in range(len(series.y))]
     x, y = downsample(x, series.y, max_points)
-    return {"axis": axis or "index", "x": _whole(x), "y": [float(f"{v:.{_Y_DIGITS}g}") for v in y]}
+    return {"axis": axis or "index", "x": x, "y": y}
 
 
-def _whole(x: list[float]) -> list[float] | list[int]:
-    """Steps and epochs as ints, which print shorter."""
-    if all(map(float.is_integer, map(float, x))) and max(map(abs, x), default=0) < _EXACT_INT:
-        return list(map(int, x))
-    return x
+def _line_json(series: Series, max_points: int) -> dict:
+    """`plot_line`, its numbers written at C speed (y to float32 precision)."""
+    line = plot_line(series, max_points)
+    return {**line, "x": json_numbers(line["x"], exact=True), "y": json_numbers(line["y"], exact=False)}

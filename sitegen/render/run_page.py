@@ -6,9 +6,10 @@ import msgspec
 
 from sitegen.analysis.repro import as_text, reproduction
 from sitegen.jsonsafe import dumps_for_script
-from sitegen.model import Artifact, LogStream, Run, RunRef
+from sitegen.model import Artifact, LogStream, Run, RunRef, Series
 from sitegen.render.ansi import ansi_to_html
 from sitegen.render.bench import histogram_figure, point_figures, point_tables
+from sitegen.render.downsample import downsample
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
@@ -18,6 +19,7 @@ from sitegen.render.site import SiteInfo, relative_root, session_path
 from sitegen.slug import run_slug, slugify
 
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # static hosts refuse big files (GitHub: 100 MB); the CLI has no cap
+PLOT_POINTS = 1000  # per line on a run page
 TRACEBACK_SPAN = 200  # lines after the first error that may belong to its traceback
 
 
@@ -46,18 +48,35 @@ def artifact_name(artifact: Artifact) -> str:
 def run_pages(run: Run, site: SiteInfo) -> list[Page]:
     snapshot = msgspec.json.encode(run.snapshot) + b"\n" if run.snapshot is not None else b""
     published = 0 < len(snapshot) <= MAX_SNAPSHOT_BYTES
-    pages = [_run_page(run, site, published, len(snapshot))]
+    plotted = msgspec.structs.replace(run, series=_plotted(run.series))  # downsampled once, for both
+    plots = [(name, series_figure(name, series, next(iter(series.x), "step"), PLOT_POINTS))
+             for name, series in sorted(plotted.series.items())]
+    pages = [_run_page(plotted, site, published, len(snapshot), plots)]
     pages.extend(_log_page(run, stream, site) for stream in run.logs)
-    pages.append(run_data_js(run, run_url(run)))  # for the compare page
+    lines = {name: {"axis": next(iter(plotted.series[name].x)), "x": figure["data"][0]["x"],
+                    "y": figure["data"][0]["y"]} for name, figure in plots}
+    pages.append(run_data_js(plotted, run_url(run), lines))  # for the compare page
     if published:  # the job's snapshot for automation, as DataJuicer prints it
         pages.append(Page(f"{run_dir(run)}/snapshot.json", snapshot))
     return pages
 
 
-def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size: int) -> Page:
+def _plotted(series: dict[str, Series]) -> dict[str, Series]:
+    """Each series against its first axis, downsampled to what a plot shows (the CSV has all)."""
+    plotted = {}
+    for name, line in series.items():
+        axis = next(iter(line.x), None)
+        if axis is None:
+            plotted[name] = line
+            continue
+        x, y = downsample(line.x[axis], line.y, PLOT_POINTS)
+        plotted[name] = Series(y, {axis: x})
+    return plotted
+
+
+def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size: int,
+              plots: list[tuple[str, dict]]) -> Page:
     path = run_url(run)
-    plots = [(name, series_figure(name, series, next(iter(series.x), "step")))
-             for name, series in sorted(run.series.items())]
     bench_plots = point_figures(run.points)
     histogram_plots = [(h.name, histogram_figure(h)) for h in run.histograms]
     logs = [(stream, log_url(run, stream).removeprefix(run_dir(run) + "/")) for stream in run.logs]
