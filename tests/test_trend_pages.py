@@ -17,9 +17,10 @@ TRACEBACK = 'Traceback (most recent call last):\n  File "sort.py", line 3\nMemor
 
 
 def write_entry(root: Path, session: int, entry: str, metrics: dict[str, float] | None,
-                packages: str = "numpy==1.26.4\npyarrow==17.0.0\n", stderr: str = "") -> Path:
+                packages: str = "numpy==1.26.4\npyarrow==17.0.0\n", stderr: str = "",
+                prefix: str = "nightly") -> Path:
     """An entry as the successor nightly driver leaves it (FORMATS.md §3.3); no metrics: it failed."""
-    name = f"nightly-{session:02d}"
+    name = f"{prefix}-{session:02d}"
     folder = root / name / entry
     (folder / "benchmark_results").mkdir(parents=True, exist_ok=True)
     (folder / "logs").mkdir(exist_ok=True)

@@ -152,14 +152,17 @@ def params_table(page: str) -> dict[str, str]:
     return {cells[0]: cells[1] for table, cells in audit(page).rows if "params" in table.split()}
 
 
+THEME_DATA = ("figures", "sweep-data")  # the ids of the JSON blocks the theme embeds
+
+
 def assert_no_active_content(path: str, page: str) -> None:
     """Only the theme's scripts, no event handlers, no script URLs: nothing from run data runs."""
     found = audit(page)
     for attrs, _body in found.scripts:
         src = attrs.get("src")
         theme_asset = bool(src) and resolve_href(path, src or "").startswith("assets/")
-        figures = src is None and (attrs.get("type"), attrs.get("id")) == ("application/json", "figures")
-        assert theme_asset or figures, f"{path}: a <script> the theme did not write: {attrs}"
+        data = src is None and attrs.get("type") == "application/json" and attrs.get("id") in THEME_DATA
+        assert theme_asset or data, f"{path}: a <script> the theme did not write: {attrs}"
     handlers = [h for h in found.handlers if h not in THEME_HANDLERS]
     assert handlers == [], f"{path}: event handlers from run data: {handlers}"
     script_urls = [u for u in found.urls if is_script_url(u[2])]
@@ -635,3 +638,50 @@ def test_an_unreadable_file_is_named_and_the_build_goes_on(tmp_path: Path, name:
     assert notices(runs["healthy"]) == []
     assert mentions(notices(runs["locked"]), *fragments) and (runs["locked"]["status"] == "broken") == broken
     assert mentions([audit(run_page(tmp_path / "site", runs["locked"])).text], *fragments)
+
+
+@pytest.fixture(scope="module")
+def hostile_trends_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Nightly sessions whose session, entry and metric names hold payloads, with a step (so a
+    triage page), a failure, a sweep of hostile runs, and a report naming them in its blocks."""
+    from test_trend_pages import write_entry
+
+    base = tmp_path_factory.mktemp("hostile-trends")
+    root = base / "runs"
+    entry, metric = payload("entry", closing=False), payload("metric") + "_time_s"
+    for session in range(10):
+        slower = 1.3 if session >= 6 else 1.0
+        values = None if session == 3 else {metric: 100.0 * slower, "throughput_rows_per_s": 50.0}
+        write_entry(root / "nightly", session, entry, values, prefix=payload("session", closing=False),
+                    packages=f"{payload('package', closing=False)}=={session >= 6}\n")
+    for name in ("aaaaaaaaaaaa", "bbbbbbbbbbbb"):
+        write_sidecar_run(root, f"sweep/{name}", tags=[f"sweep:{payload('sweep')}"],
+                          hparams={payload("hparam"): name})
+    content = base / "content"
+    content.mkdir()
+    name, sweep = json.dumps(entry), json.dumps("sweep:" + payload("sweep"))  # JSON strings are YAML
+    (content / "report.md").write_text(
+        f"```sitegen-trend\nbenchmark: {name}\n```\n"
+        f"```sitegen-table\nfilter: {{benchmark: {name}}}\ncolumns: [name, {json.dumps(metric)}]\n```\n"
+        f"```sitegen-compare\ntag: {sweep}\n```\n```sitegen-regressions\n```\n")
+    age(root)
+    run_build(make_config(root, base / "site"))
+    return base / "site"
+
+
+def test_hostile_names_in_trends_triage_compare_and_reports_stay_text(hostile_trends_site: Path):
+    out = hostile_trends_site
+    pages = html_pages(out)
+    made = {p.split("/")[0] for p in pages}
+    assert {"trends", "regressions", "compare", "pages", "sessions"} <= made
+    assert "coverage.html" in pages
+    assert len([p for p in pages if p.startswith("regressions/")]) == 1
+    for path, page in pages.items():
+        assert_no_active_content(path, page)
+    report = pages["pages/report.html"]
+    assert report.count('class="plot"') >= 2 and "block-problem" not in report
+    for name in ("regressions.json", "runs.json"):
+        raw = (out / name).read_bytes()
+        assert b"<" not in raw and b">" not in raw, name
+    [step] = json.loads((out / "regressions.json").read_text())["regressions"]
+    assert step["benchmark"] == payload("entry", closing=False)
