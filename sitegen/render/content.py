@@ -11,7 +11,7 @@ from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Run
 from sitegen.render.env import Page, render
 from sitegen.render.markdown import fences, split_front_matter, trusted_html
-from sitegen.render.report_blocks import Block, Selected, block_html, parse_block
+from sitegen.render.report_blocks import PREFIX, Block, Selected, block_html, parse_block
 from sitegen.render.site import SiteInfo, content_path, relative_root
 
 
@@ -32,6 +32,8 @@ def content_title(source: ContentSource) -> str:
 
 def content_blocks(source: ContentSource) -> list[Block]:
     """The page's `sitegen-*` blocks, in order."""
+    if PREFIX not in source.text:  # most pages: no Markdown parser needed to know
+        return []
     _meta, body, _problem = split_front_matter(source.text)
     return [b for b in (parse_block(info, text) for info, text in fences(body)) if b is not None]
 
