@@ -177,26 +177,16 @@ def _trend_pages(all_trends: list[Trend], flagged: list[Flagged], runs: list[Run
 
 
 def _sweep_pages(runs: list[Run], inputs: Inputs, key) -> list[Planned]:
-    """A sweep's page overlays its runs' series: full runs, loaded from the cache only to render."""
+    """A sweep's page: its runs' headers (their series are drawn in the browser from data.js)."""
     from sitegen.render.compare import sweep_pages, sweep_path
 
     sweeps: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         if run.sweep is not None:
             sweeps[run.sweep].append(run)
-    planned = []
-    for sweep, members in sorted(sweeps.items()):
-        if len(members) < 2:
-            continue
-        slugs = sorted(run.slug for run in members)
-
-        def render(sweep=sweep, slugs=slugs) -> Page | None:
-            full = [r for r in (cache.load_run(inputs.out, slug) for slug in slugs) if r is not None]
-            return sweep_pages({sweep: full}, inputs.site)[0] if full else None
-
-        shown = [(slug, inputs.render_keys.get(slug, "")) for slug in slugs]
-        planned.append(Planned(sweep_path(sweep), key(shown), render))
-    return planned
+    site = inputs.site
+    return [Planned(sweep_path(sweep), key(members), lambda s=sweep, m=members: sweep_pages({s: m}, site)[0])
+            for sweep, members in sorted(sweeps.items()) if len(members) > 1]
 
 
 def _content_pages(views: Views, inputs: Inputs, key, reporter: Reporter) -> list[Planned]:

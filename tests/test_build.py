@@ -60,14 +60,21 @@ def test_appending_a_row_rereads_only_that_run(runs_root, tmp_path):
     assert b"0.01" in (out / "runs" / slug / "metrics.csv").read_bytes()
 
 
-def test_a_sweep_runs_new_rows_re_render_its_comparison(runs_root, tmp_path):
+def test_a_sweep_runs_new_rows_re_render_its_data_and_a_new_summary_its_comparison(runs_root, tmp_path):
     out = tmp_path / "site"
     config = make_config(runs_root, out)
     run_build(config)
-    metrics = runs_root / "20231114/221320/aaaaaaaaaaaa/metrics.csv"
-    with metrics.open("a") as handle:
+    run_dir = runs_root / "20231114/221320/aaaaaaaaaaaa"
+    with (run_dir / "metrics.csv").open("a") as handle:
         handle.write("20,2,0.01\n")
-    age(metrics.parent, when=cache_old_enough())
+    age(run_dir, when=cache_old_enough())
+    written = run_build(config).written
+    slug = json_slug(out, "20231114/221320/aaaaaaaaaaaa")
+    assert f"runs/{slug}/data.js" in written and sweep_path("7") not in written  # series: in data.js
+    sidecar = json.loads((run_dir / "sidecar.json").read_text())
+    sidecar["summary"]["train/loss"] = 0.05
+    (run_dir / "sidecar.json").write_text(json.dumps(sidecar))
+    age(run_dir, when=cache_old_enough())
     written = run_build(config).written
     assert sweep_path("7") in written and "coverage.html" not in written
 

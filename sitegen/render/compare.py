@@ -10,14 +10,12 @@ from sitegen.metric_names import THROUGHPUTS
 from sitegen.model import BenchPoint, Run
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, overlay_figure
-from sitegen.render.run_data import plot_line, points_per_line
 from sitegen.render.run_page import run_url
 from sitegen.render.site import SiteInfo, relative_root
 from sitegen.slug import run_slug
 
 COMPARE_PATH = "compare.html"
 SERVING_PATH = "compare/serving.html"
-SWEEP_BUDGET = 200_000  # points on one sweep page, over all its lines
 # the serving page's lines: the throughput (preferred first), then mean latencies if measured
 _THROUGHPUT_ORDER = ("output_throughput", *(t for t in THROUGHPUTS if t != "output_throughput"))
 _SERVING_LATENCIES = (("ttft_ms_mean", "mean TTFT", "TTFT (ms)"), ("itl_ms_mean", "mean ITL", "ITL (ms)"))
@@ -37,8 +35,9 @@ def compare_page(site: SiteInfo) -> Page:
 
 
 def sweep_pages(sweeps: dict[str, list[Run]], site: SiteInfo) -> list[Page]:
-    """A page per sweep (full runs, with series): its runs, their series overlaid, and a
-    metric against a hyperparameter chosen on the page."""
+    """A page per sweep (run headers suffice): its runs, a metric against a hyperparameter
+    chosen on the page, and every series overlaid, drawn in the browser from each run's data.js
+    (so that a run's new rows re-render its own pages, not its sweep's)."""
     return [_sweep_page(sweep_id, runs, site) for sweep_id, runs in sorted(sweeps.items()) if runs]
 
 
@@ -84,10 +83,6 @@ def _sweep_page(sweep_id: str, runs: list[Run], site: SiteInfo) -> Page:
     labels = run_labels(runs)
     params = varying_params(runs)
     metrics = sorted({metric for run in runs for metric in run.summary})
-    names = sorted({name for run in runs for name, series in run.series.items() if series.y})
-    per_line = points_per_line(sum(len(run.series) for run in runs), SWEEP_BUDGET)
-    plots = [{"id": figure_div_id(i), "name": name, "figure": _series_overlay(name, runs, labels, per_line)}
-             for i, name in enumerate(names)]
     table = [(run, label, root + run_url(run)) for run, label in zip(runs, labels, strict=True)]
     choices = _scatter_order(params, runs)
     scatter = {
@@ -97,8 +92,7 @@ def _sweep_page(sweep_id: str, runs: list[Run], site: SiteInfo) -> Page:
     }
     data = render(
         site.theme, "compare_sweep.html", site=site, root=root, sweep_id=sweep_id, runs=table,
-        params=params, scatter_params=choices, metrics=metrics, plots=plots,
-        figures_json=dumps_for_script({p["id"]: p["figure"] for p in plots}) if plots else "",
+        params=params, scatter_params=choices, metrics=metrics, slugs=[run.slug for run in runs],
         scatter_json=dumps_for_script(scatter) if params and metrics else "",
     )
     return Page(path, data)
@@ -113,18 +107,6 @@ def _scatter_order(params: list[str], runs: list[Run]) -> list[str]:
             return 0
         return 1 if len(set(map(_comparable, values))) < len(values) else 2
     return sorted(params, key=lambda name: (rank(name), name))
-
-
-def _series_overlay(name: str, runs: list[Run], labels: list[str], max_points: int) -> dict:
-    traces, axis = [], ""
-    for run, label in zip(runs, labels, strict=True):
-        series = run.series.get(name)
-        if series is None or not series.y:
-            continue
-        line = plot_line(series, max_points)
-        axis = axis or line["axis"]
-        traces.append((label, line["x"], line["y"]))
-    return _untitled(overlay_figure(name, traces, axis, name, max_points))
 
 
 def _newest_by_topology(curve: str, runs: list[Run]) -> list[tuple[str, Run, list[BenchPoint], list[Run]]]:

@@ -16,7 +16,6 @@ import pytest
 from sitegen.model import BenchPoint, Run, Series
 from sitegen.render.compare import (
     compare_page,
-    points_per_line,
     serving_page,
     sweep_pages,
     sweep_path,
@@ -24,7 +23,7 @@ from sitegen.render.compare import (
 )
 from sitegen.render.env import Page, theme_dir
 from sitegen.render.index import index_page, index_row
-from sitegen.render.run_data import MAX_POINTS, run_data_js
+from sitegen.render.run_data import MAX_POINTS, points_per_line, run_data_js
 from sitegen.render.run_page import run_pages, run_url
 from sitegen.render.site import SiteInfo
 
@@ -69,17 +68,12 @@ def _data_js(page: Page) -> dict:
 # --- sweeps ------------------------------------------------------------------------------------
 
 
-def test_a_sweep_page_overlays_one_line_per_run_for_every_series():
+def test_a_sweep_page_loads_every_runs_data_to_overlay_their_series():
     [page] = sweep_pages({"7": _sweep()}, SITE)
     assert page.path == sweep_path("7") and page.path.startswith("compare/sweep-7-")
-    figures = _embedded(page.data.decode(), "figures")
-    by_title = {f["layout"]["yaxis"]["title"]["text"]: f for f in figures.values()}
-    assert sorted(by_title) == ["acc", "loss"]
-    assert [t["name"] for t in by_title["loss"]["data"]] == ["run 0", "run 1", "run 2"]
-    assert [t["name"] for t in by_title["acc"]["data"]] == ["run 1", "run 2"]
-    for figure in figures.values():
-        go.Figure(figure)
-        assert all(len(t["x"]) == len(t["y"]) <= MAX_POINTS for t in figure["data"])
+    html = page.data.decode()
+    assert '<section id="compare-plots" hidden data-root="../" data-slugs="s0,s1,s2">' in html
+    assert 'id="figures"' not in html  # drawn in the browser from each run's data.js
 
 
 def test_a_sweep_page_tables_varying_params_and_embeds_the_scatter_data():
@@ -105,8 +99,7 @@ def test_sweep_names_are_slugs_and_hostile_run_names_stay_text():
     assert page.path == sweep_path("Sweep 9/../x") and page.path.startswith("compare/sweep-sweep-9-..-x-")
     html = page.data.decode()
     assert SCRIPT not in html and "<script>alert" not in html
-    names = [t["name"] for f in _embedded(html, "figures").values() for t in f["data"]]
-    assert all(name.startswith("&lt;/script&gt;") for name in names)  # escaped for plotly
+    assert [r["name"] for r in _embedded(html, "sweep-data")["runs"]] == [f"{SCRIPT} (s0)", f"{SCRIPT} (s1)"]
 
 
 def test_params_vary_by_value_type_and_absence():
@@ -263,6 +256,17 @@ def _dom(page: Path, fragment: str = "") -> str:
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
                "--dump-dom", page.as_uri() + fragment]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium")
+def test_a_sweep_page_in_a_browser_overlays_one_line_per_run_for_every_series(small_site: Path):
+    dom = _dom(small_site / sweep_path("7"))
+    assert re.findall(r'<script src="(\.\./runs/[^"]*)"', dom) == [f"../runs/s{i}/data.js" for i in range(3)]
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", dom)
+    assert sorted(captions) == ["acc", "loss"]
+    assert dom.count('class="main-svg"') >= 2 * 3  # the scatter and both overlays drawn
+    legends = re.findall(r'class="legendtext"[^>]*>([^<]*)<', dom)
+    assert sorted(legends) == ["run 0", "run 1", "run 1", "run 2", "run 2"]  # loss: 3 runs, acc: 2
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium")

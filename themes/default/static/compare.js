@@ -9,11 +9,14 @@
   var CURVE_METRIC = /throughput|goodput|_ms_(mean|median|p99)$/;
 
   function slugsFromHash(hash) {
+    return validSlugs(new URLSearchParams(String(hash).replace(/^#/, "")).get("runs") || "", MAX_RUNS);
+  }
+
+  function validSlugs(list, most) {
     var slugs = [];
-    var value = new URLSearchParams(String(hash).replace(/^#/, "")).get("runs") || "";
-    value.split(",").forEach(function (slug) {
+    String(list).split(",").forEach(function (slug) {
       slug = slug.trim();
-      if (SLUG.test(slug) && slugs.indexOf(slug) === -1 && slugs.length < MAX_RUNS) slugs.push(slug);
+      if (SLUG.test(slug) && slugs.indexOf(slug) === -1 && slugs.length < most) slugs.push(slug);
     });
     return slugs;
   }
@@ -122,6 +125,17 @@
     plot.on("plotly_click", function (event) {  // a point opens its run
       var url = event.points.length && event.points[0].customdata;
       if (url) location.href = url;
+    });
+  }
+
+  function setupSweepSeries(section) {  // every run's series overlaid, from their data.js
+    var slugs = validSlugs(section.dataset.slugs, Infinity);
+    if (!window.Plotly || !slugs.length) return;
+    loadRuns(section.dataset.root || "", slugs, function () {
+      var runs = slugs.filter(function (slug) { return own(window.sitegenRuns, slug); })
+        .map(function (slug) { return { slug: slug, data: window.sitegenRuns[slug] }; });
+      labelled(runs);
+      showSeries(runs);
     });
   }
 
@@ -335,8 +349,10 @@
     var button = document.getElementById("compare-selected");
     var sweep = document.getElementById("sweep-data");
     var app = document.getElementById("compare-app");
+    var sweepSeries = document.querySelector("#compare-plots[data-slugs]");
     if (button) setupPicking(button);
     if (sweep) setupSweep(sweep);
+    if (sweepSeries) setupSweepSeries(sweepSeries);
     if (app) setupCompare(app);
   });
 })();
