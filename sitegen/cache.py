@@ -11,12 +11,17 @@ import os
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from sitegen.errors import OutputLocked
 from sitegen.model import Run
 from sitegen.write import write_atomic
+
+if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs them
+    from sitegen.analysis.regressions import Rule, Step
+    from sitegen.analysis.trends import Trend
 
 MANIFEST_FORMAT = 5
 CACHE_DIR = "_build"
@@ -235,6 +240,28 @@ def load_listings(out: str) -> dict[str, Listing]:
 
 def save_listings(out: str, listings: list[Listing]) -> None:
     write_atomic(os.path.join(cache_dir(out), "listings.msgpack"), msgspec.msgpack.encode(listings))
+
+
+# --- steps found in trends --------------------------------------------------------------------
+
+def trend_key(trend: Trend, rule: Rule) -> str:
+    """What a trend's steps depend on: its points and its metric's rule."""
+    return hashlib.blake2b(msgspec.msgpack.encode((trend, rule)), digest_size=12).hexdigest()
+
+
+def load_steps(out: str) -> dict[str, list[Step]]:
+    """The steps of each trend of the last build, by `trend_key`; empty when unreadable."""
+    from sitegen.analysis.regressions import Step
+
+    try:
+        with open(os.path.join(cache_dir(out), "steps.msgpack"), "rb") as handle:
+            return msgspec.msgpack.decode(handle.read(), type=dict[str, list[Step]])
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return {}
+
+
+def save_steps(out: str, steps: dict[str, list[Step]]) -> None:
+    write_atomic(os.path.join(cache_dir(out), "steps.msgpack"), msgspec.msgpack.encode(steps))
 
 
 # --- the lock ---------------------------------------------------------------------

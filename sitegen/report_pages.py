@@ -105,8 +105,15 @@ def page_key(site_key: str) -> Callable[..., str]:
 
 
 def _flagged(all_trends: list[Trend], inputs: Inputs, reporter: Reporter) -> list[Flagged]:
-    rules = inputs.config.trends
-    steps = [step for trend in all_trends for step in detect(trend, rule_for(trend.metric, rules))]
+    """Each trend's steps, detected again only for trends whose points or rule changed."""
+    known, found = cache.load_steps(inputs.out), {}
+    for trend in all_trends:
+        rule = rule_for(trend.metric, inputs.config.trends)
+        key = cache.trend_key(trend, rule)
+        found[key] = known[key] if key in known else detect(trend, rule)
+    if found.keys() != known.keys():
+        cache.save_steps(inputs.out, found)
+    steps = [step for trend_steps in found.values() for step in trend_steps]
     return acknowledged.flag(steps, _acknowledgements(inputs.config.content, reporter), _day(inputs.now))
 
 

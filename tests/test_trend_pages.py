@@ -211,3 +211,21 @@ def test_a_report_embeds_live_figures_and_tables_and_follows_the_data(built):
     age(root)
     assert "pages/weekly.html" in run_build(config).written  # the newest session's table changed
     assert "250" in (out / "pages/weekly.html").read_text()
+
+
+def test_steps_are_detected_again_only_in_the_trends_that_changed(built, monkeypatch):
+    from sitegen import report_pages
+
+    root, out, config = built
+    detected, real = [], report_pages.detect
+
+    def counted(trend, rule):
+        detected.append(trend.benchmark)
+        return real(trend, rule)
+
+    monkeypatch.setattr(report_pages, "detect", counted)
+    write_entry(root, 4, "sort", {"time_taken_s": 100.5, "throughput_rows_per_s": 5003.0})
+    age(root)
+    run_build(config)
+    assert sorted(detected) == ["sort", "sort"]  # its two metrics; dedup's and pipeline's reused
+    assert regressions(out)[0]["benchmark"] == "dedup"
