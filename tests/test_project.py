@@ -105,3 +105,42 @@ def test_the_wheel_ships_the_default_theme(tmp_path):
                 for p in theme.rglob("*") if p.is_file()}
     assert expected and expected <= names
     assert "sitegen/cli.py" in names and not any(n.startswith(("tests/", "examples/")) for n in names)
+
+
+def _workflow(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((PACKAGE.parent / ".github" / "workflows" / name).read_text())
+
+
+def _steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_ci_runs_what_a_new_user_runs():
+    steps = _steps(_workflow("ci.yml"))
+    assert any(step.get("run") == ".ci/run" for step in steps)
+    assert "make test" in (PACKAGE.parent / ".ci" / "run").read_text()
+
+
+def test_pages_keeps_its_build_cache_and_publishes_without_it():
+    workflow = _workflow("pages.yml")
+    uses = [step.get("uses", "") for step in _steps(workflow)]
+    assert [u.split("@")[0] for u in uses if u.startswith("actions/")] == [
+        "actions/checkout", "actions/setup-python", "actions/cache/restore", "actions/cache/save",
+        "actions/configure-pages", "actions/upload-pages-artifact", "actions/deploy-pages"]
+    cached = [step["with"]["path"] for step in _steps(workflow) if "actions/cache" in step.get("uses", "")]
+    assert cached == ["site", "site"]  # the whole output dir: its pages are what the manifest records
+    runs = " ".join(step.get("run", "") for step in _steps(workflow))
+    assert "make site" in runs and "--exclude _build site/ public/" in runs
+    upload = next(step for step in _steps(workflow) if "upload-pages-artifact" in step.get("uses", ""))
+    assert upload["with"]["path"] == "public"
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+
+def test_a_pull_request_preview_is_an_artifact_to_open_from_disk():
+    workflow = _workflow("preview.yml")
+    assert list(workflow[True]) == ["pull_request"]  # YAML 1.1 reads the key `on` as true
+    upload = next(step for step in _steps(workflow) if "upload-artifact" in step.get("uses", ""))
+    runs = " ".join(step.get("run", "") for step in _steps(workflow))
+    assert "--exclude _build site/ site-preview/" in runs and upload["with"]["path"] == "site-preview"
