@@ -42,10 +42,12 @@ def build(
             manifest = cache.distrust_outputs(manifest)
         settings = _job_settings(config, started)
         relist = full or _periodic_relist(config, manifest)
+        reporter.stage("finding runs")
         locations, dirs = find_runs(dir_roots, manifest.dirs, relist=relist, skip=[out])
         stores = find_store_runs(store_uris, _shown_runs(out, manifest, full and bool(store_uris)))
         _report_unreachable(stores.unreachable, stores.kept, reporter)
         jobs, kept = plan_run_jobs(locations + stores.locations, manifest, settings)
+        reporter.stage("reading runs", total=sum(job.read for job in jobs))
         if config.build.executor == "ray":
             from sitegen.ray_reads import read_on_ray
 
@@ -53,6 +55,7 @@ def build(
         outcomes = execute(jobs, settings, config.build.workers)
         records, changed = collect(outcomes, kept + stores.kept, reporter)
         prune(out, manifest, records, reporter)
+        reporter.stage("writing site pages")
         listings: list[cache.Listing] = []
 
         def load_listings() -> list[cache.Listing]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TextIO
 
 import msgspec
@@ -39,6 +40,9 @@ class Reporter:
     def note(self, message: str) -> None:
         self.report.notes.append(message)
 
+    def stage(self, name: str, total: int = 0) -> None:
+        """The build moved on to `name`; `total` runs to read in it, when it reads runs."""
+
     def run_read(self, run_id: str, warnings: list[str], failed: str | None,
                  badges: tuple[str, ...] = ()) -> None:
         """A run read in this build; `badges` mark runs read through a fallback (e.g. "legacy")."""
@@ -72,28 +76,58 @@ class Reporter:
 
 
 class ConsoleReporter(Reporter):
-    """Warnings as they come, one summary line at the end; `quiet` keeps only problems."""
+    """Warnings as they come, one summary line at the end; `quiet` keeps only problems.
+
+    On a terminal a status line shows the stage and the runs read so far, rewritten in place
+    (at most 10 times a second) and erased before anything else is printed; a log file or a
+    pipe never sees it.
+    """
 
     def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
         super().__init__()
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self._muted = False  # warnings already shown in a bordered block
+        self._live = not quiet and _is_terminal(self.stream)
+        self._stage, self._total, self._shown_at, self._status = "", 0, 0.0, False
 
     def note(self, message: str) -> None:
         super().note(message)
         if not self.quiet:
-            print(f"info: {message}", file=self.stream)
+            self._print(f"info: {message}")
+
+    def stage(self, name: str, total: int = 0) -> None:
+        self._stage, self._total = name, total
+        self._show(force=True)
+
+    def _show(self, force: bool = False) -> None:
+        if not self._live or not self._stage:
+            return
+        now = time.monotonic()
+        if not force and now - self._shown_at < _REFRESH_S:
+            return
+        self._shown_at = now
+        count = f" {self.report.runs_read}/{self._total}" if self._total else ""
+        self.stream.write(f"\r\x1b[K{self._stage}{count}")
+        self.stream.flush()
+        self._status = True
+
+    def _print(self, text: str) -> None:
+        if self._status:
+            self.stream.write("\r\x1b[K")
+            self._status = False
+        print(text, file=self.stream)
 
     def run_read(self, run_id: str, warnings: list[str], failed: str | None,
                  badges: tuple[str, ...] = ()) -> None:
         if not badges:
             super().run_read(run_id, warnings, failed, badges)
+            self._show()
             return
         # one bordered block per such run, printed when it is read (so not on a no-op build)
         rule = "━" * 80
         lines = [f"{', '.join(badges)} run: {run_id}", *(f"  {m}" for m in (failed, *warnings) if m)]
-        print("\n".join([rule, *lines, rule]), file=self.stream)
+        self._print("\n".join([rule, *lines, rule]))
         self._muted = True
         try:
             super().run_read(run_id, warnings, failed, badges)
@@ -103,18 +137,27 @@ class ConsoleReporter(Reporter):
     def warning(self, run_id: str, message: str) -> None:
         super().warning(run_id, message)
         if not self._muted:
-            print(f"warning: {run_id}: {message}", file=self.stream)
+            self._print(f"warning: {run_id}: {message}")
 
     def done(self) -> None:
         if self.quiet:
             return
         r = self.report
-        print(
+        self._print(
             f"built {r.runs_total} runs ({r.runs_read} read, {r.runs_cached} cached, "
             f"{r.runs_failed} failed); pages {r.pages_written} written, "
-            f"{r.pages_unchanged} unchanged, {r.pages_removed} removed in {r.duration_s:.2f}s",
-            file=self.stream,
+            f"{r.pages_unchanged} unchanged, {r.pages_removed} removed in {r.duration_s:.2f}s"
         )
+
+
+_REFRESH_S = 0.1
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def encode_report(report: BuildReport) -> bytes:
