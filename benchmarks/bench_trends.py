@@ -78,7 +78,8 @@ def render(found, flagged) -> int:
     size = len(trends_index(found, flagged, site).data)
     for benchmark, mine in by_benchmark.items():
         shown = [f for f in flagged if f.step.benchmark == benchmark]
-        size += len(trend_pages(benchmark, mine, shown, site).data)
+        directions = {t.metric: rule_for(t.metric, TrendsConfig()).direction for t in mine}
+        size += len(trend_pages(benchmark, mine, shown, directions, site).data)
     return size
 
 

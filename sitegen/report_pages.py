@@ -87,7 +87,7 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     if serving:
         planned.append(Planned(SERVING_PATH, key(serving), lambda: serving_page(serving, site)))
     planned += _session_pages(by_session, flagged, site, key)
-    planned += _trend_pages(all_trends, flagged, runs, site, key)
+    planned += _trend_pages(all_trends, flagged, runs, site, key, direction_of)
     planned += _sweep_pages(runs, inputs, key)
     newest = by_session[0].name if by_session else None
     planned += _content_pages(Views(runs, all_trends, flagged, newest), inputs, key, reporter)
@@ -154,7 +154,7 @@ def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key) -> l
 
 
 def _trend_pages(all_trends: list[Trend], flagged: list[Flagged], runs: list[Run], site: SiteInfo,
-                 key) -> list[Planned]:
+                 key, direction_of: Callable[[str], int]) -> list[Planned]:
     from sitegen.render.trends import trend_pages
     from sitegen.render.triage import triage_page
 
@@ -167,8 +167,9 @@ def _trend_pages(all_trends: list[Trend], flagged: list[Flagged], runs: list[Run
     planned = []
     for benchmark, mine in by_benchmark.items():
         shown = [f for t in mine for f in steps_of[benchmark, t.metric]]
-        planned.append(Planned(trend_path(benchmark), key(mine, shown),
-                               lambda b=benchmark, t=mine, s=shown: trend_pages(b, t, s, site)))
+        directions = {t.metric: direction_of(t.metric) for t in mine}
+        render = functools.partial(trend_pages, benchmark, mine, shown, directions, site)
+        planned.append(Planned(trend_path(benchmark), key(mine, shown, directions), render))
     by_slug = {run.slug: run for run in runs}
     for (benchmark, metric), mine in steps_of.items():
         trend = next(t for t in by_benchmark[benchmark] if t.metric == metric)

@@ -229,3 +229,11 @@ def test_steps_are_detected_again_only_in_the_trends_that_changed(built, monkeyp
     run_build(config)
     assert sorted(detected) == ["sort", "sort"]  # its two metrics; dedup's and pipeline's reused
     assert regressions(out)[0]["benchmark"] == "dedup"
+
+
+def test_each_metric_says_which_way_is_better_even_without_a_change(built):
+    _, out, _ = built
+    trends_index = (out / "trends/index.html").read_text()
+    page = (out / re.search(r'href="\.\./(trends/[^"]*pipeline[^"]*)"', trends_index)[1]).read_text()
+    assert "time_taken_s <span class=\"sub\">lower is better" in page
+    assert "throughput_rows_per_s <span class=\"sub\">higher is better" in page

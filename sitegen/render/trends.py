@@ -61,8 +61,10 @@ def trend_figure(trend: Trend, flagged: list[Flagged]) -> dict:
     return {"data": traces, "layout": layout}
 
 
-def trend_pages(benchmark: str, trends: list[Trend], flagged: list[Flagged], site: SiteInfo) -> Page:
-    """One page per benchmark: a plot per metric, its steps listed under it."""
+def trend_pages(benchmark: str, trends: list[Trend], flagged: list[Flagged], directions: dict[str, int],
+                site: SiteInfo) -> Page:
+    """One page per benchmark: a plot per metric (which way is better by `directions`), its
+    steps listed under it."""
     path = trend_path(benchmark)
     by_metric = defaultdict(list)
     for f in flagged:
@@ -72,7 +74,7 @@ def trend_pages(benchmark: str, trends: list[Trend], flagged: list[Flagged], sit
         steps = by_metric.get(trend.metric, [])
         sections.append({
             "trend": trend, "id": figure_div_id(index), "flagged": steps,
-            "direction": _DIRECTION_WORDS[steps[0].step.direction if steps else 0],
+            "direction": _DIRECTION_WORDS[directions.get(trend.metric, 0)],
             "latest": next((p for p in reversed(trend.points) if p.value is not None), None),
         })
     figures = {s["id"]: trend_figure(s["trend"], s["flagged"]) for s in sections}
