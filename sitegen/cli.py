@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="print only problems while building")
     run.set_defaults(command=_run)
 
+    serve = commands.add_parser("serve", help="preview the site on 127.0.0.1; --watch rebuilds it on changes")
+    serve.add_argument("--config", help="config file (default: sitegen.yaml when present)")
+    serve.add_argument("--root", action="append", default=[], metavar="DIR", help="a run root (repeatable)")
+    serve.add_argument("--out", metavar="DIR", help="the site's output directory")
+    serve.add_argument("--port", type=int, default=8000, metavar="N", help="default 8000; 0 picks a free one")
+    serve.add_argument("--watch", action="store_true", help="build, then rebuild when inputs change; "
+                       "open pages reload themselves")
+    serve.set_defaults(command=_serve)
+
     compute = commands.add_parser("compute", help="print this machine's compute metadata as JSON")
     compute.set_defaults(command=_compute)
     return parser
@@ -85,6 +94,13 @@ def _build(args: argparse.Namespace) -> int:
     config = with_default_roots(config)
     build(config, full=args.full, strict=args.strict, report_file=args.report,
           reporter=ConsoleReporter(quiet=args.quiet))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sitegen.serve import serve
+
+    serve(args.config, roots=args.root, out=args.out, port=args.port, watch=args.watch)
     return 0
 
 

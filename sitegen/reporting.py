@@ -140,14 +140,8 @@ class ConsoleReporter(Reporter):
             self._print(f"warning: {run_id}: {message}")
 
     def done(self) -> None:
-        if self.quiet:
-            return
-        r = self.report
-        self._print(
-            f"built {r.runs_total} runs ({r.runs_read} read, {r.runs_cached} cached, "
-            f"{r.runs_failed} failed); pages {r.pages_written} written, "
-            f"{r.pages_unchanged} unchanged, {r.pages_removed} removed in {r.duration_s:.2f}s"
-        )
+        if not self.quiet:
+            self._print(summary(self.report))
 
 
 _REFRESH_S = 0.1
@@ -158,6 +152,13 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def summary(r: BuildReport) -> str:
+    """The build's counts on one line."""
+    return (f"built {r.runs_total} runs ({r.runs_read} read, {r.runs_cached} cached, "
+            f"{r.runs_failed} failed); pages {r.pages_written} written, "
+            f"{r.pages_unchanged} unchanged, {r.pages_removed} removed in {r.duration_s:.2f}s")
 
 
 def encode_report(report: BuildReport) -> bytes:
