@@ -25,7 +25,9 @@ $(EXAMPLES_STAMP): $(STAMP) examples/generate_examples.py examples/example_runs.
 site: install $(EXAMPLES_STAMP)
 	$(BIN)/sitegen build
 
+# The browser tests need Chromium: Debian's package is installed when apt-get may be used, else they skip.
 test: install
+	@sh tests/browser/install_chromium.sh || true
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -34,8 +36,8 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/bench_build.py --markdown bench-out/results.md
 
-serve: site
-	$(BIN)/python -m http.server --bind 127.0.0.1 --directory site 8000
+serve: install $(EXAMPLES_STAMP)
+	$(BIN)/sitegen serve --watch
 
 examples: install
 	$(BIN)/python examples/generate_examples.py
