@@ -13,6 +13,7 @@ from sitegen import tracking_uri
 from sitegen.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "sitegen.yaml"
+ACKNOWLEDGED_FILE = "acknowledged.yaml"  # in the content dir: regressions marked as known
 BUNDLED_EXAMPLES = "examples/runs"
 
 
@@ -89,6 +90,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     trends: TrendsConfig = TrendsConfig()
     source: str = ""
     """The file this config came from (set by the loader, not in the file)."""
+
+    @property
+    def acknowledged(self) -> str:
+        """The file of decisions on regressions (`sitegen.analysis.acknowledged`)."""
+        return os.path.join(self.content, ACKNOWLEDGED_FILE)
 
     def fingerprint(self) -> bytes:
         """What pages depend on: everything except where it was loaded from."""

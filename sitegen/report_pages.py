@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,14 +25,13 @@ from sitegen.analysis.regressions import detect, rule_for
 from sitegen.analysis.sessions import sessions
 from sitegen.analysis.trends import Trend, trends
 from sitegen.analysis.triage import triage
-from sitegen.config import Config
+from sitegen.config import ACKNOWLEDGED_FILE, Config
 from sitegen.model import Run
 from sitegen.render.env import Page
 from sitegen.render.report_blocks import Views
+from sitegen.render.run_page import run_url
 from sitegen.render.site import REGRESSIONS_JSON, TRENDS_PATH, SiteInfo, regression_path, trend_path
 from sitegen.reporting import Reporter
-
-ACKNOWLEDGED_FILE = acknowledged.FILE_NAME  # in the content dir
 
 
 class Planned(NamedTuple):
@@ -69,7 +67,7 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     by_session = sessions(runs, direction_of)
     all_trends = trends(runs)
     flagged = _flagged(all_trends, inputs, reporter)
-    urls = {run.slug: f"runs/{run.slug}/index.html" for run in runs}
+    urls = {run.slug: run_url(run) for run in runs}
     rows = [(item.run, item.row) for item in listings]
     cov = coverage(runs)
     serving = [run for run in runs if run.points]
@@ -114,22 +112,22 @@ def _flagged(all_trends: list[Trend], inputs: Inputs, reporter: Reporter) -> lis
     if found.keys() != known.keys():
         cache.save_steps(inputs.out, found)
     steps = [step for trend_steps in found.values() for step in trend_steps]
-    return acknowledged.flag(steps, _acknowledgements(inputs.config.content, reporter), _day(inputs.now))
+    return acknowledged.flag(steps, _acknowledgements(inputs.config.acknowledged, reporter), _day(inputs.now))
 
 
-def _acknowledgements(content_dir: str, reporter: Reporter) -> list[acknowledged.Acknowledgement]:
-    path = os.path.join(content_dir, ACKNOWLEDGED_FILE)
+def _acknowledgements(path: str, reporter: Reporter) -> list[acknowledged.Acknowledgement]:
+    shown = f"content/{ACKNOWLEDGED_FILE}"
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:
-        reporter.warning(f"content/{ACKNOWLEDGED_FILE}", f"cannot read: {exc}")
+        reporter.warning(shown, f"cannot read: {exc}")
         return []
     acks, problems = acknowledged.parse(text)
     for problem in problems:
-        reporter.warning(f"content/{ACKNOWLEDGED_FILE}", problem)
+        reporter.warning(shown, problem)
     return acks
 
 

@@ -23,7 +23,6 @@ from sitegen.run_jobs import JobSettings
 from sitegen.write import remove, write_if_changed
 
 PLOTLY_JS = "assets/plotly.min.js"
-ACKNOWLEDGED_FILE = "acknowledged.yaml"  # decisions on regressions, beside the content pages
 
 
 def site_pages(
@@ -56,7 +55,7 @@ def site_pages(
 
     runs_key = _hash(settings.site_key, *(f"{r.root}\0{r.run_id}\0{r.render_key}" for r in records),
                      *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())),
-                     _acknowledgements_key(config.content, settings.now))
+                     _acknowledgements_key(config.acknowledged, settings.now))
     if previous.get("index.html", _NONE).input_hash == runs_key:  # no run, content or decision changed
         kept = [p for p in previous if p not in pages and not p.startswith(_ASSETS)]
         pages.update({p: previous[p] for p in kept})
@@ -88,11 +87,13 @@ def _hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def _acknowledgements_key(content_dir: str, now: float) -> str:
+def _acknowledgements_key(path: str, now: float) -> str:
     """What `content/acknowledged.yaml` adds to the key of the pages about all runs: its stamp,
     and today's date while it exists (an acknowledgement expires with a date)."""
-    stamp = cache.stamp(os.path.join(content_dir, ACKNOWLEDGED_FILE))
-    return f"{stamp!r}\0{time.strftime('%Y-%m-%d', time.gmtime(now))}" if stamp is not None else ""
+    stamp = cache.stamp(path)
+    if stamp == cache.MISSING:
+        return ""
+    return f"{stamp!r}\0{time.strftime('%Y-%m-%d', time.gmtime(now))}"
 
 
 def _stamp_key(path: Path) -> str:

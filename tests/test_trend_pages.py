@@ -237,3 +237,12 @@ def test_each_metric_says_which_way_is_better_even_without_a_change(built):
     page = (out / re.search(r'href="\.\./(trends/[^"]*pipeline[^"]*)"', trends_index)[1]).read_text()
     assert "time_taken_s <span class=\"sub\">lower is better" in page
     assert "throughput_rows_per_s <span class=\"sub\">higher is better" in page
+
+
+def test_only_an_existing_acknowledgements_file_makes_the_date_part_of_the_pages_key(tmp_path: Path):
+    from sitegen.site_pages import _acknowledgements_key
+
+    path = str(tmp_path / "acknowledged.yaml")
+    assert _acknowledgements_key(path, START) == _acknowledgements_key(path, START + DAY) == ""
+    (tmp_path / "acknowledged.yaml").write_text("[]\n")
+    assert _acknowledgements_key(path, START) != _acknowledgements_key(path, START + DAY)

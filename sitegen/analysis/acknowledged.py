@@ -23,7 +23,6 @@ import yaml
 
 from sitegen.analysis.regressions import Step
 
-FILE_NAME = "acknowledged.yaml"
 _FIELDS = ("benchmark", "metric", "from", "reason", "until")
 
 
