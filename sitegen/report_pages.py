@@ -53,7 +53,7 @@ class Inputs(NamedTuple):
     content: dict[str, Path]  # Markdown pages by file name
 
 
-def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> list[Planned]:
+def plan(runs: list[Run], inputs: Inputs, reporter: Reporter) -> list[Planned]:
     from sitegen.render.compare import COMPARE_PATH, SERVING_PATH, compare_page, serving_page
     from sitegen.render.coverage import COVERAGE_PATH, coverage_page
     from sitegen.render.index import index_page, runs_json
@@ -61,19 +61,17 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     from sitegen.render.site import QUALITY_PATH
     from sitegen.render.trends import regressions_json, trends_index
 
-    runs = [item.run for item in listings]
     site, everything = inputs.site, inputs.runs_key
     direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
     by_session = sessions(runs, direction_of)
     all_trends = trends(runs)
     flagged = _flagged(all_trends, inputs, reporter)
     urls = {run.slug: run_url(run) for run in runs}
-    rows = [(item.run, item.row) for item in listings]
     cov = coverage(runs)
     serving = [run for run in runs if run.points]
     key = page_key(inputs.site_key)
     planned = [
-        Planned("index.html", everything, lambda: index_page(rows, site, by_session, flagged)),
+        Planned("index.html", everything, lambda: index_page(runs, site, by_session, flagged)),
         Planned("runs.json", everything, lambda: runs_json(runs)),
         Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site)),
         Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),

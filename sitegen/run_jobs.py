@@ -40,7 +40,7 @@ class RunJob(msgspec.Struct, frozen=True):
 
 
 class RunOutcome(msgspec.Struct):
-    listing: bytes  # msgpack of the run's cache.Listing
+    listing: bytes  # msgpack of the run's header (cache.header), as the pages about all runs need it
     record: cache.RunRecord
     read: bool
     failed: str | None
@@ -88,7 +88,7 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
     else:
         unchanged = len(record.pages)
     return RunOutcome(
-        listing=msgspec.msgpack.encode(listing(shown, settings.site)),
+        listing=msgspec.msgpack.encode(cache.header(shown)),
         record=record,
         read=read,
         failed=run.problem.message if read and run.problem else None,
@@ -98,12 +98,6 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
         unchanged=unchanged,
         removed=removed,
     )
-
-
-def listing(run: Run, site: SiteInfo) -> cache.Listing:
-    from sitegen.render.index import index_row
-
-    return cache.Listing(cache.header(run), index_row(run, site))
 
 
 def read_run(loc: Location, s: JobSettings) -> Run:

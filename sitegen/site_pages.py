@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sitegen import cache
 from sitegen.config import Config
+from sitegen.model import Run
 from sitegen.render.env import Page
 from sitegen.render.site import content_path
 from sitegen.reporting import Reporter
@@ -27,7 +28,7 @@ PLOTLY_JS = "assets/plotly.min.js"
 
 def site_pages(
     config: Config, settings: JobSettings, records: list[cache.RunRecord],
-    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]],
+    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[Run]],
     reporter: Reporter,
 ) -> dict[str, cache.PageRecord]:
     """Write what changed among the site-wide pages; returns their records for the manifest."""

@@ -153,7 +153,7 @@ def params_table(page: str) -> dict[str, str]:
     return {cells[0]: cells[1] for table, cells in audit(page).rows if "params" in table.split()}
 
 
-THEME_DATA = ("figures", "sweep-data")  # the ids of the JSON blocks the theme embeds
+THEME_DATA = ("figures", "sweep-data", "runs-data")  # the ids of the JSON blocks the theme embeds
 
 
 def assert_no_active_content(path: str, page: str) -> None:

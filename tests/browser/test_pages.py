@@ -161,8 +161,9 @@ def test_each_page_type_loads_cleanly_and_draws_its_plots(request: pytest.Fixtur
 
 # --- the runs table ----------------------------------------------------------------------------
 
-VISIBLE_ROWS = """[...document.querySelectorAll("#runs tbody tr")].filter(row => !row.hidden)
-  .map(row => ({text: row.textContent.toLowerCase(), status: row.dataset.status}))"""
+VISIBLE_ROWS = """[...document.querySelectorAll("#runs tbody tr")].filter(row => row.offsetParent)
+  .map(row => ({text: row.textContent.toLowerCase(),
+                status: row.cells[1].querySelector(".status").className.split("status-")[1]}))"""
 
 
 def set_field(page: Page, selector: str, value: str) -> str:
@@ -182,20 +183,20 @@ def test_runs_table_filters_by_text_status_and_tag(page: Page, example_site: Pat
     runs, index = runs_json(example_site), (example_site / "index.html").as_uri()
     total = len(runs)
     visit(page, index)
-    assert len(page.evaluate(VISIBLE_ROWS)) == total and filter_count(page) == f"{total} of {total} shown"
+    assert len(page.evaluate(VISIBLE_ROWS)) == total and filter_count(page) == f"{total} of {total} match"
 
     assert set_field(page, "#filter-text", "Fuzzy_Dedup") == "Fuzzy_Dedup"
     rows = page.evaluate(VISIBLE_ROWS)
     expected = sum("fuzzy_dedup" in run["run_id"] for run in runs)
     assert len(rows) == expected == 10 and all("fuzzy_dedup" in row["text"] for row in rows)
-    assert filter_count(page) == f"{expected} of {total} shown"
+    assert filter_count(page) == f"{expected} of {total} match"
 
     set_field(page, "#filter-text", "")
     assert set_field(page, "#filter-status", "failed") == "failed"
     rows = page.evaluate(VISIBLE_ROWS)
     failed = [run for run in runs if run["status"] == "failed"]
     assert len(rows) == len(failed) >= 2 and {row["status"] for row in rows} == {"failed"}
-    assert filter_count(page) == f"{len(failed)} of {total} shown"
+    assert filter_count(page) == f"{len(failed)} of {total} match"
 
     set_field(page, "#filter-text", "dedup_exact")  # both filters at once
     assert len(page.evaluate(VISIBLE_ROWS)) == sum("dedup_exact" in run["run_id"] for run in failed) == 1
@@ -203,7 +204,7 @@ def test_runs_table_filters_by_text_status_and_tag(page: Page, example_site: Pat
     visit(page, index + "#tag=sweep:48213")  # a link to the index filtered by a tag
     tagged = sum("sweep:48213" in run["tags"] for run in runs)
     assert len(page.evaluate(VISIBLE_ROWS)) == tagged == 3
-    assert filter_count(page) == f"{tagged} of {total} shown"
+    assert filter_count(page) == f"{tagged} of {total} match"
 
 
 def test_runs_table_sorts_by_the_clicked_header(page: Page, example_site: Path):
@@ -211,8 +212,7 @@ def test_runs_table_sorts_by_the_clicked_header(page: Page, example_site: Path):
     column = page.evaluate("[...document.querySelectorAll('#runs thead th')]"
                            ".findIndex(th => th.textContent.trim() === 'Created')")
     assert column >= 0
-    created = (f"[...document.querySelectorAll('#runs tbody tr')].map(row => Number(row.cells[{column}]"
-               ".dataset.value))")
+    created = f"[...document.querySelectorAll('#runs tbody tr')].map(row => row.cells[{column}].textContent)"
     header = f"#runs thead th:nth-child({column + 1})"
     before = page.evaluate(created)
     assert len(set(before)) > 1

@@ -86,6 +86,11 @@
       if (!box.checked && at !== -1) picked.splice(at, 1);
       update();
     });
+    table.addEventListener("sitegen:rows", function () {  // rows drawn anew by a filter or a sort
+      Array.prototype.forEach.call(table.querySelectorAll("input.pick"), function (box) {
+        box.checked = picked.indexOf(box.dataset.slug) !== -1;
+      });
+    });
     button.addEventListener("click", function () {
       location.href = button.dataset.href + "#runs=" + picked.join(",");
     });

@@ -24,30 +24,99 @@
     });
   }
 
+  // The runs table: every run is in the page as data (#runs-data); the first rows come as HTML,
+  // the rest are drawn a page at a time as the reader scrolls, so 10,000 runs load like 100.
+  var PAGE_ROWS = 100;
+
   function setupTable() {
     var table = document.getElementById("runs");
-    if (!table) return;
+    var source = document.getElementById("runs-data");
+    if (!table || !source) return;
+    var payload = JSON.parse(source.textContent);
+    var runs = payload.rows.map(function (row) {
+      var run = {};
+      payload.columns.forEach(function (name, i) { run[name] = row[i]; });
+      return run;
+    });
     var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
+    var badges = document.getElementById("status-badges").content;
+    var more = document.getElementById("runs-more");
     var text = document.getElementById("filter-text");
     var status = document.getElementById("filter-status");
     var tag = document.getElementById("filter-tag");
     var gpu = document.getElementById("filter-gpu");  // only when some run knows its GPUs
     var count = document.getElementById("filter-count");
-    var haystack = rows.map(function (row) { return row.textContent.toLowerCase(); });
+    var haystack = null;  // built on the first search
+    var order = runs, matching = runs, drawn = body.rows.length;
+
+    function searchable(run) {
+      return [run.name, run.run_id, run.badges.join(" "), run.status, run.kind, run.tags.join(" "),
+              run.gpu, run.created_text, run.duration_text].join(" ").toLowerCase();
+    }
+
+    function element(tag, className, content) {
+      var el = document.createElement(tag);
+      if (className) el.className = className;
+      if (content !== undefined) el.textContent = content;
+      return el;
+    }
+
+    function rowFor(run) {  // the row _run_row.html draws, built with textContent only
+      var row = document.createElement("tr"), cell = row.insertCell();
+      var pick = document.createElement("input");
+      pick.type = "checkbox";
+      pick.className = "pick";
+      pick.setAttribute("data-slug", run.slug);
+      pick.setAttribute("aria-label", "compare " + run.name);
+      var link = element("a", "", run.name);
+      link.setAttribute("href", run.url);
+      cell.append(pick, " ", link);
+      run.badges.forEach(function (badge) { cell.append(" ", element("span", "badge", badge)); });
+      cell.append(element("div", "sub", run.run_id));
+      var badge = badges.querySelector(".status-" + CSS.escape(run.status));
+      row.insertCell().append(badge ? badge.cloneNode(true) : run.status);
+      row.insertCell().textContent = run.kind;
+      cell = row.insertCell();
+      run.tags.forEach(function (name) { cell.append(element("span", "tag", name), " "); });
+      row.insertCell().textContent = run.created_text;
+      row.insertCell().textContent = run.duration_text;
+      cell = row.insertCell();
+      if (run.broken) cell.append(element("span", "warn", "⚠ broken"));
+      else if (run.warnings) cell.append(element("span", "warn", "⚠ " + run.warnings));
+      return row;
+    }
+
+    function draw(upTo) {  // rows [drawn, upTo) of the matching runs, after those already drawn
+      var rows = document.createDocumentFragment();
+      for (var i = drawn; i < Math.min(upTo, matching.length); i++) rows.appendChild(rowFor(matching[i]));
+      body.appendChild(rows);
+      drawn = body.rows.length;
+      more.hidden = drawn >= matching.length;
+      more.textContent = "Show more (" + drawn + " of " + matching.length + " drawn)";
+      table.dispatchEvent(new CustomEvent("sitegen:rows", { bubbles: true }));
+    }
+
+    function redraw() {
+      body.textContent = "";
+      drawn = 0;
+      draw(PAGE_ROWS);
+    }
 
     function apply() {
       var needle = text.value.trim().toLowerCase();
-      var wantStatus = status.value, wantTag = tag.value, wantGpu = gpu ? gpu.value : "", shown = 0;
-      rows.forEach(function (row, i) {
-        var ok = (!needle || haystack[i].indexOf(needle) !== -1) &&
-          (!wantStatus || row.dataset.status === wantStatus) &&
-          (!wantTag || row.dataset.tags.split("\n").indexOf(wantTag) !== -1) &&
-          (!wantGpu || row.dataset.gpu === wantGpu);
-        row.hidden = !ok;
-        if (ok) shown++;
+      var wantStatus = status.value, wantTag = tag.value, wantGpu = gpu ? gpu.value : "";
+      if (needle && !haystack) {
+        haystack = new Map();
+        runs.forEach(function (run) { haystack.set(run, searchable(run)); });
+      }
+      matching = order.filter(function (run) {
+        return (!needle || haystack.get(run).indexOf(needle) !== -1) &&
+          (!wantStatus || run.status === wantStatus) &&
+          (!wantTag || run.tags.indexOf(wantTag) !== -1) &&
+          (!wantGpu || run.gpu === wantGpu);
       });
-      count.textContent = shown + " of " + rows.length + " shown";
+      count.textContent = matching.length + " of " + runs.length + " match";
+      redraw();
     }
 
     function fromHash() {
@@ -59,28 +128,42 @@
       apply();
     }
 
-    [text, status, tag, gpu].forEach(function (el) { if (el) el.addEventListener("input", apply); });
-    window.addEventListener("hashchange", fromHash);
+    var SORT_KEYS = [
+      function (run) { return run.name.toLowerCase() + "\n" + run.run_id.toLowerCase(); },
+      function (run) { return run.status; },
+      function (run) { return run.kind; },
+      function (run) { return run.tags.join(" ").toLowerCase(); },
+      function (run) { return run.created; },
+      function (run) { return run.duration; },
+      function (run) { return run.warnings; },
+    ];
 
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
       th.addEventListener("click", function () {
         var descending = th.getAttribute("aria-sort") === "ascending";
         Array.prototype.forEach.call(th.parentNode.cells, function (c) { c.removeAttribute("aria-sort"); });
         th.setAttribute("aria-sort", descending ? "descending" : "ascending");
-        var numeric = th.dataset.sort === "num";
-        var keyed = rows.map(function (row) {
-          var cell = row.cells[column];
-          var key = numeric ? parseFloat(cell.dataset.value || "0") : cell.textContent.trim().toLowerCase();
-          return [key, row];
+        var key = SORT_KEYS[column], sign = descending ? -1 : 1;
+        var keyed = runs.map(function (run, i) { return [key(run), i, run]; });
+        keyed.sort(function (a, b) {  // ties keep the page's order, newest first
+          return (a[0] < b[0] ? -sign : a[0] > b[0] ? sign : 0) || a[1] - b[1];
         });
-        keyed.sort(function (a, b) {
-          var r = a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
-          return descending ? -r : r;
-        });
-        keyed.forEach(function (pair) { body.appendChild(pair[1]); });
+        order = keyed.map(function (item) { return item[2]; });
+        apply();
       });
     });
-    fromHash();
+
+    [text, status, tag, gpu].forEach(function (el) { if (el) el.addEventListener("input", apply); });
+    window.addEventListener("hashchange", fromHash);
+    more.addEventListener("click", function () { draw(drawn + PAGE_ROWS); });
+    if (window.IntersectionObserver) {  // the next rows are drawn before the reader reaches the end
+      new IntersectionObserver(function (entries) {
+        if (entries[0].isIntersecting && !more.hidden) draw(drawn + PAGE_ROWS);
+      }, { rootMargin: "800px" }).observe(more);
+    }
+    if (location.hash.length > 1) return fromHash();
+    count.textContent = runs.length + " of " + runs.length + " match";
+    draw(drawn);  // draws nothing: says whether there are more runs than rows
   }
 
   // "Copy" beside a block (`repro_block`): the clipboard API needs a secure context; else select the text.
