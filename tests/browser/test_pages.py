@@ -29,6 +29,7 @@ from test_untrusted_input import LOG, NOTES, patch_sidecar, payload, write_metri
 from sitegen.config import load_config
 
 from .cdp import Page
+from .conftest import VIEWPORT
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -223,6 +224,43 @@ def test_runs_table_sorts_by_the_clicked_header(page: Page, example_site: Path):
     page.click(header)
     assert page.evaluate(created) == sorted(before, reverse=True)
     assert page.evaluate(f"document.querySelector('{header}').getAttribute('aria-sort')") == "descending"
+
+
+# --- looks: a phone, light and dark ------------------------------------------------------------
+
+PHONE = (390, 844)
+LOOK = (Path(__file__).parent / "look.js").read_text()  # overflow, contrast, colours
+
+
+@pytest.fixture(params=["light", "dark"])
+def phone(request: pytest.FixtureRequest, page: Page) -> Iterator[str]:
+    scheme = [{"name": "prefers-color-scheme", "value": request.param}]
+    page.send("Emulation.setEmulatedMedia", features=scheme)
+    page.send("Emulation.setDeviceMetricsOverride", width=PHONE[0], height=PHONE[1], deviceScaleFactor=2,
+              mobile=True)
+    try:
+        yield request.param
+    finally:
+        page.send("Emulation.setEmulatedMedia", features=[])
+        page.set_viewport(*VIEWPORT)
+
+
+@pytest.mark.parametrize("kind", list(PAGE_TYPES))
+def test_each_page_type_reads_well_on_a_phone(page: Page, phone: str, example_site: Path, kind: str):
+    """No sideways scrolling of the page (wide tables scroll in their own box), every text
+    legible against its background, the page and its plots in the reader's colour scheme."""
+    url = example_site.as_uri() + "/" + example_path(example_site, kind)
+    assert page_faults(page, visit(page, url)) == []
+    look = page.evaluate(LOOK)
+    assert look["overflow"] <= 1, (
+        f"{kind}: the page scrolls sideways by {look['overflow']}px on a phone: {look['wide']}")
+    assert look["low"] == [], f"{kind} ({phone}): text below WCAG AA contrast: {look['low']}"
+    dark = sum(map(float, re.findall(r"[\d.]+", look["page"])[:3])) < 3 * 64
+    assert dark == (phone == "dark"), f"{kind}: a {phone} reader gets a page of {look['page']}"
+    assert set(look["plotText"]) <= {look["text"]}, f"{kind}: plot text {look['plotText']} is not the page's"
+    if kind in SCREENSHOT_PAGES:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(SCREENSHOTS / f"phone-{phone}-{kind}.png")
 
 
 # --- log pages ---------------------------------------------------------------------------------

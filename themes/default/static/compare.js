@@ -184,11 +184,15 @@
     [headers].concat(runs.map(function (run) { return run.label; })).forEach(function (text) {
       head.appendChild(element("th", text));
     });
+    showTable(section, table);
+    return table.createTBody();
+  }
+
+  function showTable(section, table) {  // a wide table scrolls in its own box, not the page
     var wrap = element("div", null, "scroll");
     wrap.appendChild(table);
     section.appendChild(wrap);
     section.hidden = false;
-    return table.createTBody();
   }
 
   function showRuns(root, entries) {
@@ -213,8 +217,7 @@
       status.appendChild(element("span", statusText(entry.data.status), "status status-" + entry.data.status));
       row.appendChild(element("td", entry.data.kind));
     });
-    section.appendChild(table);
-    section.hidden = false;
+    showTable(section, table);
   }
 
   function showParams(runs) {
