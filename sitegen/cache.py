@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from sitegen.errors import OutputLocked
+from sitegen.errors import OutputLocked, OutputUnwritable
 from sitegen.model import Run
 from sitegen.write import write_atomic
 
@@ -275,7 +275,12 @@ class BuildLock:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> BuildLock:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        except OSError as exc:
+            out = os.path.dirname(os.path.dirname(self.path))
+            raise OutputUnwritable(f"cannot write the site to {out}: {exc.strerror}; "
+                                   "choose another --out or 'out' in sitegen.yaml") from None
         identity = f"{socket.gethostname()} {os.getpid()}\n".encode()
         for _attempt in range(2):
             try:

@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sitegen: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine, not the data: a full disk, a vanished mount
+        if args.debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"sitegen: error: {exc.strerror or exc}{where} (--debug shows where)", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,6 +97,9 @@ def _build(args: argparse.Namespace) -> int:
         args.config, roots=args.root, out=args.out,
         **{"build.executor": args.executor, "build.workers": args.workers},
     )
+    if not config.roots and not args.quiet:
+        print("no roots configured: building the bundled example runs (set 'roots' in sitegen.yaml "
+              "or pass --root DIR for your own)", file=sys.stderr)
     config = with_default_roots(config)
     build(config, full=args.full, strict=args.strict, report_file=args.report,
           reporter=ConsoleReporter(quiet=args.quiet))

@@ -130,8 +130,13 @@ def _read_yaml(file: Path) -> dict[str, object]:
 
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:  # where, and what the parser expected there
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        problem = "; ".join(filter(None, (exc.problem, exc.context)))
+        raise ConfigError(f"{where}: not valid YAML ({problem}); fix it there") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"{file}: cannot read: {reason}") from None
     if data is None:
         return {}

@@ -4,7 +4,8 @@
     ├── ConfigError         exit 2  bad sitegen.yaml or flags
     ├── RootNotFound        exit 3  a configured root does not exist
     ├── OutputLocked        exit 4  another build holds the output directory
-    └── StrictFailure       exit 5  --strict and some run failed to read
+    ├── StrictFailure       exit 5  --strict and some run failed to read
+    └── OutputUnwritable    exit 6  the output directory cannot be created or written
 
 Problems inside a run are never exceptions: they are warnings on the Run.
 Only the CLI turns these into one line and an exit code.
@@ -29,3 +30,7 @@ class OutputLocked(SitegenError):
 
 class StrictFailure(SitegenError):
     exit_code = 5
+
+
+class OutputUnwritable(SitegenError):
+    exit_code = 6

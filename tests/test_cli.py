@@ -106,3 +106,36 @@ def test_no_roots_builds_the_bundled_examples(tmp_path):
     runs = json.loads((tmp_path / "site" / "runs.json").read_text())["runs"]
     assert len(runs) >= 5
     assert {"completed", "failed"} <= {run["status"] for run in runs}
+    assert "no roots configured" not in done.stderr  # quiet: only the runs' problems
+
+
+def test_no_roots_says_it_builds_the_bundled_examples(tmp_path):
+    done = sitegen("build", "--out", "site", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == ("no roots configured: building the bundled example runs "
+                                           "(set 'roots' in sitegen.yaml or pass --root DIR for your own)")
+
+
+def test_broken_yaml_is_one_line_with_where_and_what(tmp_path):
+    (tmp_path / "sitegen.yaml").write_text("roots: [runs\nout: site\n")
+    done = sitegen("build", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == ("sitegen: error: sitegen.yaml:2:4: not valid YAML (expected ',' or ']', but got "
+                           "':'; while parsing a flow sequence); fix it there\n")
+
+
+def test_an_output_that_cannot_be_made_is_one_line_and_exit_6(runs_root, tmp_path):
+    (tmp_path / "taken").write_text("a file, not a directory")
+    done = sitegen("build", "--root", str(runs_root), "--out", "taken/site", cwd=tmp_path)
+    assert done.returncode == 6
+    assert done.stderr == (f"sitegen: error: cannot write the site to {tmp_path / 'taken' / 'site'}: "
+                           "Not a directory; choose another --out or 'out' in sitegen.yaml\n")
+
+
+def test_a_write_that_fails_midway_is_one_line_naming_the_file(runs_root, tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "runs").write_text("a file where the run pages go")
+    done = sitegen("build", "-q", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"sitegen: error: Not a directory: {tmp_path / 'site' / 'runs'}/")
+    assert done.stderr.endswith(" (--debug shows where)\n")
