@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs t
     from sitegen.analysis.regressions import Rule, Step
     from sitegen.analysis.trends import Trend
 
-MANIFEST_FORMAT = 6
+MANIFEST_FORMAT = 7
 CACHE_DIR = "_build"
 MISSING = (0, 0, -1, 0)
 
@@ -183,7 +183,17 @@ def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:
 # --- cached runs ------------------------------------------------------------------
 
 _RUN_DECODER = msgspec.msgpack.Decoder(Run)
-_LISTINGS_DECODER = msgspec.msgpack.Decoder(list[Run])  # every run's header
+class Listing(msgspec.Struct, array_like=True):
+    """A run as the pages about all runs need it: its header, and its entries in the index's
+    data and in runs.json, serialized when the run was rendered (so that one changed run does
+    not serialize every other run again)."""
+
+    run: Run
+    index_row: bytes
+    runs_json_entry: bytes
+
+
+_LISTINGS_DECODER = msgspec.msgpack.Decoder(list[Listing])
 
 
 def _run_path(out: str, slug: str) -> str:
@@ -221,16 +231,16 @@ def header(run: Run) -> Run:
                                    artifacts=[], stages={}, snapshot=None, inputs=())
 
 
-def load_listings(out: str) -> dict[str, Run]:
+def load_listings(out: str) -> dict[str, Listing]:
     try:
         with open(os.path.join(cache_dir(out), "listings.msgpack"), "rb") as handle:
             listings = _LISTINGS_DECODER.decode(handle.read())
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return {}
-    return {run_key(run.root, run.run_id): run for run in listings}
+    return {run_key(item.run.root, item.run.run_id): item for item in listings}
 
 
-def save_listings(out: str, listings: list[Run]) -> None:
+def save_listings(out: str, listings: list[Listing]) -> None:
     write_atomic(os.path.join(cache_dir(out), "listings.msgpack"), msgspec.msgpack.encode(listings))
 
 

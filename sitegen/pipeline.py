@@ -14,10 +14,9 @@ from sitegen.analysis.status import settle_status
 from sitegen.config import Config
 from sitegen.discover import Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
-from sitegen.model import Run
 from sitegen.readers import reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
-from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, run_job, run_job_in_worker
+from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
 from sitegen.site_pages import site_pages
 from sitegen.write import remove, remove_stale_temporaries, write_atomic
 
@@ -57,9 +56,9 @@ def build(
         records, changed = collect(outcomes, kept + stores.kept, reporter)
         prune(out, manifest, records, reporter)
         reporter.stage("writing site pages")
-        listings: list[Run] = []
+        listings: list[cache.Listing] = []
 
-        def load_listings() -> list[Run]:
+        def load_listings() -> list[cache.Listing]:
             listings.extend(all_listings(out, records, changed, settings))
             return listings
 
@@ -204,12 +203,12 @@ def collect(
 
 def all_listings(
     out: str, records: list[cache.RunRecord], changed: dict[str, bytes], settings: JobSettings
-) -> list[Run]:
-    """The listing (header) of every run, from this build's outcomes or the cache.
+) -> list[cache.Listing]:
+    """The listing of every run, from this build's outcomes or the cache.
 
     A cached listing is current: a run whose shown status changed (stalled) was re-rendered.
     """
-    decoder = msgspec.msgpack.Decoder(Run)
+    decoder = msgspec.msgpack.Decoder(cache.Listing)
     previous = cache.load_listings(out)
     listings = []
     for record in records:
@@ -222,7 +221,7 @@ def all_listings(
             run = cache.load_run(out, record.slug)
             if run is not None:
                 shown = settle_status(run, settings.now, settings.heartbeat_timeout_s)
-                listings.append(cache.header(shown))
+                listings.append(listing(shown))
     return listings
 
 

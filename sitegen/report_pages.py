@@ -53,7 +53,7 @@ class Inputs(NamedTuple):
     content: dict[str, Path]  # Markdown pages by file name
 
 
-def plan(runs: list[Run], inputs: Inputs, reporter: Reporter) -> list[Planned]:
+def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> list[Planned]:
     from sitegen.render.compare import COMPARE_PATH, SERVING_PATH, compare_page, serving_page
     from sitegen.render.coverage import COVERAGE_PATH, coverage_page
     from sitegen.render.index import index_page, runs_json
@@ -61,6 +61,9 @@ def plan(runs: list[Run], inputs: Inputs, reporter: Reporter) -> list[Planned]:
     from sitegen.render.site import QUALITY_PATH
     from sitegen.render.trends import regressions_json, trends_index
 
+    runs = [item.run for item in listings]
+    rows = [(item.run, item.index_row) for item in listings]
+    entries = [(item.run, item.runs_json_entry) for item in listings]
     site, everything = inputs.site, inputs.runs_key
     direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
     by_session = sessions(runs, direction_of)
@@ -71,8 +74,8 @@ def plan(runs: list[Run], inputs: Inputs, reporter: Reporter) -> list[Planned]:
     serving = [run for run in runs if run.points]
     key = page_key(inputs.site_key)
     planned = [
-        Planned("index.html", everything, lambda: index_page(runs, site, by_session, flagged)),
-        Planned("runs.json", everything, lambda: runs_json(runs)),
+        Planned("index.html", everything, lambda: index_page(rows, site, by_session, flagged)),
+        Planned("runs.json", everything, lambda: runs_json(entries)),
         Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site)),
         Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),
         Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged),

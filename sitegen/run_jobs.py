@@ -40,7 +40,7 @@ class RunJob(msgspec.Struct, frozen=True):
 
 
 class RunOutcome(msgspec.Struct):
-    listing: bytes  # msgpack of the run's header (cache.header), as the pages about all runs need it
+    listing: bytes  # msgpack of the run's cache.Listing
     record: cache.RunRecord
     read: bool
     failed: str | None
@@ -88,7 +88,7 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
     else:
         unchanged = len(record.pages)
     return RunOutcome(
-        listing=msgspec.msgpack.encode(cache.header(shown)),
+        listing=msgspec.msgpack.encode(listing(shown)),
         record=record,
         read=read,
         failed=run.problem.message if read and run.problem else None,
@@ -98,6 +98,12 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
         unchanged=unchanged,
         removed=removed,
     )
+
+
+def listing(run: Run) -> cache.Listing:
+    from sitegen.render.index import index_row, runs_json_entry
+
+    return cache.Listing(cache.header(run), index_row(run), runs_json_entry(run))
 
 
 def read_run(loc: Location, s: JobSettings) -> Run:

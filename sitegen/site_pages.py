@@ -16,7 +16,6 @@ from pathlib import Path
 
 from sitegen import cache
 from sitegen.config import Config
-from sitegen.model import Run
 from sitegen.render.env import Page
 from sitegen.render.site import content_path
 from sitegen.reporting import Reporter
@@ -28,7 +27,7 @@ PLOTLY_JS = "assets/plotly.min.js"
 
 def site_pages(
     config: Config, settings: JobSettings, records: list[cache.RunRecord],
-    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[Run]],
+    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]],
     reporter: Reporter,
 ) -> dict[str, cache.PageRecord]:
     """Write what changed among the site-wide pages; returns their records for the manifest."""

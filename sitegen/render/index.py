@@ -26,19 +26,21 @@ ROW_COLUMNS = ("slug", "url", "name", "run_id", "badges", "status", "kind", "tag
                "created", "created_text", "duration", "duration_text", "warnings", "broken")
 
 
-def index_page(runs: list[Run], site: SiteInfo, sessions: list[Session] = (),
+def index_page(rows: list[tuple[Run, bytes]], site: SiteInfo, sessions: list[Session] = (),
                flagged: list[Flagged] = ()) -> Page:
-    """The runs table, newest first (its first rows as HTML, all of them as data for site.js),
-    with the recent regressions and improvements, the sessions (newest first) and the site's
-    other pages linked above it."""
-    ordered = sorted(runs, key=lambda run: (-(run.created_at or 0.0), run.run_id))
+    """The runs table, newest first, from each run and its `index_row` (its first rows as HTML,
+    all of them as data for site.js), with the recent regressions and improvements, the
+    sessions (newest first) and the site's other pages linked above it."""
+    runs = [run for run, _ in rows]
+    ordered = sorted(rows, key=lambda item: (-(item[0].created_at or 0.0), item[0].run_id))
     statuses = Counter(run.status for run in runs)
     tags = sorted({t for run in runs for t in run.tags})
     gpu_types = sorted({_gpu(run) for run in runs} - {""})
+    data_rows = b",".join(row for _, row in ordered).decode()
     data = render(
         site.theme, "index.html", site=site, root="", run_count=len(runs),
-        inline_rows=[(run, run_url(run)) for run in ordered[:INLINE_ROWS]],
-        rows_json=dumps_for_script({"columns": ROW_COLUMNS, "rows": [_row(run) for run in ordered]}),
+        inline_rows=[(run, run_url(run)) for run, _ in ordered[:INLINE_ROWS]],
+        rows_json=f'{{"columns":{dumps_for_script(ROW_COLUMNS)},"rows":[{data_rows}]}}',
         status_counts=sorted(statuses.items()), tags=tags, gpu_types=gpu_types,
         sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
         flagged=sum(1 for run in runs if run.read_by_fallback or run.problem or run.warnings),
@@ -49,11 +51,14 @@ def index_page(runs: list[Run], site: SiteInfo, sessions: list[Session] = (),
     return Page("index.html", data)
 
 
-def _row(run: Run) -> list:
-    return [run.slug, run_url(run), run.name, run.run_id, run.badges, run.status, run.kind, run.tags,
-            _gpu(run), run.created_at or 0, format_time(run.created_at), run.duration_s or 0,
-            format_duration(run.duration_s), len(run.warnings) + (run.problem is not None),
-            run.problem is not None]
+def index_row(run: Run) -> bytes:
+    """The run's row of the index's data (ROW_COLUMNS), made when the run is rendered."""
+    return dumps_for_script([
+        run.slug, run_url(run), run.name, run.run_id, run.badges, run.status, run.kind, run.tags,
+        _gpu(run), run.created_at or 0, format_time(run.created_at), run.duration_s or 0,
+        format_duration(run.duration_s), len(run.warnings) + (run.problem is not None),
+        run.problem is not None,
+    ]).encode()
 
 
 def _gpu(run: Run) -> str:
@@ -89,17 +94,21 @@ def _links(runs: list[Run], has_sessions: bool, has_trends: bool) -> list[tuple[
     return links
 
 
-def runs_json(runs: list[Run]) -> Page:
-    rows = [
-        {
-            "run_id": r.run_id, "root": r.root, "slug": r.slug, "kind": r.kind, "name": r.name,
-            "status": r.status, "session": r.session, "benchmark": r.benchmark,
-            "tags": list(r.tags), "badges": list(r.badges),
-            "created_at": r.created_at, "ended_at": r.ended_at,
-            "summary": r.summary, "url": run_url(r), "warnings": r.warnings,
-            "problem": r.problem.message if r.problem else None,
-        }
-        for r in sorted(runs, key=lambda r: (r.root, r.run_id))
-    ]
+def runs_json_entry(run: Run) -> bytes:
+    """The run's object in runs.json, made when the run is rendered."""
     # escaped like JSON in a page: run data stays inert even if the file is sniffed or inlined as HTML
-    return Page("runs.json", dumps_for_script({"format": RUNS_JSON_FORMAT, "runs": rows}).encode() + b"\n")
+    return dumps_for_script({
+        "run_id": run.run_id, "root": run.root, "slug": run.slug, "kind": run.kind, "name": run.name,
+        "status": run.status, "session": run.session, "benchmark": run.benchmark,
+        "tags": list(run.tags), "badges": list(run.badges),
+        "created_at": run.created_at, "ended_at": run.ended_at,
+        "summary": run.summary, "url": run_url(run), "warnings": run.warnings,
+        "problem": run.problem.message if run.problem else None,
+    }).encode()
+
+
+def runs_json(entries: list[tuple[Run, bytes]]) -> Page:
+    """Every run's `runs_json_entry`, by root and run id."""
+    ordered = sorted(entries, key=lambda item: (item[0].root, item[0].run_id))
+    joined = b",".join(entry for _, entry in ordered)
+    return Page("runs.json", b'{"format":%d,"runs":[%s]}\n' % (RUNS_JSON_FORMAT, joined))

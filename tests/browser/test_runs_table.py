@@ -13,7 +13,7 @@ import pytest
 from sitegen.model import ComputeInfo, Problem, Run
 from sitegen.render.compare import compare_page
 from sitegen.render.env import theme_dir
-from sitegen.render.index import INLINE_ROWS, index_page
+from sitegen.render.index import INLINE_ROWS, index_page, index_row
 from sitegen.render.site import SiteInfo
 
 from .cdp import Page
@@ -47,7 +47,8 @@ def _run(i: int) -> Run:
 @pytest.fixture(scope="module")
 def big_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("big-index")
-    for built in (index_page([_run(i) for i in range(RUNS)], SITE), compare_page(SITE)):
+    runs = [_run(i) for i in range(RUNS)]
+    for built in (index_page([(run, index_row(run)) for run in runs], SITE), compare_page(SITE)):
         (out / built.path).write_bytes(built.data)
     shutil.copytree(theme_dir("default") / "static", out / "assets")
     return out / "index.html"

@@ -22,7 +22,7 @@ from sitegen.render.compare import (
     varying_params,
 )
 from sitegen.render.env import Page, theme_dir
-from sitegen.render.index import index_page
+from sitegen.render.index import index_page, index_row
 from sitegen.render.run_data import MAX_POINTS, points_per_line, run_data_js
 from sitegen.render.run_page import run_pages, run_url
 from sitegen.render.site import SiteInfo
@@ -222,7 +222,8 @@ def test_compare_js_takes_only_slugs_from_the_address():
 
 
 def test_index_rows_have_a_pick_box_in_the_run_cell_and_the_columns_still_line_up():
-    html = index_page([_run(1, name=SCRIPT)], SITE).data.decode()
+    run = _run(1, name=SCRIPT)
+    html = index_page([(run, index_row(run))], SITE).data.decode()
     assert '<input type="checkbox" class="pick" data-slug="s1" aria-label="compare &lt;/script&gt;' in html
     headers = re.findall(r"<th data-sort=", html)
     cells = re.findall(r"<td", html[html.index("<tbody>"):])

@@ -7,7 +7,7 @@ import re
 
 from sitegen.model import Problem, Run
 from sitegen.render.env import theme_dir
-from sitegen.render.index import INLINE_ROWS, ROW_COLUMNS, index_page
+from sitegen.render.index import INLINE_ROWS, ROW_COLUMNS, index_page, index_row, runs_json, runs_json_entry
 from sitegen.render.site import SiteInfo
 
 SITE = SiteInfo(title="t", theme=str(theme_dir("default")), version="0")
@@ -20,6 +20,10 @@ def _run(i: int, **fields: object) -> Run:
     return Run(**{**defaults, **fields})
 
 
+def _index(runs: list[Run]) -> str:
+    return index_page([(run, index_row(run)) for run in runs], SITE).data.decode()
+
+
 def _data(html: str) -> list[dict]:
     text = re.search(r'<script type="application/json" id="runs-data">(.*?)</script>', html, re.S)[1]
     payload = json.loads(text)
@@ -29,7 +33,7 @@ def _data(html: str) -> list[dict]:
 
 def test_the_first_rows_are_html_and_every_run_is_data_newest_first():
     runs = [_run(i) for i in range(INLINE_ROWS + 50)]
-    html = index_page(runs, SITE).data.decode()
+    html = _index(runs)
     body = html[html.index("<tbody>"):html.index("</tbody>")]
     assert body.count("<tr>") == INLINE_ROWS
     newest = [f"r{i:05d}" for i in reversed(range(INLINE_ROWS + 50))]
@@ -41,14 +45,14 @@ def test_the_first_rows_are_html_and_every_run_is_data_newest_first():
 
 
 def test_a_small_index_draws_every_row_and_says_nothing_of_more():
-    html = index_page([_run(1), _run(2)], SITE).data.decode()
+    html = _index([_run(1), _run(2)])
     assert html[html.index("<tbody>"):].count("<tr>") == 2 and "<noscript>" not in html
 
 
 def test_row_data_holds_what_the_row_shows():
     broken = _run(1, tags=("a", "b"), badges=("legacy",), ended_at=1001.0 + 75.4, warnings=["w"],
                   problem=Problem(message="bad"), status="broken")
-    (row,) = _data(index_page([broken], SITE).data.decode())
+    (row,) = _data(_index([broken]))
     assert row["tags"] == ["a", "b"] and row["badges"] == ["legacy"]
     assert row["duration_text"] == "1m 15s" and row["created_text"] == "1970-01-01 00:16:41 UTC"
     assert row["warnings"] == 2 and row["broken"] is True and row["gpu"] == ""
@@ -57,6 +61,15 @@ def test_row_data_holds_what_the_row_shows():
 def test_hostile_run_fields_stay_inert_in_the_data_and_the_html():
     runs = [_run(i, name=SCRIPT, run_id=SCRIPT + str(i), tags=(SCRIPT,), badges=(SCRIPT,), kind=SCRIPT)
             for i in range(INLINE_ROWS + 1)]
-    html = index_page(runs, SITE).data.decode()
+    html = _index(runs)
     assert html.count("<script") == html.count("</script>") == 3  # the data, compare.js and site.js
     assert all(row["name"] == SCRIPT for row in _data(html))
+
+
+def test_runs_json_joins_each_runs_entry_by_root_and_run_id_into_valid_json():
+    runs = [_run(2, root="/b"), _run(1, root="/b", name=SCRIPT), _run(3, root="/a")]
+    page = runs_json([(run, runs_json_entry(run)) for run in runs])
+    assert page.data.endswith(b"]}\n") and b"<" not in page.data
+    data = json.loads(page.data)
+    assert data["format"] == 1 and [run["run_id"] for run in data["runs"]] == ["r00003", "r00001", "r00002"]
+    assert data["runs"][1]["name"] == SCRIPT and data["runs"][1]["url"] == "runs/s1/index.html"
