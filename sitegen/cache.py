@@ -22,6 +22,7 @@ from sitegen.write import write_atomic
 if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs them
     from sitegen.analysis.regressions import Rule, Step
     from sitegen.analysis.trends import Trend
+    from sitegen.render.report_blocks import Block
 
 MANIFEST_FORMAT = 7
 CACHE_DIR = "_build"
@@ -264,6 +265,28 @@ def load_steps(out: str) -> dict[str, list[Step]]:
 
 def save_steps(out: str, steps: dict[str, list[Step]]) -> None:
     write_atomic(os.path.join(cache_dir(out), "steps.msgpack"), msgspec.msgpack.encode(steps))
+
+
+# --- the sitegen-* blocks of content pages ---------------------------------------------------
+
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def load_content_blocks(out: str) -> dict[str, list[Block]]:
+    """The blocks of each content page of the last build, by `text_key` of the page's text
+    (finding them needs a Markdown parser); empty when unreadable."""
+    from sitegen.render.report_blocks import Block
+
+    try:
+        with open(os.path.join(cache_dir(out), "content-blocks.msgpack"), "rb") as handle:
+            return msgspec.msgpack.decode(handle.read(), type=dict[str, list[Block]])
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return {}
+
+
+def save_content_blocks(out: str, blocks: dict[str, list[Block]]) -> None:
+    write_atomic(os.path.join(cache_dir(out), "content-blocks.msgpack"), msgspec.msgpack.encode(blocks))
 
 
 # --- the lock ---------------------------------------------------------------------

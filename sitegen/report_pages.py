@@ -202,10 +202,12 @@ def _content_pages(views: Views, inputs: Inputs, key, reporter: Reporter) -> lis
     from sitegen.render.report_blocks import select
     from sitegen.render.site import content_path
 
-    planned = []
+    planned, known, found = [], cache.load_content_blocks(inputs.out), {}
     for name, path in sorted(inputs.content.items()):
         source = ContentSource(name, path.read_text(encoding="utf-8", errors="replace"))
-        selected = [select(block, views) for block in content_blocks(source)]
+        text = cache.text_key(source.text)
+        found[text] = known[text] if text in known else content_blocks(source)
+        selected = [select(block, views) for block in found[text]]
         for problem in (s.problem for s in selected if s.problem):
             reporter.warning(f"content/{name}", problem)
         shown_runs = [(r.slug, inputs.render_keys.get(r.slug, "")) for s in selected for r in s.runs]
@@ -219,6 +221,8 @@ def _content_pages(views: Views, inputs: Inputs, key, reporter: Reporter) -> lis
 
         shown = key(source.text, inputs.site.content_pages, selected, shown_runs)
         planned.append(Planned(content_path(name), shown, render))
+    if found.keys() != known.keys():
+        cache.save_content_blocks(inputs.out, found)
     return planned
 
 

@@ -213,6 +213,25 @@ def test_a_report_embeds_live_figures_and_tables_and_follows_the_data(built):
     assert "250" in (out / "pages/weekly.html").read_text()
 
 
+def test_a_reports_blocks_are_parsed_again_only_when_its_text_changes(built, monkeypatch):
+    from sitegen.render import content
+
+    root, out, config = built
+    report = root.parent / "content" / "weekly.md"
+    report.parent.mkdir()
+    report.write_text(REPORT)
+    run_build(config)
+    parsed, real = [], content.content_blocks
+    monkeypatch.setattr(content, "content_blocks", lambda source: parsed.append(source.name) or real(source))
+    write_entry(root, 11, "sort", {"time_taken_s": 250.0, "throughput_rows_per_s": 5001.0})
+    age(root)
+    assert "pages/weekly.html" in run_build(config).written and parsed == []  # its blocks from the cache
+    assert "250" in (out / "pages/weekly.html").read_text()
+    report.write_text(REPORT.replace("sort: -time_taken_s", "sort: time_taken_s"))
+    run_build(config)
+    assert parsed == ["weekly.md"]
+
+
 def test_steps_are_detected_again_only_in_the_trends_that_changed(built, monkeypatch):
     from sitegen import report_pages
 

@@ -13,11 +13,7 @@ from sitegen.render.run_page import run_url
 from sitegen.render.site import QUALITY_PATH, TRENDS_PATH, SiteInfo, regression_path, session_path
 
 RUNS_JSON_FORMAT = 1
-
-
 RECENT_POINTS = 5  # a current step whose first bad point is older than this is on the trends page only
-
-
 INLINE_ROWS = 100  # rows in the page's HTML; site.js draws the others from ROW_COLUMNS as needed
 
 # The runs table as data: one short list per run, newest first. Drawing 10,000 rows as HTML
