@@ -245,48 +245,46 @@ def save_listings(out: str, listings: list[Listing]) -> None:
     write_atomic(os.path.join(cache_dir(out), "listings.msgpack"), msgspec.msgpack.encode(listings))
 
 
-# --- steps found in trends --------------------------------------------------------------------
+# --- what the pages about many runs reuse: steps found in trends, content pages' blocks ------
 
 def trend_key(trend: Trend, rule: Rule) -> str:
     """What a trend's steps depend on: its points and its metric's rule."""
     return hashlib.blake2b(msgspec.msgpack.encode((trend, rule)), digest_size=12).hexdigest()
 
 
+def text_key(text: str) -> str:
+    """What a content page's blocks depend on: its text (finding them needs a Markdown parser)."""
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
 def load_steps(out: str) -> dict[str, list[Step]]:
     """The steps of each trend of the last build, by `trend_key`; empty when unreadable."""
     from sitegen.analysis.regressions import Step
 
-    try:
-        with open(os.path.join(cache_dir(out), "steps.msgpack"), "rb") as handle:
-            return msgspec.msgpack.decode(handle.read(), type=dict[str, list[Step]])
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return {}
+    return _load_reused(out, "steps.msgpack", dict[str, list[Step]])
 
 
 def save_steps(out: str, steps: dict[str, list[Step]]) -> None:
     write_atomic(os.path.join(cache_dir(out), "steps.msgpack"), msgspec.msgpack.encode(steps))
 
 
-# --- the sitegen-* blocks of content pages ---------------------------------------------------
-
-def text_key(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-
 def load_content_blocks(out: str) -> dict[str, list[Block]]:
-    """The blocks of each content page of the last build, by `text_key` of the page's text
-    (finding them needs a Markdown parser); empty when unreadable."""
+    """The blocks of each content page of the last build, by `text_key`; empty when unreadable."""
     from sitegen.render.report_blocks import Block
 
-    try:
-        with open(os.path.join(cache_dir(out), "content-blocks.msgpack"), "rb") as handle:
-            return msgspec.msgpack.decode(handle.read(), type=dict[str, list[Block]])
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return {}
+    return _load_reused(out, "content-blocks.msgpack", dict[str, list[Block]])
 
 
 def save_content_blocks(out: str, blocks: dict[str, list[Block]]) -> None:
     write_atomic(os.path.join(cache_dir(out), "content-blocks.msgpack"), msgspec.msgpack.encode(blocks))
+
+
+def _load_reused(out: str, name: str, kind: type) -> dict:
+    try:
+        with open(os.path.join(cache_dir(out), name), "rb") as handle:
+            return msgspec.msgpack.decode(handle.read(), type=kind)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return {}
 
 
 # --- the lock ---------------------------------------------------------------------
