@@ -21,7 +21,7 @@ from sitegen import cache
 from sitegen.analysis import acknowledged
 from sitegen.analysis.acknowledged import Flagged
 from sitegen.analysis.coverage import coverage
-from sitegen.analysis.regressions import detect, rule_for
+from sitegen.analysis.regressions import Rule, detect, rule_for
 from sitegen.analysis.sessions import sessions
 from sitegen.analysis.trends import Trend, trends
 from sitegen.analysis.triage import triage
@@ -68,7 +68,9 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
     by_session = sessions(runs, direction_of)
     all_trends = trends(runs)
-    flagged = _flagged(all_trends, inputs, reporter)
+    rules = [rule_for(trend.metric, inputs.config.trends) for trend in all_trends]
+    trend_keys = [cache.trend_key(trend, rule) for trend, rule in zip(all_trends, rules, strict=True)]
+    flagged = _flagged(all_trends, rules, trend_keys, inputs, reporter)
     urls = {run.slug: run_url(run) for run in runs}
     cov = coverage(runs)
     serving = [run for run in runs if run.points]
@@ -86,7 +88,7 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     if serving:
         planned.append(Planned(SERVING_PATH, key(serving), lambda: serving_page(serving, site)))
     planned += _session_pages(by_session, flagged, site, key)
-    planned += _trend_pages(all_trends, flagged, runs, site, key, direction_of)
+    planned += _trend_pages(all_trends, trend_keys, flagged, runs, site, key, direction_of)
     planned += _sweep_pages(runs, inputs, key)
     newest = by_session[0].name if by_session else None
     planned += _content_pages(Views(runs, all_trends, flagged, newest), inputs, key, reporter)
@@ -103,12 +105,11 @@ def page_key(site_key: str) -> Callable[..., str]:
     return key
 
 
-def _flagged(all_trends: list[Trend], inputs: Inputs, reporter: Reporter) -> list[Flagged]:
+def _flagged(all_trends: list[Trend], rules: list[Rule], trend_keys: list[str], inputs: Inputs,
+             reporter: Reporter) -> list[Flagged]:
     """Each trend's steps, detected again only for trends whose points or rule changed."""
     known, found = cache.load_steps(inputs.out), {}
-    for trend in all_trends:
-        rule = rule_for(trend.metric, inputs.config.trends)
-        key = cache.trend_key(trend, rule)
+    for trend, rule, key in zip(all_trends, rules, trend_keys, strict=True):
         found[key] = known[key] if key in known else detect(trend, rule)
     if found.keys() != known.keys():
         cache.save_steps(inputs.out, found)
@@ -152,14 +153,18 @@ def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key) -> l
     return planned
 
 
-def _trend_pages(all_trends: list[Trend], flagged: list[Flagged], runs: list[Run], site: SiteInfo,
-                 key, direction_of: Callable[[str], int]) -> list[Planned]:
+def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[Flagged], runs: list[Run],
+                 site: SiteInfo, key, direction_of: Callable[[str], int]) -> list[Planned]:
+    """A page per benchmark, keyed by its trends' `trend_key`s (points and rule, so not encoded
+    again) and their steps; a triage page per step."""
     from sitegen.render.trends import trend_pages
     from sitegen.render.triage import triage_page
 
     by_benchmark: dict[str, list[Trend]] = defaultdict(list)
-    for trend in all_trends:
+    keys_of: dict[str, list[str]] = defaultdict(list)
+    for trend, trend_key in zip(all_trends, trend_keys, strict=True):
         by_benchmark[trend.benchmark].append(trend)
+        keys_of[trend.benchmark].append(trend_key)
     steps_of: dict[tuple[str, str], list[Flagged]] = defaultdict(list)
     for f in flagged:
         steps_of[f.step.benchmark, f.step.metric].append(f)
@@ -168,7 +173,7 @@ def _trend_pages(all_trends: list[Trend], flagged: list[Flagged], runs: list[Run
         shown = [f for t in mine for f in steps_of[benchmark, t.metric]]
         directions = {t.metric: direction_of(t.metric) for t in mine}
         render = functools.partial(trend_pages, benchmark, mine, shown, directions, site)
-        planned.append(Planned(trend_path(benchmark), key(mine, shown, directions), render))
+        planned.append(Planned(trend_path(benchmark), key(keys_of[benchmark], shown, directions), render))
     by_slug = {run.slug: run for run in runs}
     for (benchmark, metric), mine in steps_of.items():
         trend = next(t for t in by_benchmark[benchmark] if t.metric == metric)
