@@ -97,10 +97,11 @@ def _build(args: argparse.Namespace) -> int:
         args.config, roots=args.root, out=args.out,
         **{"build.executor": args.executor, "build.workers": args.workers},
     )
-    if not config.roots and not args.quiet:
-        print("no roots configured: building the bundled example runs (set 'roots' in sitegen.yaml "
-              "or pass --root DIR for your own)", file=sys.stderr)
-    config = with_default_roots(config)
+    if not config.roots:
+        config = with_default_roots(config)  # or an error saying how to configure roots
+        if not args.quiet:
+            print("no roots configured: building the bundled example runs (set 'roots' in sitegen.yaml "
+                  "or pass --root DIR for your own)", file=sys.stderr)
     build(config, full=args.full, strict=args.strict, report_file=args.report,
           reporter=ConsoleReporter(quiet=args.quiet))
     return 0

@@ -116,7 +116,7 @@ class ConsoleReporter(Reporter):
         if self._status:
             self.stream.write("\r\x1b[K")
             self._status = False
-        print(text, file=self.stream)
+        print(text.translate(_CONTROLS), file=self.stream)  # run ids and messages come from run data
 
     def run_read(self, run_id: str, warnings: list[str], failed: str | None,
                  badges: tuple[str, ...] = ()) -> None:
@@ -145,6 +145,8 @@ class ConsoleReporter(Reporter):
 
 
 _REFRESH_S = 0.1
+# Control characters a directory or file name may carry would move the cursor or recolour the terminal.
+_CONTROLS = {c: "\ufffd" for c in (*range(0x20), 0x7f) if chr(c) not in "\n\t"}
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -60,3 +60,10 @@ def test_a_log_file_or_pipe_gets_plain_lines_and_quiet_gets_only_problems():
     quiet = Terminal()
     _build_events(ConsoleReporter(quiet, quiet=True))
     assert quiet.getvalue() == "warning: b: odd\n"
+
+
+def test_control_characters_from_run_data_never_reach_the_terminal():
+    stream = io.StringIO()
+    reporter = ConsoleReporter(stream, quiet=True)
+    reporter.run_read("runs/\x1b[2J\x1b]0;owned\x07x", ["bad\rcell\tthere"], None)
+    assert stream.getvalue() == "warning: runs/\ufffd[2J\ufffd]0;owned\ufffdx: bad\ufffdcell\tthere\n"

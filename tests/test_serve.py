@@ -89,6 +89,8 @@ def test_pages_are_served_with_their_content_types(site):
         status, headers, _ = get(port, run_dir.rstrip("/") + "?x=1")
         assert (status, headers["Location"]) == (301, run_dir + "?x=1")  # relative links resolve
         assert get(port, run_dir)[0] == 200
+        status, headers, _ = get(port, "////" + run_dir.strip("/"))  # never `//runs/`: another host
+        assert (status, headers["Location"]) == (301, run_dir)
 
 
 def test_the_build_cache_paths_outside_the_site_and_listings_are_refused(site, tmp_path):
