@@ -17,6 +17,7 @@ import msgspec
 
 from sitegen.errors import OutputLocked, OutputUnwritable
 from sitegen.model import Run
+from sitegen.paths import CACHE_DIR, is_slug
 from sitegen.write import write_atomic
 
 if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs them
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs t
     from sitegen.render.report_blocks import Block
 
 MANIFEST_FORMAT = 7
-CACHE_DIR = "_build"
 MISSING = (0, 0, -1, 0)
 
 Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
@@ -197,8 +197,22 @@ class Listing(msgspec.Struct, array_like=True):
 _LISTINGS_DECODER = msgspec.msgpack.Decoder(list[Listing])
 
 
+def cached_run_path(slug: str) -> str:
+    """Where a run's cache lies, relative to the output directory."""
+    return f"{CACHE_DIR}/runs/{slug}.msgpack"
+
+
+def slug_of_cached_run(path: str) -> str | None:
+    """The slug of a `cached_run_path`, or None when `path` is not one."""
+    head, _, name = path.rpartition("/")
+    slug = name.removesuffix(".msgpack")
+    return slug if head == f"{CACHE_DIR}/runs" and slug != name and is_slug(slug) else None
+
+
 def _run_path(out: str, slug: str) -> str:
-    return os.path.join(cache_dir(out), "runs", f"{slug}.msgpack")
+    if not is_slug(slug):  # slugs are read back from the manifest and the cache: input too
+        raise ValueError(f"not a run slug: {slug!r}")
+    return os.path.join(out, cached_run_path(slug))
 
 
 def save_run(out: str, run: Run) -> bytes:
@@ -209,17 +223,19 @@ def save_run(out: str, run: Run) -> bytes:
 
 
 def load_run(out: str, slug: str) -> Run | None:
+    """The cached run of `slug`; None when it is missing, unreadable or not that run's."""
     try:
         with open(_run_path(out, slug), "rb") as handle:
-            return _RUN_DECODER.decode(handle.read())
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            run = _RUN_DECODER.decode(handle.read())
+    except (OSError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
         return None
+    return run if run.slug == slug else None
 
 
 def drop_run(out: str, slug: str) -> None:
     try:
         os.unlink(_run_path(out, slug))
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):
         pass
 
 
@@ -238,7 +254,13 @@ def load_listings(out: str) -> dict[str, Listing]:
             listings = _LISTINGS_DECODER.decode(handle.read())
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return {}
-    return {run_key(item.run.root, item.run.run_id): item for item in listings}
+    return {run_key(item.run.root, item.run.run_id): item for item in listings if _inert(item)}
+
+
+def _inert(listing: Listing) -> bool:
+    """The serialized rows go into pages as they are: made by `jsonsafe.dumps_for_script` they
+    hold no `<`, so a listing that does was not written by sitegen and is made again."""
+    return b"<" not in listing.index_row and b"<" not in listing.runs_json_entry
 
 
 def save_listings(out: str, listings: list[Listing]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import msgspec
 
 from sitegen.cache import DirEntry, RunRecord
-from sitegen.readers import layout_of
+from sitegen.readers import LAYOUT_NAMES, layout_of
 
 SKIP_NAMES = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
 
@@ -113,7 +113,7 @@ def _identity(path: str) -> tuple[int, int, int] | None:
 
 
 def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) -> DirEntry | None:
-    if cached is not None and cached.mtime_ns == mtime_ns and not relist:
+    if cached is not None and cached.mtime_ns == mtime_ns and not relist and _plausible(cached):
         return cached
     try:
         with os.scandir(directory) as entries:
@@ -126,6 +126,14 @@ def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) 
         name for name, is_dir in items if is_dir and not name.startswith(".") and name not in SKIP_NAMES
     )
     return DirEntry(mtime_ns, [] if reader else subdirs, reader)
+
+
+def _plausible(entry: DirEntry) -> bool:
+    """A listing read back from the manifest (input too) names only entries of its directory
+    and a known layout: a tampered one must not lead discovery out of the roots."""
+    return (entry.reader is None or entry.reader in LAYOUT_NAMES) and all(
+        name not in (".", "..") and os.sep not in name and "\0" not in name for name in entry.subdirs
+    )
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
-from sitegen import __version__, cache, tracking_uri
+from sitegen import __version__, cache, journal, tracking_uri
 from sitegen.analysis.status import settle_status
 from sitegen.config import Config
 from sitegen.discover import Location, find_runs, find_store_runs
@@ -18,7 +18,7 @@ from sitegen.readers import reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
 from sitegen.site_pages import site_pages
-from sitegen.write import remove, remove_stale_temporaries, write_atomic
+from sitegen.write import remove_page, write_atomic
 
 POOL_THRESHOLD = 24  # fewer jobs than this run in-process: a pool costs more than it saves
 
@@ -36,10 +36,12 @@ def build(
         manifest, reason = (cache.Manifest(), None) if full else cache.load_manifest(out, __version__)
         if reason:
             reporter.note(reason)
+        leftovers = journal.leftovers(out)  # what an unfinished build may have written
         if lock.took_over:
             reporter.note("a previous build was interrupted; finishing its work")
-            remove_stale_temporaries(out)
             manifest = cache.distrust_outputs(manifest)
+        if lock.took_over or leftovers:
+            journal.remove_temporaries(out, leftovers)
         settings = _job_settings(config, started)
         relist = full or _periodic_relist(config, manifest)
         reporter.stage("finding runs")
@@ -71,6 +73,9 @@ def build(
             version=__version__, builds=manifest.builds + 1, dirs=dirs,
             runs={cache.run_key(r.root, r.run_id): r for r in records}, pages=page_records,
         ))
+        for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):
+            reporter.page_removed(path)
+        journal.close(out)
         report = _finish(reporter, len(records), full, started, out, report_file)
     if strict and report.runs_failed:
         failed = report.runs_failed
@@ -174,7 +179,7 @@ def execute(jobs: list[RunJob], settings: JobSettings, workers: int) -> Iterator
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context(method),
-        initializer=init_worker, initargs=(settings,),
+        initializer=init_worker, initargs=(settings, os.getpid()),
     ) as pool:
         yield from pool.map(run_job_in_worker, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
 
@@ -228,13 +233,28 @@ def all_listings(
 def prune(out: str, manifest: cache.Manifest, records: list[cache.RunRecord], reporter: Reporter) -> None:
     """Remove the pages and cache of runs that are gone; nothing else is ever removed."""
     present = {cache.run_key(r.root, r.run_id) for r in records}
+    refused = []
     for key, record in manifest.runs.items():
         if key in present:
             continue
         for path in record.pages:
-            remove(os.path.join(out, path), stop_at=out)
-            reporter.page_removed(path)
+            if remove_page(out, path):
+                reporter.page_removed(path)
+            else:
+                refused.append(path)
         cache.drop_run(out, record.slug)
+    if refused:
+        reporter.note(f"the build cache named {len(refused)} file(s) outside the site, such as "
+                      f"{refused[0]!r}; left alone (was {cache.cache_dir(out)} written by someone else?)")
+
+
+def _kept_files(records: list[cache.RunRecord], pages: dict[str, cache.PageRecord]) -> set[str]:
+    """Every file the saved manifest knows: run pages, run caches and site pages."""
+    kept = set(pages)
+    for record in records:
+        kept.update(record.pages)
+        kept.add(cache.cached_run_path(record.slug))
+    return kept
 
 
 def _finish(

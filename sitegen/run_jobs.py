@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
 import msgspec
 
-from sitegen import cache
+from sitegen import cache, journal
 from sitegen.analysis.status import live_until, settle_status
 from sitegen.discover import Location
 from sitegen.model import FALLBACK_BADGES, Problem, Run
+from sitegen.paths import resolve_within
 from sitegen.readers import reader_named, reader_version
 from sitegen.render.site import SiteInfo
-from sitegen.write import remove, write_if_changed
+from sitegen.write import remove_page, write_if_changed
 
 
 class JobSettings(msgspec.Struct, frozen=True):
@@ -59,14 +61,44 @@ def render_key(site_key: str, fingerprint: str, status: str) -> str:
 _settings: JobSettings | None = None
 
 
-def init_worker(settings: JobSettings) -> None:
-    global _settings
-    _settings = settings
+_build_pid = 0
+
+
+def init_worker(settings: JobSettings, build_pid: int) -> None:
+    """Set up a pool worker: it dies with the build that started it (a SIGKILLed build must not
+    leave workers that go on writing into its output)."""
+    global _settings, _build_pid
+    _settings, _build_pid = settings, build_pid
+    _die_with_parent()
+    _exit_if_orphaned()
 
 
 def run_job_in_worker(job: RunJob) -> RunOutcome:
     assert _settings is not None
+    _exit_if_orphaned()  # where the kernel cannot signal it (not Linux)
     return run_job(job, _settings)
+
+
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: the kernel SIGKILLs this process when its parent exits (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # the parent-pid check still stops a job from starting
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_if_orphaned() -> None:
+    if os.getppid() != _build_pid:
+        os._exit(1)
 
 
 def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
@@ -125,11 +157,12 @@ def _read(
     loc: Location, old: cache.RunRecord | None, s: JobSettings, read_elsewhere: bytes | None = None
 ) -> tuple[Run, cache.RunRecord]:
     run = read_run(loc, s) if read_elsewhere is None else msgspec.msgpack.decode(read_elsewhere, type=Run)
-    if run.problem is not None:
-        run = _keep_last_good(run, cache.load_run(s.out, run.slug), s.now)
-    encoded = cache.save_run(s.out, run)
     inputs = [] if loc.token else cache.relative_inputs(loc.run_dir, run.inputs)  # a store run has no files
     stamps = [cache.stamp(os.path.join(loc.run_dir, rel)) for rel in inputs]
+    if run.problem is not None:
+        run = _keep_last_good(run, cache.load_run(s.out, run.slug), _newest(stamps, loc.run_dir))
+    journal.announce(s.out, [cache.cached_run_path(run.slug)])
+    encoded = cache.save_run(s.out, run)
     record = cache.RunRecord(
         root=loc.root, run_id=loc.run_id, run_dir=loc.run_dir, reader=loc.reader,
         reader_version=reader_version(loc.reader), slug=run.slug, inputs=inputs, stamps=stamps,
@@ -142,9 +175,17 @@ def _read(
     return run, record
 
 
-def _keep_last_good(broken: Run, previous: Run | None, now: float) -> Run:
+def _newest(stamps: list[cache.Stamp], run_dir: str) -> float | None:
+    """When the run's files last changed (a deleted file changes its directory); None for a
+    store run. Pages say a run is broken since then, not since a build's clock: two builds of
+    the same input write the same bytes."""
+    mtimes = [mtime for mtime, _ctime, size, _ino in [*stamps, cache.stamp(run_dir)] if size >= 0]
+    return max(mtimes) / 1e9 if mtimes else None
+
+
+def _keep_last_good(broken: Run, previous: Run | None, changed_at: float | None) -> Run:
     """A run that became unreadable keeps its last good data, with the problem and since when."""
-    since = now
+    since = changed_at
     if previous is not None and previous.problem is not None and previous.problem.since:
         since = previous.problem.since
     problem = Problem(broken.problem.message, since)
@@ -155,8 +196,13 @@ def _keep_last_good(broken: Run, previous: Run | None, now: float) -> Run:
     )
 
 
-def _publish(source: str, target: str, previous: str | None) -> tuple[str | None, bool]:
-    """Copy a run file beside its page (the full data one click away)."""
+def _publish(
+    source: str, target: str, previous: str | None, allowed: tuple[str, ...]
+) -> tuple[str | None, bool]:
+    """Copy a run file beside its page (the full data one click away), if it lies where runs
+    may point: a run rendered from the cache names its files as the cache says."""
+    if resolve_within(source, "/", allowed) is None:
+        return None, False
     try:
         with open(source, "rb") as handle:
             data = handle.read()
@@ -170,8 +216,12 @@ def _write_pages(
 ) -> tuple[list[str], int, list[str], dict[str, str]]:
     from sitegen.render.run_page import artifact_name, run_dir, run_pages
 
+    rendered = run_pages(run, s.site)
+    published = [(f"{run_dir(run)}/{artifact_name(a)}", a.source) for a in run.artifacts
+                 if a.publish_as and a.source]
+    journal.announce(s.out, [page.path for page in rendered] + [path for path, _ in published])
     written, unchanged, pages = [], 0, {}
-    for page in run_pages(run, s.site):
+    for page in rendered:
         target = os.path.join(s.out, page.path)
         digest, did_write = write_if_changed(target, page.data, previous.get(page.path))
         pages[page.path] = digest
@@ -179,18 +229,14 @@ def _write_pages(
             written.append(page.path)
         else:
             unchanged += 1
-    for artifact in run.artifacts:
-        if artifact.publish_as and artifact.source:
-            path = f"{run_dir(run)}/{artifact_name(artifact)}"
-            digest, did_write = _publish(artifact.source, os.path.join(s.out, path), previous.get(path))
-            if digest is None:
-                continue
-            pages[path] = digest
-            if did_write:
-                written.append(path)
-            else:
-                unchanged += 1
-    removed = sorted(set(previous) - set(pages))
-    for path in removed:
-        remove(os.path.join(s.out, path), stop_at=s.out)
+    for path, source in published:
+        digest, did_write = _publish(source, os.path.join(s.out, path), previous.get(path), s.allowed)
+        if digest is None:
+            continue
+        pages[path] = digest
+        if did_write:
+            written.append(path)
+        else:
+            unchanged += 1
+    removed = [path for path in sorted(set(previous) - set(pages)) if remove_page(s.out, path)]
     return written, unchanged, removed, pages

@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sitegen import cache
+from sitegen import cache, journal
 from sitegen.config import Config
 from sitegen.render.env import Page
 from sitegen.render.site import content_path
 from sitegen.reporting import Reporter
 from sitegen.run_jobs import JobSettings
-from sitegen.write import remove, write_if_changed
+from sitegen.write import remove_page, write_if_changed
 
 PLOTLY_JS = "assets/plotly.min.js"
 
@@ -40,6 +40,7 @@ def site_pages(
             reporter.pages_unchanged(len(paths))
             return
         for page in render():
+            journal.announce(out, [page.path])
             old = previous.get(page.path)
             digest, written = write_if_changed(
                 os.path.join(out, page.path), page.data, old.content_hash if old else None
@@ -71,8 +72,8 @@ def site_pages(
             emit(planned.key, lambda p=planned: [page for page in [p.render()] if page], [planned.path])
 
     for path in sorted(set(previous) - set(pages)):
-        remove(os.path.join(out, path), stop_at=out)
-        reporter.page_removed(path)
+        if remove_page(out, path):
+            reporter.page_removed(path)
     return pages
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 
+from sitegen.paths import is_site_path
+
 # O_TRUNC: a temporary left by a killed build with the same pid is simply overwritten.
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -63,6 +65,25 @@ def _hash_on_disk(path: str) -> str | None:
         return None
 
 
+def remove_page(out: str, path: str) -> bool:
+    """Delete a file the build wrote at `path` (relative to `out`, as the manifest or the journal
+    name it), and the directories it leaves empty. False, and nothing touched, when the path
+    is not of a form sitegen writes or leads out of `out` through a link: both are read back
+    from files in the output directory, which others may have written."""
+    target = os.path.join(out, path)
+    if not is_site_path(path) or not is_inside(out, os.path.dirname(target)):
+        return False
+    remove(target, stop_at=out)
+    return True
+
+
+def is_inside(out: str, directory: str) -> bool:
+    """Whether `directory`, its links resolved, is `out` or lies below it."""
+    top = os.path.realpath(out)
+    real = os.path.realpath(directory)
+    return real == top or real.startswith(top + os.sep)
+
+
 def remove(path: str, stop_at: str) -> None:
     """Delete a file we wrote, and the directories it leaves empty, up to `stop_at`."""
     _unlink_quietly(path)
@@ -74,14 +95,6 @@ def remove(path: str, stop_at: str) -> None:
         except OSError:
             return
         directory = os.path.dirname(directory)
-
-
-def remove_stale_temporaries(directory: str) -> None:
-    """Temporaries left by a killed build; called under the build lock."""
-    for dirpath, _dirs, files in os.walk(directory):
-        for name in files:
-            if name.startswith(".tmp-") and name.endswith(".part"):
-                _unlink_quietly(os.path.join(dirpath, name))
 
 
 def _unlink_quietly(path: str) -> None:

@@ -6,14 +6,16 @@ import json
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
 from conftest import age, make_config, run_build, site_files, write_sidecar_run
 
-from sitegen import cache
+from sitegen import cache, journal
 from sitegen.errors import OutputLocked, RootNotFound, StrictFailure
 from sitegen.render.compare import sweep_path
+from sitegen.slug import run_slug
 
 
 def test_first_build_writes_the_site(runs_root, tmp_path):
@@ -183,11 +185,18 @@ def test_a_stale_lock_is_taken_over(runs_root, tmp_path):
     lock = out / "_build" / "lock"
     lock.parent.mkdir(parents=True)
     lock.write_text(f"{socket.gethostname()} 999999999\n")
-    (out / "runs").mkdir()
-    (out / "runs" / ".tmp-left.part").write_text("half a page")
+    (out / "runs" / "gone").mkdir(parents=True)
+    journal.announce(str(out), ["runs/gone/index.html"])  # as the killed build did before writing
+    ours = [out / "runs" / "gone" / ".tmp-4242-index.html.part",
+            out / "_build" / ".tmp-4242-listings.msgpack.part"]
+    users = [out / "runs" / ".tmp-left.part", out / "runs" / "gone" / ".tmp-4242-notes.txt.part",
+             out / ".tmp-1-index.html.part"]
+    for path in ours + users:
+        path.write_text("half a page")
     rep = run_build(make_config(runs_root, out))
     assert rep.report.runs_read == 3 and not lock.exists()
-    assert not (out / "runs" / ".tmp-left.part").exists()
+    assert [p for p in ours if p.exists()] == []
+    assert [p for p in users if p.exists()] == users  # only sitegen's own temporaries, where it wrote
 
 
 def test_a_new_run_is_found_in_a_listed_directory(runs_root, tmp_path):
@@ -226,3 +235,18 @@ def test_a_new_reader_version_rereads_its_runs(runs_root, tmp_path, monkeypatch)
     assert rep.report.runs_read == 3
     assert rep.report.pages_written == 0  # the same data renders the same pages
     assert run_build(config).report.runs_read == 0
+
+
+def test_two_builds_of_the_same_input_write_the_same_bytes(runs_root, tmp_path, monkeypatch):
+    """A broken run says since when from its files' times, not from the build's clock."""
+    (runs_root / "20231115/080000/cccccccccccc/sidecar.json").write_text("{not json")
+    age(runs_root)
+    first = tmp_path / "first"
+    run_build(make_config(runs_root, first))
+    later = time.time() + 86_400
+    monkeypatch.setattr(time, "time", lambda: later)
+    second = tmp_path / "second"
+    run_build(make_config(runs_root, second))
+    assert site_files(first) == site_files(second)
+    page = (first / "runs" / run_slug(str(runs_root), "20231115/080000/cccccccccccc") / "index.html")
+    assert "could not be read since 2023-11-14" in page.read_text()

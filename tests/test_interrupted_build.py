@@ -10,8 +10,10 @@ of the same runs, with no temporaries left behind; one more build must be a no-o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +21,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import OLD, age, site_files, write_sidecar_run
 
 from sitegen.pipeline import POOL_THRESHOLD
+from sitegen.slug import run_slug
 
 pytestmark = pytest.mark.slow
 
@@ -159,3 +163,69 @@ def test_an_input_changed_back_after_the_kill_is_completed(tmp_path):
         pytest.skip("the build finished before the kill point")
     config.write_text("")
     assert_completed_by_next_build(root, out, tmp_path)
+
+
+def test_pages_of_a_run_deleted_after_a_killed_build_are_removed(tmp_path):
+    """The killed build wrote a new run's pages, not the manifest; the run is then deleted."""
+    root, out = make_tree(tmp_path), tmp_path / "site"
+    build(root, out)
+    new = write_sidecar_run(root, "20231113/000000/aaa_new", rows=ROWS)
+    os.utime(root)  # a new entry: the root is listed again
+    grow_metrics(root)  # keeps the pool busy after the new run, which sorts first
+    page = out / "runs" / run_slug(str(root), "20231113/000000/aaa_new") / "index.html"
+    if not kill_build_at(root, out, lambda _out, _since: page.exists()):
+        pytest.skip("the build finished before the kill point")
+    shutil.rmtree(new)
+    build(root, out)
+    clean = tmp_path / "clean"
+    build(root, clean, "--full")
+    assert site_files(out) == site_files(clean)
+    assert not page.parent.exists()
+    assert sorted(p.name for p in (out / "_build" / "runs").iterdir()) == sorted(
+        p.name for p in (clean / "_build" / "runs").iterdir())
+    assert not (out / "_build" / "journal").exists()
+
+
+def test_pool_workers_die_with_a_killed_build(tmp_path):
+    """SIGKILL of the build's own process (not its group): no worker lives on to write."""
+    root, out = make_tree(tmp_path), tmp_path / "site"
+    proc = subprocess.Popen(build_command(root, out, "--full"), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers = _pool_workers_once_writing(proc, out)
+        if not workers:
+            pytest.skip("the build finished before its workers were seen")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert _until(lambda: not [w for w in workers if _alive(w)], timeout=60), "workers outlived the build"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _pool_workers_once_writing(proc: subprocess.Popen, out: Path) -> list[psutil.Process]:
+    """The build's worker processes, once they have written a run page."""
+    parent = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            workers = parent.children()
+            if workers and any((out / "runs").glob("*/index.html")):
+                return workers
+    return []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -58,6 +58,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
+LAYOUT_NAMES = frozenset(_VERSIONS)
 
 
 def layout_of(dir_name: str, names: Set[str]) -> str | None:
