@@ -116,7 +116,7 @@ def _written_by_another_version(data: bytes, version: str) -> bool:
 
 
 def save_manifest(out: str, manifest: Manifest) -> None:
-    write_atomic(_manifest_path(out), msgspec.msgpack.encode(manifest), durable=True)
+    write_atomic(_manifest_path(out), msgspec.msgpack.encode(manifest), within=out, durable=True)
 
 
 def distrust_outputs(manifest: Manifest) -> Manifest:
@@ -218,7 +218,7 @@ def _run_path(out: str, slug: str) -> str:
 def save_run(out: str, run: Run) -> bytes:
     """Cache the run; returns its encoding, so that its fingerprint can include it."""
     data = msgspec.msgpack.encode(run)
-    write_atomic(_run_path(out, run.slug), data)
+    write_atomic(_run_path(out, run.slug), data, within=out)
     return data
 
 
@@ -264,7 +264,7 @@ def _inert(listing: Listing) -> bool:
 
 
 def save_listings(out: str, listings: list[Listing]) -> None:
-    write_atomic(os.path.join(cache_dir(out), "listings.msgpack"), msgspec.msgpack.encode(listings))
+    _save(out, "listings.msgpack", msgspec.msgpack.encode(listings))
 
 
 # --- what the pages about many runs reuse: steps found in trends, content pages' blocks ------
@@ -287,7 +287,7 @@ def load_steps(out: str) -> dict[str, list[Step]]:
 
 
 def save_steps(out: str, steps: dict[str, list[Step]]) -> None:
-    write_atomic(os.path.join(cache_dir(out), "steps.msgpack"), msgspec.msgpack.encode(steps))
+    _save(out, "steps.msgpack", msgspec.msgpack.encode(steps))
 
 
 def load_content_blocks(out: str) -> dict[str, list[Block]]:
@@ -298,7 +298,11 @@ def load_content_blocks(out: str) -> dict[str, list[Block]]:
 
 
 def save_content_blocks(out: str, blocks: dict[str, list[Block]]) -> None:
-    write_atomic(os.path.join(cache_dir(out), "content-blocks.msgpack"), msgspec.msgpack.encode(blocks))
+    _save(out, "content-blocks.msgpack", msgspec.msgpack.encode(blocks))
+
+
+def _save(out: str, name: str, data: bytes) -> None:
+    write_atomic(os.path.join(cache_dir(out), name), data, within=out)
 
 
 def _load_reused(out: str, name: str, kind: type) -> dict:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from sitegen import cache
 from sitegen.paths import CACHE_DIR, is_site_path
-from sitegen.write import is_inside, remove, remove_page
+from sitegen.write import remove, remove_page, stays_inside
 
 _JOURNAL = "journal"
 _OPEN = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -67,7 +67,7 @@ def remove_temporaries(out: str, paths: Iterable[str]) -> None:
             names.add(name)
     for directory, names in expected.items():
         where = os.path.join(out, directory)
-        if not is_inside(out, where):
+        if not stays_inside(out, where):
             continue
         try:
             entries = os.listdir(where)

@@ -265,8 +265,8 @@ def _finish(
     report.full = full
     report.duration_s = round(time.time() - started, 3)
     data = encode_report(report)
-    write_atomic(os.path.join(cache.cache_dir(out), "report.json"), data)
+    write_atomic(os.path.join(cache.cache_dir(out), "report.json"), data, within=out)
     if report_file:
-        write_atomic(os.path.abspath(report_file), data)
+        write_atomic(os.path.abspath(report_file), data, within=None)  # where the user asked
     reporter.done()
     return report

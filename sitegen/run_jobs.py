@@ -197,7 +197,7 @@ def _keep_last_good(broken: Run, previous: Run | None, changed_at: float | None)
 
 
 def _publish(
-    source: str, target: str, previous: str | None, allowed: tuple[str, ...]
+    source: str, out: str, target: str, previous: str | None, allowed: tuple[str, ...]
 ) -> tuple[str | None, bool]:
     """Copy a run file beside its page (the full data one click away), if it lies where runs
     may point: a run rendered from the cache names its files as the cache says."""
@@ -208,7 +208,7 @@ def _publish(
             data = handle.read()
     except OSError:
         return previous, False  # vanished since it was read: keep the copy we have
-    return write_if_changed(target, data, previous)
+    return write_if_changed(target, data, previous, within=out)
 
 
 def _write_pages(
@@ -223,14 +223,14 @@ def _write_pages(
     written, unchanged, pages = [], 0, {}
     for page in rendered:
         target = os.path.join(s.out, page.path)
-        digest, did_write = write_if_changed(target, page.data, previous.get(page.path))
+        digest, did_write = write_if_changed(target, page.data, previous.get(page.path), within=s.out)
         pages[page.path] = digest
         if did_write:
             written.append(page.path)
         else:
             unchanged += 1
     for path, source in published:
-        digest, did_write = _publish(source, os.path.join(s.out, path), previous.get(path), s.allowed)
+        digest, did_write = _publish(source, s.out, os.path.join(s.out, path), previous.get(path), s.allowed)
         if digest is None:
             continue
         pages[path] = digest

@@ -43,7 +43,7 @@ def site_pages(
             journal.announce(out, [page.path])
             old = previous.get(page.path)
             digest, written = write_if_changed(
-                os.path.join(out, page.path), page.data, old.content_hash if old else None
+                os.path.join(out, page.path), page.data, old.content_hash if old else None, within=out
             )
             pages[page.path] = cache.PageRecord(key, digest)
             reporter.page(page.path, written)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 
+from sitegen.errors import OutputUnwritable
 from sitegen.paths import is_site_path
 
 # O_TRUNC: a temporary left by a killed build with the same pid is simply overwritten.
@@ -15,14 +17,19 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def write_atomic(path: str, data: bytes, *, durable: bool = False) -> None:
+def write_atomic(path: str, data: bytes, *, within: str | None, durable: bool = False) -> None:
     """Write via a temporary file in the same directory and a rename.
 
     A reader (or a build killed mid-write) sees the old file or the new one, never a mix.
     Pages skip the per-file fsync (it would cost more than rendering them); the build
     flushes once with `os.sync()` before the manifest, which is written `durable`.
+    A file in the output directory `within` is never written through a link below it (the
+    output may be restored from a cache others can write); None: a path the user named.
     """
     directory, name = os.path.split(path)
+    if within is not None and not stays_inside(within, directory):
+        raise OutputUnwritable(f"{directory} is a link out of the output directory {within}; "
+                               "remove it (sitegen never writes through a link in its output)")
     tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}.part")
     try:
         fd = os.open(tmp, _CREATE, 0o644)
@@ -41,7 +48,7 @@ def write_atomic(path: str, data: bytes, *, durable: bool = False) -> None:
         raise
 
 
-def write_if_changed(path: str, data: bytes, previous_hash: str | None) -> tuple[str, bool]:
+def write_if_changed(path: str, data: bytes, previous_hash: str | None, *, within: str) -> tuple[str, bool]:
     """Write `data` unless the file already holds it; returns (content hash, written?).
 
     `previous_hash` is what the manifest says the file holds; without one (None or "": a
@@ -53,7 +60,7 @@ def write_if_changed(path: str, data: bytes, previous_hash: str | None) -> tuple
         previous_hash = _hash_on_disk(path)
     if digest == previous_hash and os.path.exists(path):
         return digest, False
-    write_atomic(path, data)
+    write_atomic(path, data, within=within)
     return digest, True
 
 
@@ -71,17 +78,31 @@ def remove_page(out: str, path: str) -> bool:
     is not of a form sitegen writes or leads out of `out` through a link: both are read back
     from files in the output directory, which others may have written."""
     target = os.path.join(out, path)
-    if not is_site_path(path) or not is_inside(out, os.path.dirname(target)):
+    if not is_site_path(path) or not stays_inside(out, os.path.dirname(target)):
         return False
     remove(target, stop_at=out)
     return True
 
 
-def is_inside(out: str, directory: str) -> bool:
-    """Whether `directory`, its links resolved, is `out` or lies below it."""
-    top = os.path.realpath(out)
-    real = os.path.realpath(directory)
-    return real == top or real.startswith(top + os.sep)
+def stays_inside(out: str, directory: str) -> bool:
+    """Whether `directory` is `out` or below it with no link on the way (`out` itself may be
+    a link: the user chose it). A part that does not exist yet is made by the writer."""
+    rel = os.path.relpath(directory, out)
+    if rel == os.curdir:
+        return True
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return False
+    path = out
+    for part in rel.split(os.sep):
+        path = os.path.join(path, part)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return False
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+    return True
 
 
 def remove(path: str, stop_at: str) -> None:

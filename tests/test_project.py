@@ -25,7 +25,8 @@ LEVELS = {
     "cli": 4, "__main__": 4, "serve": 4,
 }
 SAME_LEVEL = {("model", "snapshot"), ("metric_names", "numbers"),
-              ("cache", "write"), ("journal", "cache"), ("journal", "write"), ("discover", "cache"), ("site_pages", "run_jobs"),
+              ("cache", "write"), ("journal", "cache"), ("journal", "write"), ("discover", "cache"),
+              ("site_pages", "run_jobs"),
               ("site_pages", "report_pages"),
               ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("pipeline", "ray_reads"),
               ("ray_reads", "run_jobs"), ("__main__", "cli"), ("cli", "serve"),

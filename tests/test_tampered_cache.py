@@ -13,6 +13,7 @@ import pytest
 from conftest import make_config, run_build, site_files, write_sidecar_run
 
 from sitegen import __version__, cache, journal
+from sitegen.errors import OutputUnwritable
 from sitegen.slug import run_slug
 
 GONE = "20231114/221320/bbbbbbbbbbbb"
@@ -131,3 +132,15 @@ def test_directory_listings_in_the_manifest_cannot_lead_out_of_the_roots(built, 
     reporter = run_build(make_config(root, out))
     assert "secret_run" not in (out / "runs.json").read_text()
     assert reporter.report.runs_total == 3
+
+
+def test_pages_are_never_written_through_a_link_in_the_output(built, tmp_path):
+    root, out = built
+    files = victims(tmp_path)
+    page_dir = out / "runs" / run_slug(str(root), GONE)
+    shutil.rmtree(page_dir)
+    page_dir.symlink_to(files[1].parent)
+    with pytest.raises(OutputUnwritable, match="is a link out of the output directory"):
+        run_build(make_config(root, out), full=True)
+    assert sorted(p.name for p in files[1].parent.iterdir()) == ["index.html"]
+    assert files[1].read_text() == "a user's file"
