@@ -34,6 +34,12 @@ def victims(tmp_path: Path) -> list[Path]:
     return files
 
 
+def link_pages_of_gone_run(root: Path, out: Path, target: Path) -> None:
+    page_dir = out / "runs" / run_slug(str(root), GONE)
+    shutil.rmtree(page_dir)
+    page_dir.symlink_to(target)
+
+
 def tamper_manifest(out: Path, edit) -> None:
     manifest, _ = cache.load_manifest(str(out), __version__)
     cache.save_manifest(str(out), edit(manifest))
@@ -62,9 +68,7 @@ def test_page_paths_in_the_manifest_that_leave_the_site_are_never_deleted(built,
 def test_a_run_directory_linked_out_of_the_site_is_not_followed_when_pruned(built, tmp_path):
     root, out = built
     files = victims(tmp_path)
-    page_dir = out / "runs" / run_slug(str(root), GONE)
-    shutil.rmtree(page_dir)
-    page_dir.symlink_to(files[1].parent)
+    link_pages_of_gone_run(root, out, files[1].parent)
     shutil.rmtree(root / GONE)
     run_build(make_config(root, out))
     assert files[1].read_text() == "a user's file"
@@ -137,9 +141,7 @@ def test_directory_listings_in_the_manifest_cannot_lead_out_of_the_roots(built, 
 def test_pages_are_never_written_through_a_link_in_the_output(built, tmp_path):
     root, out = built
     files = victims(tmp_path)
-    page_dir = out / "runs" / run_slug(str(root), GONE)
-    shutil.rmtree(page_dir)
-    page_dir.symlink_to(files[1].parent)
+    link_pages_of_gone_run(root, out, files[1].parent)
     with pytest.raises(OutputUnwritable, match="is a link out of the output directory"):
         run_build(make_config(root, out), full=True)
     assert sorted(p.name for p in files[1].parent.iterdir()) == ["index.html"]
