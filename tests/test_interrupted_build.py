@@ -111,7 +111,7 @@ def temporaries(out: Path) -> list[Path]:
 def assert_completed_by_next_build(root: Path, out: Path, tmp_path: Path) -> None:
     report = build(root, out)
     assert INTERRUPTED in report["notes"]
-    assert not (out / "_build" / "lock").exists()
+    assert not (out / "_build" / "lock").exists() and not (out / "_build" / "journal").exists()
     assert temporaries(out) == []
     clean = tmp_path / "clean"
     build(root, clean, "--full")
