@@ -6,12 +6,13 @@ old manifest means a full build, never an error.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -316,11 +317,28 @@ def _load_reused(out: str, name: str, kind: type) -> dict:
 # --- the lock ---------------------------------------------------------------------
 
 
-class BuildLock:
-    """An exclusively created lock file with host, pid and a heartbeat (flock fails on NFS).
+# A file system without hard links (vfat, exFAT, some SMB mounts) answers os.link with one of
+# these: the lock is then created with O_EXCL and written next (empty for a moment: see _is_stale).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
 
-    A lock whose heartbeat is older than `stale_after_s`, or whose process is gone on
-    this host, is taken over. `took_over` tells the build to clean up after the dead one.
+
+class _Holder(NamedTuple):
+    """What a lock file says: host and pid (None when its content does not parse), its last
+    heartbeat (its mtime), and which file it is."""
+
+    host: str
+    pid: int | None
+    beat: float
+    file_id: tuple[int, int]
+
+
+class BuildLock:
+    """A lock file with host, pid and a heartbeat (flock does nothing on many NFS mounts).
+
+    The lock is written to a temporary and hard-linked into place (which fails if a lock
+    exists), so that it never exists without its content. A lock whose heartbeat is older
+    than `stale_after_s`, or whose process is gone on this host, is taken over; `took_over`
+    tells the build to clean up after the dead one.
     """
 
     def __init__(self, out: str, stale_after_s: float = 120.0, beat_every_s: float = 10.0) -> None:
@@ -328,6 +346,8 @@ class BuildLock:
         self.stale_after_s = stale_after_s
         self.beat_every_s = beat_every_s
         self.took_over = False
+        self._identity = f"{socket.gethostname()} {os.getpid()}\n".encode()
+        self._file_id: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -338,33 +358,24 @@ class BuildLock:
             out = os.path.dirname(os.path.dirname(self.path))
             raise OutputUnwritable(f"cannot write the site to {out}: {exc.strerror}; "
                                    "choose another --out or 'out' in sitegen.yaml") from None
-        identity = f"{socket.gethostname()} {os.getpid()}\n".encode()
-        for _attempt in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._stale_holder()
-                if holder is None:
-                    raise OutputLocked(self._busy_message()) from None
-                self.took_over = True
-                try:
-                    os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
-            os.write(fd, identity)
-            os.close(fd)
-            self._thread = threading.Thread(target=self._beat, daemon=True)
-            self._thread.start()
-            return self
-        raise OutputLocked(self._busy_message())
+        for _attempt in range(3):
+            if self._place():
+                self._thread = threading.Thread(target=self._beat, daemon=True)
+                self._thread.start()
+                return self
+            holder = self._read_holder()
+            if holder is None:
+                continue  # released meanwhile: try again
+            if not self._is_stale(holder):
+                raise OutputLocked(self._busy_message(holder))
+            self.took_over |= self._remove_stale(holder)
+        raise OutputLocked(self._busy_message(self._read_holder()))
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        holder = self._read_holder()
+        if holder is not None and holder.file_id == self._file_id:  # else another build took it over
+            _unlink_quietly(self.path)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.beat_every_s):
@@ -373,32 +384,99 @@ class BuildLock:
             except OSError:
                 return
 
-    def _read_holder(self) -> tuple[str, int, float] | None:
+    def _temporary(self, kind: str) -> str:
+        """A file beside the lock that only this process uses; one left by a killed process is
+        harmless (nothing reads it) and replaced by the next one with the same host and pid."""
+        host = "".join(c if c.isalnum() or c in ".-" else "_" for c in socket.gethostname())
+        return f"{self.path}.{host}.{os.getpid()}.{kind}.tmp"
+
+    def _place(self) -> bool:
+        """Put this build's lock in place, whole, unless there is one; True if it is ours."""
+        temporary = self._temporary("new")
+        _unlink_quietly(temporary)  # left by a killed process with this pid, perhaps linked to a lock
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as handle:
-                host, _, pid = handle.read().strip().partition(" ")
-            return host, int(pid), os.stat(self.path).st_mtime
-        except (OSError, ValueError):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(self._identity)
+            try:
+                os.link(temporary, self.path)
+            except FileExistsError:
+                pass  # see the link count: NFS retries a link whose reply was lost, and fails
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+                return self._create_exclusively()
+            linked = os.stat(temporary)
+            if linked.st_nlink != 2:
+                return False
+            self._file_id = (linked.st_dev, linked.st_ino)
+            return True
+        finally:
+            _unlink_quietly(temporary)
+
+    def _create_exclusively(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(self._identity)
+            created = os.fstat(handle.fileno())
+        self._file_id = (created.st_dev, created.st_ino)
+        return True
+
+    def _read_holder(self) -> _Holder | None:
+        """Who holds the lock; None when there is no lock (or it cannot be read)."""
+        try:
+            with open(self.path, "rb") as handle:
+                text = handle.read(1024).decode("utf-8", errors="replace")
+                st = os.fstat(handle.fileno())
+        except OSError:
             return None
+        host, _, pid = text.strip().partition(" ")
+        parsed = int(pid) if pid.isascii() and pid.isdigit() else None
+        return _Holder(host, parsed, st.st_mtime, (st.st_dev, st.st_ino))
 
-    def _stale_holder(self) -> tuple[str, int, float] | bool | None:
-        holder = self._read_holder()
-        if holder is None:
-            return True  # vanished or garbled: safe to retry
-        host, pid, beat = holder
-        if time.time() - beat > self.stale_after_s:
-            return holder
-        if host == socket.gethostname() and not _alive(pid):
-            return holder
-        return None
+    def _is_stale(self, holder: _Holder) -> bool:
+        if time.time() - holder.beat > self.stale_after_s:
+            return True
+        if holder.pid is None:
+            # Content that does not parse is judged by its age alone, never taken over at once: an
+            # older sitegen creates its lock with O_EXCL and writes host and pid just after, and an
+            # NFS client may see a new file before its content, so a build may be starting behind
+            # it right now. A live holder beats every few seconds; a garbled lock left by a user
+            # or a crash is taken over once it is older than a live one can be.
+            return False
+        return holder.host == socket.gethostname() and not _alive(holder.pid)
 
-    def _busy_message(self) -> str:
-        holder = self._read_holder()
-        who = f"pid {holder[1]} on {holder[0]}" if holder else "another process"
+    def _remove_stale(self, holder: _Holder) -> bool:
+        """Delete the stale lock; True if it was this build that did. It is moved aside first, and
+        put back if it is not the file judged stale any more (another build took over first)."""
+        aside = self._temporary("stale")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return False  # another build removed it first
+        moved = os.stat(aside)
+        if (moved.st_dev, moved.st_ino) == holder.file_id:
+            os.unlink(aside)
+            return True
+        os.rename(aside, self.path)  # a live build's lock: give it back
+        return False
+
+    def _busy_message(self, holder: _Holder | None) -> str:
+        who = f"pid {holder.pid} on {holder.host}" if holder and holder.pid is not None else "another process"
         return (
             f"another build ({who}) is writing this output directory; wait for it to finish, "
             f"or delete {self.path} if that build is gone"
         )
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _alive(pid: int) -> bool:

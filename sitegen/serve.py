@@ -1,9 +1,10 @@
 """`sitegen serve`: the built site on loopback and, with `--watch`, rebuilt when its inputs move.
 
-Only files under the output directory are served: never its build cache (`_build/`), hidden
-files (a build's temporaries), anything a path or symlink leads to outside it, or a directory
-listing. With `--watch`, HTML responses (never the files on disk) carry a small script that
-reloads the page when `/_sitegen/build-id` changes after a rebuild.
+Only regular files under the output directory are served: never its build cache (`_build/`),
+hidden files (a build's temporaries), anything a path or symlink leads to outside it (checked on
+the very file that is opened, a directory's index too), a directory listing or a FIFO. With
+`--watch`, HTML responses (never the files on disk) carry a small script that reloads the page
+when `/_sitegen/build-id` changes after a rebuild.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import json
 import os
 import socketserver
+import stat
 import sys
 import threading
 import time
@@ -202,15 +204,13 @@ class SiteHandler(SimpleHTTPRequestHandler):
         live = self.server.live
         if live is not None and url.path == BUILD_ID_PATH:
             return self._reply(live.build_id.encode(), "text/plain; charset=utf-8")
-        path = site_file(self.server.site, url.path)
+        site = self.server.site
+        path = site_file(site, url.path)
         if path is not None and os.path.isdir(path):
             if not url.path.endswith("/"):  # so that the page's relative links resolve
                 return self._redirect(url.path + "/" + (f"?{url.query}" if url.query else ""))
-            path = os.path.join(path, "index.html")  # never a listing
-        try:
-            file = open(path, "rb") if path is not None else None  # noqa: SIM115 -- do_GET closes it
-        except OSError:
-            file = None
+            path = site_file(site, url.path + "index.html")  # checked in turn; never a listing
+        file = open_in_site(site, path) if path is not None else None
         if file is None:
             self.send_error(HTTPStatus.NOT_FOUND, "Not found")
             return None
@@ -257,10 +257,39 @@ def site_file(site: str, url_path: str) -> str | None:
     if any(part.startswith(".") or "\\" in part or "\0" in part for part in parts):
         return None
     path = os.path.realpath(os.path.join(site, *parts))
-    first = os.path.relpath(path, site).split(os.sep)[0]
-    if first == os.pardir or first.casefold() == cache.CACHE_DIR.casefold():
+    inside = os.path.relpath(path, site).split(os.sep) if path != site else []
+    if inside and (inside[0].casefold() == cache.CACHE_DIR.casefold()
+                   or any(part.startswith(".") for part in inside)):  # `..`: outside the site
         return None
     return path if os.path.exists(path) else None
+
+
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a FIFO must not wait
+
+
+def open_in_site(site: str, path: str) -> BinaryIO | None:
+    """The regular file `path` (as `site_file` gave it: resolved, no symlink in it) opened for
+    reading, one directory at a time from `site` without following a symlink: a file or a
+    directory on its way swapped for a symlink since it was checked is refused, not followed."""
+    *dirs, name = os.path.relpath(path, site).split(os.sep)
+    try:
+        fd = os.open(site, _OPEN_DIR)
+    except OSError:
+        return None
+    try:
+        for part in dirs:
+            fd, parent = os.open(part, _OPEN_DIR, dir_fd=fd), fd
+            os.close(parent)
+        file_fd = os.open(name, _OPEN_FILE, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(os.fstat(file_fd).st_mode):  # a directory, a FIFO, a device
+        os.close(file_fd)
+        return None
+    return os.fdopen(file_fd, "rb")
 
 
 def with_reload_script(html: bytes, build_id: str) -> bytes:

@@ -18,17 +18,20 @@ from pathlib import Path
 import pytest
 from conftest import make_config, run_build, stop_process_group, write_sidecar_run
 
+from sitegen import serve
 from sitegen.serve import BUILD_ID_PATH, Live, make_server, with_reload_script
 
 WAIT_S = 60  # generous: tests never assert on timing, they poll until this
 RUN = "20231114/221320/aaaaaaaaaaaa"
 
 
-def get(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
-    """GET `path` exactly as written (no client-side normalising of `..`)."""
+def get(
+    port: int, path: str, host: str = "127.0.0.1", method: str = "GET",
+) -> tuple[int, dict[str, str], bytes]:
+    """GET (or `method`) `path` exactly as written (no client-side normalising of `..`)."""
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        connection.request("GET", path)
+        connection.request(method, path)
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -98,7 +101,8 @@ def test_the_build_cache_paths_outside_the_site_and_listings_are_refused(site, t
     os.symlink(tmp_path / "secret.txt", site / "leak.txt")
     os.symlink(site / "_build", site / "cache")
     (site / ".tmp-1-index.html.part").write_text("half a page")
-    refused = ["/_build/report.json", "/_build/", "/_build", "/%5Fbuild/report.json",
+    os.symlink(site / ".tmp-1-index.html.part", site / "half.html")  # hidden once resolved
+    refused = ["/half.html", "/_build/report.json", "/_build/", "/_build", "/%5Fbuild/report.json",
                "/_build/manifest.msgpack", "/cache/report.json", "/leak.txt", "/.tmp-1-index.html.part",
                "/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/runs/%2E%2E/%2e%2e/secret.txt",
                "/assets/..%5c..%5csecret.txt", "/%ff", "/assets/", "/nowhere.html", BUILD_ID_PATH]
@@ -107,7 +111,98 @@ def test_the_build_cache_paths_outside_the_site_and_listings_are_refused(site, t
             status, _, body = get(port, path)
             assert status == 404, path
             assert b"TOP SECRET" not in body and b"runs_total" not in body and b"site.css" not in body
+            assert b"half a page" not in body
+            assert get(port, path, method="HEAD")[0] == 404, path
         assert get(port, "/")[0] == 200
+
+
+SECRET = b"TOP SECRET"
+
+
+def outside_file(tmp_path: Path) -> Path:
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_bytes(SECRET)
+    return secret
+
+
+def assert_refused(port: int, path: str) -> None:
+    for method in ("GET", "HEAD"):
+        status, _, body = get(port, path, method=method)
+        assert status == 404, (method, path)
+        assert SECRET not in body and b"runs_total" not in body and b"half a page" not in body
+
+
+@pytest.mark.parametrize("watch", [False, True], ids=["plain", "watch"])
+def test_a_directory_index_is_resolved_and_checked_like_any_other_file(site, tmp_path, watch):
+    """`runs/x/` serves `runs/x/index.html` only if that file, symlinks resolved, may be served."""
+    secret = outside_file(tmp_path)
+    (site / ".tmp-1-index.html.part").write_text("half a page")
+    indexes = {"out": secret, "cache": site / "_build" / "report.json",
+               "hidden": site / ".tmp-1-index.html.part"}
+    for name, target in indexes.items():
+        (site / "runs" / name).mkdir()
+        os.symlink(target, site / "runs" / name / "index.html")
+    (site / "runs" / "nested" / "index.html").mkdir(parents=True)  # a directory: never a listing
+    page = run_page(site)
+    (site / "runs" / "inside").mkdir()
+    os.symlink(site / page[1:], site / "runs" / "inside" / "index.html")  # inside the site: fine
+    with served(site, Live() if watch else None) as port:
+        for name in indexes:
+            assert_refused(port, f"/runs/{name}/")
+            assert_refused(port, f"/runs/{name}/index.html")
+        assert_refused(port, "/runs/nested/")
+        status, _, body = get(port, "/runs/inside/")
+        assert status == 200 and b"aaaaaaaaaaaa" in body
+        assert get(port, "/runs/inside/", method="HEAD")[0] == 200
+
+        (site / "index.html").unlink()
+        os.symlink(secret, site / "index.html")
+        assert_refused(port, "/")
+        assert_refused(port, "/index.html")
+
+
+def test_a_path_through_a_symlinked_directory_out_of_the_site_is_refused(site, tmp_path):
+    secret = outside_file(tmp_path)
+    (secret.parent / "index.html").write_bytes(SECRET)
+    os.symlink(secret.parent, site / "runs" / "elsewhere")
+    os.symlink(site / "_build", site / "runs" / "cache")
+    with served(site) as port:
+        for path in ["/runs/elsewhere/", "/runs/elsewhere/index.html", "/runs/elsewhere/secret.txt",
+                     "/runs/cache/report.json", "/runs/elsewhere/../../index.html"]:
+            assert_refused(port, path)
+
+
+def test_a_fifo_in_the_site_is_refused_without_blocking_the_server(site):
+    os.mkfifo(site / "pipe.html")
+    with served(site) as port:
+        assert_refused(port, "/pipe.html")  # opening it for reading would wait for a writer
+        assert get(port, "/")[0] == 200
+
+
+@pytest.mark.parametrize("swapped", ["file", "directory"])
+def test_a_path_swapped_for_a_symlink_after_its_check_is_not_followed(site, tmp_path, monkeypatch, swapped):
+    """A file (or a directory on its path) replaced by a symlink out of the site between the
+    check and the open: the server opens nothing through it."""
+    secret = outside_file(tmp_path)
+    page = run_page(site)
+    (secret.parent / "index.html").write_bytes(SECRET)
+    checked, target = serve.site_file, site / page[1:]
+
+    def check_then_swap(site_dir: str, url_path: str) -> str | None:
+        path = checked(site_dir, url_path)
+        if swapped == "file":
+            target.unlink()
+            os.symlink(secret, target)
+        else:
+            target.parent.rename(tmp_path / "moved")
+            os.symlink(secret.parent, target.parent)
+        return path
+
+    with served(site) as port:
+        monkeypatch.setattr(serve, "site_file", check_then_swap)
+        status, _, body = get(port, page)
+        assert status == 404 and SECRET not in body
 
 
 def test_it_listens_on_loopback_only(site):
