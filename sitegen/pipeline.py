@@ -11,7 +11,7 @@ import msgspec
 
 from sitegen import __version__, cache, tracking_uri
 from sitegen.analysis.status import settle_status
-from sitegen.config import Config
+from sitegen.config import Config, theme_dir
 from sitegen.discover import Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
 from sitegen.readers import reader_version
@@ -108,7 +108,7 @@ def _report_unreachable(
 
 
 def _job_settings(config: Config, started: float) -> JobSettings:
-    from sitegen.render.env import theme_dir, theme_fingerprint
+    from sitegen.render.env import theme_fingerprint
     from sitegen.render.site import SiteInfo
 
     theme = theme_dir(config.theme)

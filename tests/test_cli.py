@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import write_sidecar_run
 
 from sitegen import __version__
@@ -139,3 +140,29 @@ def test_a_write_that_fails_midway_is_one_line_naming_the_file(runs_root, tmp_pa
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"sitegen: error: Not a directory: {tmp_path / 'site' / 'runs'}/")
     assert done.stderr.endswith(" (--debug shows where)\n")
+
+
+def _listing(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() if p.is_file() else b""
+            for p in sorted(directory.rglob("*"))}
+
+
+@pytest.mark.parametrize(("text", "flags", "expected"), [
+    ("", ["--workers", "-1"], "sitegen.yaml: build.workers: expected int >= 0, got -1"),
+    ("build: {workers: 100000, racy_window_s: -1}\n", [],
+     "sitegen.yaml: build.workers: expected int <= 512, got 100000\n"
+     "sitegen.yaml: build.racy_window_s: expected float >= 0.0, got -1"),
+    ("theme: nope\n", [],
+     "sitegen.yaml: theme: no bundled theme 'nope' (bundled: default); name one or give a theme directory"),
+    ("out: site\nout: public\n", [], "sitegen.yaml:2: out: given twice (first on line 1); keep one"),
+    ("title: " + "[" * 10_000 + "]" * 10_000 + "\n", [],
+     "sitegen.yaml: nested too deeply to be settings; fix it there"),
+    ("", ["--out", ""], "sitegen.yaml: out: expected a path ('.' is the current directory), got ''"),
+])
+def test_a_bad_setting_exits_2_naming_it_and_creates_nothing(runs_root, tmp_path, text, flags, expected):
+    (tmp_path / "sitegen.yaml").write_text(text)
+    before = _listing(tmp_path)
+    done = sitegen("build", "--root", str(runs_root), "--out", "site", *flags, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (2, f"sitegen: error: {expected}\n")
+    assert _listing(tmp_path) == before
+

@@ -30,6 +30,7 @@ SAME_LEVEL = {("model", "snapshot"), ("metric_names", "numbers"),
               ("pipeline", "run_jobs"), ("pipeline", "site_pages"), ("pipeline", "ray_reads"),
               ("ray_reads", "run_jobs"), ("__main__", "cli"), ("cli", "serve"),
               ("render", "analysis"),  # pages show what analysis computed
+              ("render", "config"),  # the theme setting names the templates
               ("readers", "analysis"),  # a reader folds a job's events with a pure analysis
               ("analysis", "config")}  # thresholds and directions are set in sitegen.yaml
 
