@@ -91,7 +91,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Directories to scan for runs, and MLflow tracking stores: an `mlruns/` directory, or a URI
     `sqlite:///mlflow.db`, `http(s)://host:5000`, `file:///…/mlruns`. Empty: the bundled example runs."""
     out: NonEmpty = "site"
-    """The output directory."""
+    """The output directory: new, empty or made by sitegen (a directory some other tool or person
+    filled, a run root or one holding a root is refused; see `sitegen.out_dir`)."""
     theme: NonEmpty = "default"
     """A bundled theme's name, or a path to a theme directory."""
     content: NonEmpty = "content"
