@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build the site, re-reading only what changed")
     build.add_argument("--config", help="config file (default: sitegen.yaml when present)")
     build.add_argument("--root", action="append", default=[], metavar="DIR", help="a run root (repeatable)")
-    build.add_argument("--out", metavar="DIR", help="output directory")
+    build.add_argument("--out", metavar="DIR", help="output directory: new, empty or made by sitegen")
+    _allow_foreign_out(build)
     build.add_argument("--full", action="store_true", help="ignore the cache and rebuild everything")
     build.add_argument("--executor", choices=["local", "ray"], help="how runs are read (ray: Ray tasks)")
     build.add_argument("--workers", type=int, metavar="N", help="parallel readers (0: one per core)")
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--session-name", metavar="NAME", help="default: nightly-run-<date>-<time>")
     run.add_argument("--results-dir", metavar="DIR", help="default: the matrix's results_dir")
     run.add_argument("--out", metavar="DIR", help="the site's output directory (default: the config's out)")
+    _allow_foreign_out(run)
     run.add_argument("--no-build", action="store_true", help="do not build the site afterwards")
     run.add_argument("--quiet", "-q", action="store_true", help="print only problems while building")
     run.set_defaults(command=_run)
@@ -78,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="config file (default: sitegen.yaml when present)")
     serve.add_argument("--root", action="append", default=[], metavar="DIR", help="a run root (repeatable)")
     serve.add_argument("--out", metavar="DIR", help="the site's output directory")
+    _allow_foreign_out(serve)
     serve.add_argument("--port", type=int, default=8000, metavar="N", help="default 8000; 0 picks a free one")
     serve.add_argument("--watch", action="store_true", help="build, then rebuild when inputs change; "
                        "open pages reload themselves")
@@ -86,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     compute = commands.add_parser("compute", help="print this machine's compute metadata as JSON")
     compute.set_defaults(command=_compute)
     return parser
+
+
+def _allow_foreign_out(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--allow-foreign-out", action="store_true",
+                         help="write into an --out that is not empty and was not made by sitegen "
+                              "(its index.html, runs.json … are replaced)")
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -103,14 +112,15 @@ def _build(args: argparse.Namespace) -> int:
             print("no roots configured: building the bundled example runs (set 'roots' in sitegen.yaml "
                   "or pass --root DIR for your own)", file=sys.stderr)
     build(config, full=args.full, strict=args.strict, report_file=args.report,
-          reporter=ConsoleReporter(quiet=args.quiet))
+          reporter=ConsoleReporter(quiet=args.quiet), allow_foreign_out=args.allow_foreign_out)
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from sitegen.serve import serve
 
-    serve(args.config, roots=args.root, out=args.out, port=args.port, watch=args.watch)
+    serve(args.config, roots=args.root, out=args.out, port=args.port, watch=args.watch,
+          allow_foreign_out=args.allow_foreign_out)
     return 0
 
 
@@ -144,15 +154,22 @@ def _compute(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from sitegen.config import load_config
+    from sitegen.out_dir import check_out_dir
     from sitegen.runner.session import run_session
 
+    config = None
+    if not args.no_build:  # a bad config or output dir is found before the session runs
+        config = load_config(None, out=args.out)
+        check_out_dir(config.out, (), allow_foreign=args.allow_foreign_out)
     session = run_session(args.matrix, args.datasets, session_name=args.session_name,
                           results_dir=args.results_dir, sink=args.sink, ray_address=args.ray_address)
-    if not args.no_build:
-        from sitegen.config import load_config
+    if config is not None:
         from sitegen.pipeline import build
         from sitegen.reporting import ConsoleReporter
 
-        config = load_config(None, roots=[session.results_dir], out=args.out)
-        build(config, reporter=ConsoleReporter(quiet=args.quiet))
+        config = msgspec.structs.replace(config, roots=[session.results_dir])
+        build(config, reporter=ConsoleReporter(quiet=args.quiet), allow_foreign_out=args.allow_foreign_out)
     return 1 if session.failed else 0

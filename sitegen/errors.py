@@ -2,6 +2,7 @@
 
     SitegenError            exit 1
     ├── ConfigError         exit 2  bad sitegen.yaml or flags
+    │   └── OutputRefused   exit 2  the output dir is a root, holds one, or is another tool's
     ├── RootNotFound        exit 3  a configured root does not exist
     ├── OutputLocked        exit 4  another build holds the output directory
     ├── StrictFailure       exit 5  --strict and some run failed to read
@@ -18,6 +19,10 @@ class SitegenError(Exception):
 
 class ConfigError(SitegenError):
     exit_code = 2
+
+
+class OutputRefused(ConfigError):
+    pass
 
 
 class RootNotFound(SitegenError):

@@ -11,9 +11,10 @@ import msgspec
 
 from sitegen import __version__, cache, journal, tracking_uri
 from sitegen.analysis.status import settle_status
-from sitegen.config import Config
+from sitegen.config import Config, theme_dir
 from sitegen.discover import Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
+from sitegen.out_dir import check_out_dir
 from sitegen.readers import reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
@@ -25,13 +26,15 @@ POOL_THRESHOLD = 24  # fewer jobs than this run in-process: a pool costs more th
 
 def build(
     config: Config, *, full: bool = False, strict: bool = False,
-    reporter: Reporter | None = None, report_file: str | None = None,
+    reporter: Reporter | None = None, report_file: str | None = None, allow_foreign_out: bool = False,
 ) -> BuildReport:
-    """Build (or bring up to date) the site for `config`; returns the build report."""
+    """Build (or bring up to date) the site for `config`; returns the build report.
+    `allow_foreign_out`: write into a non-empty output directory that sitegen did not make."""
     reporter = reporter or Reporter()
     started = time.time()
     dir_roots, store_uris = _check_roots(config.roots)
     out = config.out
+    check_out_dir(out, config.roots, allow_foreign=allow_foreign_out)
     with cache.BuildLock(out) as lock:
         manifest, reason = (cache.Manifest(), None) if full else cache.load_manifest(out, __version__)
         if reason:
@@ -113,7 +116,7 @@ def _report_unreachable(
 
 
 def _job_settings(config: Config, started: float) -> JobSettings:
-    from sitegen.render.env import theme_dir, theme_fingerprint
+    from sitegen.render.env import theme_fingerprint
     from sitegen.render.site import SiteInfo
 
     theme = theme_dir(config.theme)

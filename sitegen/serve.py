@@ -26,6 +26,7 @@ from typing import BinaryIO, ClassVar, TextIO
 from sitegen import cache
 from sitegen.config import DEFAULT_CONFIG_FILE, Config, load_config, with_default_roots
 from sitegen.errors import ConfigError, OutputLocked, SitegenError
+from sitegen.out_dir import check_out_dir
 from sitegen.pipeline import build
 from sitegen.reporting import Reporter, summary
 from sitegen.watch import merged, moved, other_inputs, restat, seen_by_build
@@ -51,7 +52,7 @@ RELOAD_SCRIPT = """<script>/* sitegen serve --watch: reload after a rebuild */
 
 def serve(
     config_file: str | None = None, *, roots: Sequence[str] = (), out: str | None = None,
-    port: int = 8000, watch: bool = False, stream: TextIO | None = None,
+    port: int = 8000, watch: bool = False, stream: TextIO | None = None, allow_foreign_out: bool = False,
 ) -> None:
     """Serve the site of this config on 127.0.0.1:`port` (0: a free one) until Ctrl-C; with
     `watch`, build it first and again whenever its inputs move."""
@@ -59,16 +60,20 @@ def serve(
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port {port}: expected 0 to 65535")
     config = load_config(config_file, roots=list(roots), out=out)
+    if watch:  # a refused output is an error, not a failed build that leaves it served
+        check_out_dir(config.out, config.roots, allow_foreign=allow_foreign_out)
     live = Live() if watch else None
     server = make_server(config.out, port, live)
     serving = None
     try:
         if live is not None:
-            rebuilder = Rebuilder(config, config_file, list(roots), live, stream)
+            rebuilder = Rebuilder(config, config_file, list(roots), live, stream, allow_foreign_out)
             rebuilder.build()
         elif not os.path.isfile(os.path.join(config.out, "index.html")):
             print(f"no site in {config.out} yet: building it first", file=stream, flush=True)
-            print(summary(build(with_default_roots(config), reporter=Reporter())), file=stream)
+            report = build(with_default_roots(config), reporter=Reporter(),
+                           allow_foreign_out=allow_foreign_out)
+            print(summary(report), file=stream)
         watching = f", watching {_watched(config, config_file)}" if watch else ""
         url = f"http://{HOST}:{server.server_port}/"
         print(f"serving {url} ({config.out}{watching})", file=stream, flush=True)
@@ -108,9 +113,10 @@ class Rebuilder:
     """Builds when a watched input moves, in this process; a failed build keeps the last good site."""
 
     def __init__(self, config: Config, config_file: str | None, roots: list[str], live: Live,
-                 stream: TextIO) -> None:
+                 stream: TextIO, allow_foreign_out: bool = False) -> None:
         self.config_file = os.path.abspath(config_file or DEFAULT_CONFIG_FILE)
         self.flags = (config_file, roots, config.out)  # the output dir stays the one being served
+        self.allow_foreign_out = allow_foreign_out
         self.live = live
         self.stream = stream
         self.seen = other_inputs(config, self.config_file)
@@ -134,7 +140,7 @@ class Rebuilder:
             config_file, roots, out = self.flags
             config = with_default_roots(load_config(config_file, roots=roots, out=out))
             others = other_inputs(config, self.config_file)
-            report = build(config, reporter=Reporter())
+            report = build(config, reporter=Reporter(), allow_foreign_out=self.allow_foreign_out)
         except OutputLocked as exc:  # another build is writing: try again at the next poll
             self._failed(exc)
             return

@@ -14,8 +14,7 @@ import os
 import msgspec
 
 from sitegen import __version__, cache, tracking_uri
-from sitegen.config import Config
-from sitegen.render.env import theme_dir
+from sitegen.config import Config, theme_dir
 
 GONE = -1  # the mtime of a directory that cannot be stat'ed
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import write_sidecar_run
 
 from sitegen import __version__
@@ -133,9 +134,91 @@ def test_an_output_that_cannot_be_made_is_one_line_and_exit_6(runs_root, tmp_pat
 
 
 def test_a_write_that_fails_midway_is_one_line_naming_the_file(runs_root, tmp_path):
-    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "_build").mkdir(parents=True)  # a site of ours
     (tmp_path / "site" / "runs").write_text("a file where the run pages go")
     done = sitegen("build", "-q", "--root", str(runs_root), "--out", "site", cwd=tmp_path)
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"sitegen: error: Not a directory: {tmp_path / 'site' / 'runs'}/")
     assert done.stderr.endswith(" (--debug shows where)\n")
+
+
+def _listing(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() if p.is_file() else b""
+            for p in sorted(directory.rglob("*"))}
+
+
+@pytest.mark.parametrize(("text", "flags", "expected"), [
+    ("", ["--workers", "-1"], "sitegen.yaml: build.workers: expected int >= 0, got -1"),
+    ("build: {workers: 100000, racy_window_s: -1}\n", [],
+     "sitegen.yaml: build.workers: expected int <= 512, got 100000\n"
+     "sitegen.yaml: build.racy_window_s: expected float >= 0.0, got -1"),
+    ("theme: nope\n", [],
+     "sitegen.yaml: theme: no bundled theme 'nope' (bundled: default); name one or give a theme directory"),
+    ("out: site\nout: public\n", [], "sitegen.yaml:2: out: given twice (first on line 1); keep one"),
+    ("title: " + "[" * 10_000 + "]" * 10_000 + "\n", [],
+     "sitegen.yaml: nested too deeply to be settings; fix it there"),
+    ("", ["--out", ""], "sitegen.yaml: out: expected a path ('.' is the current directory), got ''"),
+])
+def test_a_bad_setting_exits_2_naming_it_and_creates_nothing(runs_root, tmp_path, text, flags, expected):
+    (tmp_path / "sitegen.yaml").write_text(text)
+    before = _listing(tmp_path)
+    done = sitegen("build", "--root", str(runs_root), "--out", "site", *flags, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (2, f"sitegen: error: {expected}\n")
+    assert _listing(tmp_path) == before
+
+
+def test_the_site_is_never_written_into_a_root_or_above_one(runs_root, tmp_path):
+    before = _listing(tmp_path)
+    done = sitegen("build", "--root", str(runs_root), "--out", str(runs_root), cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, f"sitegen: error: the output directory {runs_root} is the root {runs_root}: the site would be "
+           "written among your runs; choose another --out or 'out' in sitegen.yaml\n")
+    done = sitegen("build", "--root", "runs", "--out", ".", "--allow-foreign-out", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, f"sitegen: error: the output directory {tmp_path} holds the root {runs_root}; choose an --out "
+           "or 'out' in sitegen.yaml that is not above your runs\n")
+    assert _listing(tmp_path) == before
+    inside = sitegen("build", "-q", "--root", "runs", "--out", "runs/site", cwd=tmp_path)
+    assert inside.returncode == 0, inside.stderr  # discovery skips it
+    assert len(json.loads((runs_root / "site" / "runs.json").read_text())["runs"]) == 3
+
+
+def test_a_directory_sitegen_did_not_make_is_left_alone_unless_allowed(runs_root, tmp_path):
+    other = tmp_path / "docs"
+    other.mkdir()
+    (other / "index.html").write_text("<p>their page</p>")
+    (other / "notes.txt").write_text("theirs")
+    before = _listing(other)
+    done = sitegen("build", "--root", str(runs_root), "--out", "docs", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, f"sitegen: error: the output directory {other} is not empty and was not made by sitegen (no "
+           "_build/ of its own); choose a new or empty --out, or pass --allow-foreign-out to write the site "
+           "into it anyway\n")
+    assert _listing(other) == before
+    done = sitegen("build", "-q", "--root", str(runs_root), "--out", "docs", "--allow-foreign-out",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "their page" not in (other / "index.html").read_text()
+    assert (other / "notes.txt").read_text() == "theirs"
+    again = sitegen("build", "-q", "--root", str(runs_root), "--out", "docs", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr  # now a site of ours
+
+
+def test_an_empty_or_sitegen_made_output_is_written(runs_root, tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = sitegen("build", "-q", "--root", str(runs_root), "--out", "empty", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "interrupted" / "_build").mkdir(parents=True)  # a first build that stopped early
+    (tmp_path / "interrupted" / "index.html").write_text("half")
+    done = sitegen("build", "-q", "--root", str(runs_root), "--out", "interrupted", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+def test_run_refuses_a_foreign_output_before_the_session_runs(tmp_path):
+    (tmp_path / "matrix.yaml").write_text("results_dir: results\nentries:\n  - {name: a, script: a.py}\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("theirs")
+    done = sitegen("run", "--matrix", "matrix.yaml", "--out", "docs", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"sitegen: error: the output directory {tmp_path / 'docs'} is not empty")
+    assert not (tmp_path / "results").exists()

@@ -24,6 +24,7 @@ def _error(tmp_path: Path, text: str) -> str:
 
 
 def test_every_key_is_read(tmp_path):
+    (tmp_path / "pages").mkdir()
     config = load_config(_config_file(tmp_path, """
 title: Nightly
 roots: [runs, /abs/other]
@@ -112,9 +113,11 @@ def test_a_bad_flag_value_is_reported_like_a_bad_key(tmp_path):
 
 
 def test_the_fingerprint_ignores_where_the_config_came_from(tmp_path):
-    first = load_config(_config_file(tmp_path, "title: T\nroots: [/r]\nout: /o\ncontent: /c\n"))
+    (tmp_path / "c").mkdir()
+    text = f"title: T\nroots: [/r]\nout: /o\ncontent: {tmp_path / 'c'}\n"
+    first = load_config(_config_file(tmp_path, text))
     (tmp_path / "b").mkdir()
-    second = load_config(_config_file(tmp_path / "b", "title: T\nroots: [/r]\nout: /o\ncontent: /c\n"))
+    second = load_config(_config_file(tmp_path / "b", text))
     assert first.source != second.source
     assert first.fingerprint() == second.fingerprint()
     assert first.fingerprint() != load_config(_config_file(tmp_path, "title: U\n")).fingerprint()
@@ -125,3 +128,104 @@ def test_no_roots_means_the_bundled_examples(tmp_path):
     assert len(config.roots) == 1
     assert config.roots[0].endswith(os.path.join("examples", "runs"))
     assert os.path.isdir(config.roots[0])
+
+
+def test_every_number_has_bounds_and_every_value_out_of_them_is_named_at_once(tmp_path):
+    lines = _error(tmp_path, """
+build: {workers: -4, log_tail_kib: -1, racy_window_s: -1, heartbeat_timeout_s: 0, relist_every: -2}
+trends: {threshold: .nan, noise_factor: 1000, window: 0, metrics: {"*ttft*": {threshold: .inf}}}
+""").splitlines()
+    name = tmp_path / "sitegen.yaml"
+    assert lines == [
+        f"{name}: build.workers: expected int >= 0, got -4",
+        f"{name}: build.log_tail_kib: expected int >= 1, got -1",
+        f"{name}: build.racy_window_s: expected float >= 0.0, got -1",
+        f"{name}: build.heartbeat_timeout_s: expected float > 0.0, got 0",
+        f"{name}: build.relist_every: expected int >= 0, got -2",
+        f"{name}: trends.threshold: expected float >= 0.0, got nan",
+        f"{name}: trends.noise_factor: expected float <= 100.0, got 1000",
+        f"{name}: trends.window: expected int >= 1, got 0",
+        f"{name}: trends.metrics.*ttft*.threshold: expected float <= 100.0, got inf",
+    ]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("build: {workers: 100000}", "build.workers: expected int <= 512, got 100000"),
+    ("build: {workers: 99999999999999999999999}",
+     "build.workers: expected int <= 512, got 99999999999999999999999"),
+    ("build: {log_tail_kib: 10000000}", "build.log_tail_kib: expected int <= 65536, got 10000000"),
+    ("build: {racy_window_s: 1.0e+400}", "build.racy_window_s: expected float <= 3600.0, got inf"),
+    ("build: {heartbeat_timeout_s: 1.0e+30}",
+     "build.heartbeat_timeout_s: expected float <= 3153600000.0, got 1e+30"),
+    ("build: {relist_every: 10001}", "build.relist_every: expected int <= 10000, got 10001"),
+    ("trends: {min_history: 20000}", "trends.min_history: expected int <= 10000, got 20000"),
+])
+def test_a_number_too_big_is_refused_by_its_bound(tmp_path, text, expected):
+    assert _error(tmp_path, text + "\n") == f"{tmp_path / 'sitegen.yaml'}: {expected}"
+
+
+def test_a_bad_flag_number_is_checked_like_the_file(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(_config_file(tmp_path, ""), **{"build.workers": -1})
+    assert str(info.value) == f"{tmp_path / 'sitegen.yaml'}: build.workers: expected int >= 0, got -1"
+
+
+def test_the_bounds_themselves_are_accepted(tmp_path):
+    config = load_config(_config_file(tmp_path, """
+build: {workers: 512, log_tail_kib: 65536, racy_window_s: 0, heartbeat_timeout_s: 3153600000,
+        relist_every: 10000}
+trends: {threshold: 0, noise_factor: 100, min_history: 1, window: 10000, consecutive: 1}
+"""))
+    assert (config.build.workers, config.build.relist_every, config.trends.window) == (512, 10000, 10000)
+
+
+def test_a_key_given_twice_names_the_file_its_line_and_the_key(tmp_path):
+    message = _error(tmp_path, "title: a\nbuild:\n  workers: 1\n  workers: 2\ntitle: b\n")
+    name = tmp_path / "sitegen.yaml"
+    assert message.splitlines() == [f"{name}:4: build.workers: given twice (first on line 3); keep one",
+                                    f"{name}:5: title: given twice (first on line 1); keep one"]
+
+
+def test_a_merged_key_may_be_overridden(tmp_path):
+    config = load_config(_config_file(tmp_path, """
+trends:
+  metrics:
+    latency: &lower {direction: lower, threshold: 0.1}
+    ttft: {<<: *lower, threshold: 0.2}
+"""))
+    assert config.trends.metrics["ttft"].threshold == 0.2
+    assert config.trends.metrics["ttft"].direction == "lower"
+
+
+def test_yaml_nested_deeper_than_settings_go_is_one_line(tmp_path):
+    message = _error(tmp_path, "title: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    assert message == f"{tmp_path / 'sitegen.yaml'}: nested too deeply to be settings; fix it there"
+
+
+def test_a_number_longer_than_python_reads_is_one_line(tmp_path):
+    message = _error(tmp_path, "build: {workers: 1" + "0" * 5000 + "}\n")
+    assert message == (f"{tmp_path / 'sitegen.yaml'}: not valid YAML (exceeds the limit (4300 digits) for "
+                       "integer string conversion); fix it there")
+
+
+def test_a_missing_theme_or_content_dir_is_named_with_the_rest(tmp_path):
+    name = tmp_path / "sitegen.yaml"
+    assert _error(tmp_path, "theme: nope\ncontent: pages\n").splitlines() == [
+        f"{name}: theme: no bundled theme 'nope' (bundled: default); name one or give a theme directory",
+        f"{name}: content: {tmp_path / 'pages'} is not a directory; create it, or leave 'content' out for "
+        "a site without pages of your own",
+    ]
+    (tmp_path / "mine").mkdir()
+    assert _error(tmp_path, "theme: ./mine\n") == (
+        f"{name}: theme: {tmp_path / 'mine'} is not a theme directory (no templates/ in it); give a theme "
+        "directory or a bundled theme's name")
+
+
+def test_the_default_content_dir_may_be_absent(tmp_path):
+    assert load_config(_config_file(tmp_path, "")).content == str(tmp_path / "content")
+
+
+@pytest.mark.parametrize("text", ["out: ''", "roots: ['']", "content: ''", "safety: {allow_paths: ['']}"])
+def test_an_empty_path_is_not_the_current_directory(tmp_path, text):
+    message = _error(tmp_path, text + "\n")
+    assert "expected a path ('.' is the current directory)" in message and "\n" not in message

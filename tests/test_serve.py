@@ -358,3 +358,15 @@ def test_a_port_in_use_is_one_line(site, tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith(f"sitegen: error: cannot listen on 127.0.0.1:{port}: ")
     assert done.stderr.count("\n") == 1
+
+
+def test_watch_refuses_a_foreign_output_instead_of_serving_it(runs_root, tmp_path):
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "notes.txt").write_text("not a site")
+    command = [sys.executable, "-m", "sitegen", "serve", "--watch", "--port", "0", "--root", str(runs_root),
+               "--out", "home"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"sitegen: error: the output directory {tmp_path / 'home'} is not empty")
+    assert done.stderr.count("\n") == 1
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == ["notes.txt"]

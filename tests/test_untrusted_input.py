@@ -235,7 +235,7 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (run_dir / LOG_NAME).write_text("hello from an oddly named log\n")
     age(root)
     # a status that is not a known one counts as live; never let it be shown as stalled instead
-    run_build(make_config(root, base / "site", "build:\n  heartbeat_timeout_s: 1.0e+12\n"))
+    run_build(make_config(root, base / "site", "build:\n  heartbeat_timeout_s: 3.0e+9\n"))
     return base / "site"
 
 

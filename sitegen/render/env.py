@@ -1,32 +1,22 @@
-"""The theme: where it lives, what it hashes to, and the jinja2 environment that renders it."""
+"""The theme: what it hashes to, and the jinja2 environment that renders it (where it lives:
+`sitegen.config.theme_dir`)."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 from functools import cache
 from pathlib import Path
 
 import msgspec
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
+from sitegen.config import theme_dir
 
 
 class Page(msgspec.Struct, frozen=True):
     path: str  # relative to the output dir, "/"-separated
     data: bytes
-
-
-def theme_dir(theme: str) -> Path:
-    """A bundled theme by name (inside the wheel, or the source checkout), or a directory."""
-    if os.sep in theme or "/" in theme:
-        return Path(theme)
-    for candidate in (PACKAGE_DIR / "themes" / theme, PACKAGE_DIR.parent / "themes" / theme):
-        if candidate.is_dir():
-            return candidate
-    return PACKAGE_DIR.parent / "themes" / theme
 
 
 def theme_files(theme: Path) -> list[Path]:

@@ -12,20 +12,23 @@ import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
+from sitegen.config import read_yaml
 from sitegen.errors import ConfigError
 
 DEFAULT_TIMEOUT_S = 3600
+Timeout = Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 3600)]  # a second to a week
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DATASET = re.compile(r"\{dataset:([^,}]*),([^}]*)\}")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class RayOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    num_cpus: int | None = None
-    num_gpus: int = 0
+    num_cpus: Annotated[int, msgspec.Meta(ge=1, le=1024)] | None = None
+    num_gpus: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0
     enable_object_spilling: bool = False
 
 
@@ -33,7 +36,7 @@ class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     script: str
     args: str = ""
-    timeout_s: int | None = None
+    timeout_s: Timeout | None = None
     script_base_dir: str | None = None
     delete_scratch: bool | None = None
     ray: RayOptions = RayOptions()
@@ -50,7 +53,7 @@ class SlackSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 class Matrix(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     entries: list[Entry]
-    default_timeout_s: int = DEFAULT_TIMEOUT_S
+    default_timeout_s: Timeout = DEFAULT_TIMEOUT_S
     results_dir: str | None = None
     artifacts_dir: str | None = None
     delete_scratch: bool = True
@@ -70,15 +73,7 @@ class PlannedEntry(msgspec.Struct, frozen=True):
 
 
 def load_matrix(path: str) -> Matrix:
-    import yaml
-
-    source = Path(path)
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(Path(path))  # a key given twice, or nesting deeper than settings go, is an error
     if isinstance(raw, dict):  # `x-…:` keys hold YAML anchors for the entries (as in compose files)
         raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
     try:

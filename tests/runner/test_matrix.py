@@ -70,8 +70,15 @@ def test_every_unknown_dataset_format_and_variable_is_one_error(tmp_path: Path):
     ("entries: [{name: ../up, script: a.py}]", "name '../up' is not a plain directory name"),
     ("entries: [{name: a, script: a.py}, {name: a, script: b.py}]", "'a' appears more than once"),
     ("entries: [{name: a, script: a.py, timeout_s: soon}]", "Expected `int | null`, got `str`"),
-    ("entries: !!python/object/apply:os.system ['echo pwned']", "invalid YAML"),
-    ("entries: [", "invalid YAML"),
+    ("entries: !!python/object/apply:os.system ['echo pwned']", "not valid YAML"),
+    ("entries: [", "not valid YAML"),
+    ("entries: [{name: a, script: a.py, timeout_s: -5}]", "Expected `int` >= 1"),
+    ("default_timeout_s: 0\nentries: [{name: a, script: a.py}]", "Expected `int` >= 1"),
+    ("entries: [{name: a, script: a.py, ray: {num_cpus: 100000}}]", "Expected `int` <= 1024"),
+    ("entries: [{name: a, script: a.py, ray: {num_gpus: -1}}]", "Expected `int` >= 0"),
+    ("entries:\n  - name: a\n    script: a.py\n    script: b.py\n",
+     "matrix.yaml:4: entries[0].script: given twice (first on line 3); keep one"),
+    ("entries: " + "[" * 10_000 + "]" * 10_000, "nested too deeply to be settings"),
 ])
 def test_bad_matrices_are_clear_errors(tmp_path: Path, text: str, expected: str):
     with pytest.raises(ConfigError) as raised:
