@@ -15,7 +15,7 @@ from sitegen import cache, tracking_uri
 from sitegen.errors import OutputRefused
 
 FLAG = "--allow-foreign-out"
-_OURS = frozenset({"manifest.msgpack", "lock", "runs", "report.json"})  # in _build/, also early on
+_OURS = frozenset({"manifest.msgpack", "lock", "runs", "report.json", "journal"})  # in _build/, also early on
 
 
 def check_out_dir(out: str, roots: Sequence[str], *, allow_foreign: bool = False) -> None:
@@ -32,6 +32,9 @@ def check_out_dir(out: str, roots: Sequence[str], *, allow_foreign: bool = False
         if os.path.commonpath([real_out, real_root]) == real_out:
             raise OutputRefused(f"the output directory {out} holds the root {root}; choose an --out "
                                 "or 'out' in sitegen.yaml that is not above your runs")
+    if os.path.islink(cache.cache_dir(out)):
+        raise OutputRefused(f"{cache.cache_dir(out)} is a link; remove it (sitegen keeps its cache and "
+                            "lock inside the output directory, never through a link)")
     if allow_foreign or not os.path.isdir(out) or made_by_sitegen(out) or _is_empty(out):
         return
     raise OutputRefused(f"the output directory {out} is not empty and was not made by sitegen (no "

@@ -13,7 +13,7 @@ import pytest
 from conftest import make_config, run_build, site_files, write_sidecar_run
 
 from sitegen import __version__, cache, journal
-from sitegen.errors import OutputUnwritable
+from sitegen.errors import OutputRefused, OutputUnwritable
 from sitegen.slug import run_slug
 
 GONE = "20231114/221320/bbbbbbbbbbbb"
@@ -146,3 +146,14 @@ def test_pages_are_never_written_through_a_link_in_the_output(built, tmp_path):
         run_build(make_config(root, out), full=True)
     assert sorted(p.name for p in files[1].parent.iterdir()) == ["index.html"]
     assert files[1].read_text() == "a user's file"
+
+
+def test_a_cache_directory_linked_out_of_the_site_is_refused(built, tmp_path):
+    root, out = built
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(out / "_build", elsewhere)
+    (out / "_build").symlink_to(elsewhere)
+    before = sorted(p.name for p in elsewhere.iterdir())
+    with pytest.raises(OutputRefused, match="_build is a link"):
+        run_build(make_config(root, out), full=True)
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
