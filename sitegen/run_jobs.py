@@ -14,7 +14,7 @@ from sitegen.discover import Location
 from sitegen.model import FALLBACK_BADGES, Problem, Run
 from sitegen.readers import reader_named, reader_version
 from sitegen.render.site import SiteInfo
-from sitegen.write import remove, write_if_changed
+from sitegen.write import copy_if_changed, remove, write_if_changed
 
 
 class JobSettings(msgspec.Struct, frozen=True):
@@ -156,13 +156,13 @@ def _keep_last_good(broken: Run, previous: Run | None, now: float) -> Run:
 
 
 def _publish(source: str, target: str, previous: str | None) -> tuple[str | None, bool]:
-    """Copy a run file beside its page (the full data one click away)."""
+    """Copy a run file beside its page (the full data one click away), a block at a time."""
     try:
-        with open(source, "rb") as handle:
-            data = handle.read()
+        handle = open(source, "rb")  # noqa: SIM115 (closed below)
     except OSError:
         return previous, False  # vanished since it was read: keep the copy we have
-    return write_if_changed(target, data, previous)
+    with handle:
+        return copy_if_changed(handle, target, previous)
 
 
 def _write_pages(
