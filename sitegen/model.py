@@ -22,10 +22,13 @@ class Series(Struct, frozen=True):
 
     `x` maps an axis name ("step", "epoch", "time", "row") to its values; the
     first key is the default axis. Missing cells are simply absent (sparse).
+    A reader may keep a long series as the points its plot shows (min and max per
+    bucket, `sitegen.analysis.downsample`); `downsampled_from` is then its full length.
     """
 
     y: list[float]
     x: dict[str, list[float]]
+    downsampled_from: int | None = None
 
 
 class BenchPoint(Struct, frozen=True):

@@ -16,7 +16,7 @@ from sitegen.model import FALLBACK_BADGES, Problem, Run
 from sitegen.paths import resolve_within
 from sitegen.readers import reader_named, reader_version
 from sitegen.render.site import SiteInfo
-from sitegen.write import remove_page, write_if_changed
+from sitegen.write import copy_if_changed, remove_page, write_if_changed
 
 
 class JobSettings(msgspec.Struct, frozen=True):
@@ -199,16 +199,16 @@ def _keep_last_good(broken: Run, previous: Run | None, changed_at: float | None)
 def _publish(
     source: str, out: str, target: str, previous: str | None, allowed: tuple[str, ...]
 ) -> tuple[str | None, bool]:
-    """Copy a run file beside its page (the full data one click away), if it lies where runs
-    may point: a run rendered from the cache names its files as the cache says."""
+    """Copy a run file beside its page (the full data one click away), a block at a time, if it
+    lies where runs may point: a run rendered from the cache names its files as the cache says."""
     if resolve_within(source, "/", allowed) is None:
         return None, False
     try:
-        with open(source, "rb") as handle:
-            data = handle.read()
+        handle = open(source, "rb")  # noqa: SIM115 (closed below)
     except OSError:
         return previous, False  # vanished since it was read: keep the copy we have
-    return write_if_changed(target, data, previous, within=out)
+    with handle:
+        return copy_if_changed(handle, target, previous, within=out)
 
 
 def _write_pages(

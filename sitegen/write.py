@@ -5,20 +5,25 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 from sitegen.errors import OutputUnwritable
 from sitegen.paths import is_site_path
 
 # O_TRUNC: a temporary left by a killed build with the same pid is simply overwritten.
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+_COPY_BLOCK = 1 << 20
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def write_atomic(path: str, data: bytes, *, within: str | None, durable: bool = False) -> None:
-    """Write via a temporary file in the same directory and a rename.
+def write_atomic(
+    path: str, data: bytes | Iterable[bytes], *, within: str | None, durable: bool = False
+) -> None:
+    """Write `data` (or its blocks, in order) via a temporary file in the same directory and a rename.
 
     A reader (or a build killed mid-write) sees the old file or the new one, never a mix.
     Pages skip the per-file fsync (it would cost more than rendering them); the build
@@ -38,7 +43,10 @@ def write_atomic(path: str, data: bytes, *, within: str | None, durable: bool = 
         fd = os.open(tmp, _CREATE, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                handle.writelines(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -64,10 +72,43 @@ def write_if_changed(path: str, data: bytes, previous_hash: str | None, *, withi
     return digest, True
 
 
+def copy_if_changed(
+    source: BinaryIO, path: str, previous_hash: str | None, *, within: str
+) -> tuple[str, bool]:
+    """`write_if_changed` for a copy of the open file `source`, read a block at a time (a run's
+    metrics.csv can be larger than the memory a build may take).
+
+    The hash returned is of the bytes copied, should the source grow meanwhile.
+    """
+    digest = _hash_of(source)
+    if not previous_hash:
+        previous_hash = _hash_on_disk(path)
+    if digest == previous_hash and os.path.exists(path):
+        return digest, False
+    source.seek(0)
+    copied = _new_hash()
+    write_atomic(path, _hashed_blocks(source, copied), within=within)
+    return copied.hexdigest(), True
+
+
+def _new_hash() -> hashlib.blake2b:
+    return hashlib.blake2b(digest_size=16)  # content_hash's
+
+
+def _hash_of(handle: BinaryIO) -> str:
+    return hashlib.file_digest(handle, _new_hash).hexdigest()
+
+
+def _hashed_blocks(handle: BinaryIO, digest: hashlib.blake2b) -> Iterator[bytes]:
+    while block := handle.read(_COPY_BLOCK):
+        digest.update(block)
+        yield block
+
+
 def _hash_on_disk(path: str) -> str | None:
     try:
         with open(path, "rb") as handle:
-            return content_hash(handle.read())
+            return _hash_of(handle)
     except OSError:
         return None
 

@@ -7,15 +7,18 @@ import os
 import shutil
 import socket
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 from conftest import age, make_config, run_build, site_files, write_sidecar_run
 
 from sitegen import cache, journal
+from sitegen.analysis.downsample import PLOT_POINTS, downsample
 from sitegen.errors import OutputLocked, RootNotFound, StrictFailure
 from sitegen.render.compare import sweep_path
 from sitegen.slug import run_slug
+from sitegen.write import content_hash, copy_if_changed
 
 
 def test_first_build_writes_the_site(runs_root, tmp_path):
@@ -119,6 +122,53 @@ def test_config_change_rerenders_without_rereading(runs_root, tmp_path):
     rep = run_build(make_config(runs_root, out, yaml_text="title: Nightly numbers\n"))
     assert rep.read == [] and "index.html" in rep.written
     assert "Nightly numbers" in (out / "index.html").read_text()
+
+
+def test_a_long_metrics_csv_is_published_whole_and_plotted_from_its_envelope(runs_root, tmp_path):
+    run_dir = runs_root / "20231115/080000/cccccccccccc"
+    loss = [1 + (i % 97) / 100 + (i == 12_345) for i in range(20_000)]
+    lines = ["step,epoch,train/loss"] + [f"{i},{i // 1000},{y!r}" for i, y in enumerate(loss)]
+    (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
+    age(run_dir)
+    out = tmp_path / "site"
+    run_build(make_config(runs_root, out))
+    slug = json_slug(out, "20231115/080000/cccccccccccc")
+    published = out / "runs" / slug / "metrics.csv"
+    assert published.read_bytes() == (run_dir / "metrics.csv").read_bytes()
+    data_js = (out / "runs" / slug / "data.js").read_text()
+    plotted = json.loads(data_js.split('"]=', 1)[1].rstrip().removesuffix(";"))["series"]["train/loss"]
+    x, _y = downsample([float(i) for i in range(20_000)], loss, PLOT_POINTS)
+    assert plotted["x"] == [int(v) for v in x] and 12_345 in plotted["x"]  # the spike's step
+    rep = run_build(make_config(runs_root, out, yaml_text="title: Nightly numbers\n"))
+    assert rep.read == [] and f"runs/{slug}/index.html" in rep.written
+    assert f"runs/{slug}/metrics.csv" not in rep.written  # unchanged: not copied again
+    published.unlink()
+    rep = run_build(make_config(runs_root, out, yaml_text="title: Weekly numbers\n"))
+    assert f"runs/{slug}/metrics.csv" in rep.written  # deleted by hand: back
+    assert published.read_bytes() == (run_dir / "metrics.csv").read_bytes()
+
+
+def test_a_published_file_is_copied_a_block_at_a_time(tmp_path):
+    source = tmp_path / "metrics.csv"
+    source.write_bytes(b"0123456789abcdef" * (1 << 20))  # 16 MiB
+    target = tmp_path / "site" / "runs" / "r" / "metrics.csv"
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        with source.open("rb") as handle:
+            digest, written = copy_if_changed(handle, str(target), None, within=str(tmp_path / "site"))
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    assert written and peak < 4 << 20  # blocks of 1 MiB, never the whole file
+    assert target.read_bytes() == source.read_bytes() and digest == content_hash(source.read_bytes())
+    with source.open("rb") as handle:
+        assert copy_if_changed(handle, str(target), digest, within=str(tmp_path / "site")) == (digest, False)
+    assert [p.name for p in target.parent.iterdir()] == ["metrics.csv"]  # no temporary left
 
 
 def test_identical_input_gives_identical_site(runs_root, tmp_path):

@@ -196,33 +196,122 @@ def _decode_jsonl_line(line: bytes) -> object:
         return _BAD
 
 
-def read_csv_lines(path: str, max_bytes: int) -> tuple[list[str], list[str]]:
-    """The whole, non-blank lines of a CSV file with a header row (BOM and CRLF removed).
+class CsvLines:
+    """The whole, non-blank lines of a CSV file, a chunk of them at a time (BOM and CRLF removed).
 
-    A last line without a newline is still being written: it is left out and reported as pending.
+    Memory is bounded by a chunk of about `chunk_bytes` (or the longest line), not by the file.
+    Iterating again reads the same bytes of the same open file: a file replaced meanwhile is not
+    mixed in, rows appended meanwhile are not read. Use it in a `with` block, which closes it.
+
+    After the first pass, `problems` says what was not read: the file unreadable, cut at
+    `max_bytes`, binary, empty, or a last line without a newline (still being written: left
+    out, and noted). `discard` is set when the lines already given must be ignored (the file
+    turned out to hold only whitespace, or failed mid-read).
     """
-    name = os.path.basename(path)
-    data, problem = read_bytes(path, max_bytes)
-    problems = [problem] if problem else []
-    if data is None:
-        return [], problems
-    if not data.strip():
-        return [], [*problems, f"{name}: empty"]
-    if looks_binary(data):
-        return [], [*problems, f"{name}: looks binary; not read"]
-    pending = not data.endswith(b"\n")
-    if pending:
-        data = data[:data.rfind(b"\n") + 1]
-    lines = [line for line in data.decode("utf-8-sig", errors="replace").splitlines() if line]
-    if pending and problem is None:  # at the size cap the cut is already reported
-        rows_read = max(0, len(lines) - 1)
-        problems.append(f"{name}: last line incomplete (still being written); {rows_read} rows read")
-    return lines, problems
+
+    def __init__(self, path: str, max_bytes: int, chunk_bytes: int = 64 * 1024) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.chunk_bytes = chunk_bytes
+        self.problems: list[str] = []
+        self.discard = False
+        self._handle: BinaryIO | None = None
+        self._end: int | None = None  # bytes up to the last whole line, set by the first pass
+
+    def __enter__(self) -> CsvLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __iter__(self) -> Iterator[list[str]]:
+        if self._end is None:
+            yield from self._first_pass()
+        elif self._handle is not None and self._end:
+            self._handle.seek(0)
+            yield from self._chunks(self._end, _Pass())
+
+    def _first_pass(self) -> Iterator[list[str]]:
+        name = os.path.basename(self.path)
+        self._end = 0
+        try:
+            self._handle = _open_regular(self.path)
+            binary = looks_binary(self._handle.read(_BINARY_SAMPLE))
+            self._handle.seek(0)
+        except OSError as exc:
+            self.problems.append(f"{name}: {_os_reason(exc)}")
+            return
+        if binary:
+            self.problems.extend([*self._cut_at_cap(), f"{name}: looks binary; not read"])
+            return
+        state = _Pass()
+        yield from self._chunks(self.max_bytes, state)
+        if state.error is not None:
+            self.problems.append(f"{name}: {_os_reason(state.error)}")
+            self.discard = True
+            return
+        self._end = state.done - len(state.tail)
+        cap = self._cut_at_cap() if state.done == self.max_bytes else []
+        self.problems.extend(cap)
+        if state.blank:
+            self.problems.append(f"{name}: empty")
+            self.discard = True
+        elif state.tail and not cap:
+            rows_read = max(0, state.lines - 1)
+            self.problems.append(f"{name}: last line incomplete (still being written); {rows_read} rows read")
+
+    def _chunks(self, limit: int, state: _Pass) -> Iterator[list[str]]:
+        """The lines in the first `limit` bytes; what follows the last newline is `state.tail`."""
+        assert self._handle is not None
+        encoding = "utf-8-sig"  # a BOM only at the very start
+        while state.done < limit:
+            try:
+                block = self._handle.read(min(self.chunk_bytes, limit - state.done))
+            except OSError as exc:
+                state.error = exc
+                return
+            if not block:
+                break
+            state.done += len(block)
+            state.blank = state.blank and not block.strip()
+            newline = block.rfind(b"\n")
+            if newline < 0:
+                state.tail += block
+                continue
+            text = (state.tail + block[:newline + 1]).decode(encoding, errors="replace")
+            state.tail = bytearray(block[newline + 1:])
+            encoding = "utf-8"
+            lines = [line for line in text.splitlines() if line]
+            state.lines += len(lines)
+            if lines:
+                yield lines
+
+    def _cut_at_cap(self) -> list[str]:
+        """The problem of a file larger than `max_bytes`, read only that far."""
+        assert self._handle is not None
+        if os.fstat(self._handle.fileno()).st_size <= self.max_bytes:
+            return []
+        cap = _size(self.max_bytes)
+        return [f"{os.path.basename(self.path)}: larger than {cap}; only the first {cap} read"]
 
 
-def parse_csv_lines(lines: list[str], name: str, first_line: int = 1) -> tuple[list[list[str]], list[str]]:
-    """One CSV row per line; a line the csv module refuses (unterminated quote, field size limit …)
-    is skipped and reported, and cannot swallow the lines after it. Lines are numbered from `first_line`.
+class _Pass:
+    """Where one pass over a CsvLines file got to."""
+
+    def __init__(self) -> None:
+        self.done = 0  # bytes read
+        self.lines = 0  # non-blank lines given
+        self.tail = bytearray()  # bytes after the last newline
+        self.blank = True  # only whitespace so far
+        self.error: OSError | None = None
+
+
+def csv_rows(lines: list[str], first_line: int = 1) -> tuple[list[list[str]], list[str]]:
+    """One CSV row per line, and why each line the csv module refuses (unterminated quote, field
+    size limit …) was skipped ("line 3: …"); such a line cannot swallow the lines after it.
+    Lines are numbered from `first_line`.
     """
     try:
         rows = list(csv.reader(lines, strict=True))
@@ -236,8 +325,7 @@ def parse_csv_lines(lines: list[str], name: str, first_line: int = 1) -> tuple[l
             rows.append(next(csv.reader([line], strict=True), []))
         except csv.Error as exc:
             errors.append(f"line {number}: {exc}")
-    problems = [f"{name}: {len(errors)} lines unreadable, skipped ({errors[0]})"] if errors else []
-    return rows, problems
+    return rows, errors
 
 
 def read_tail(path: str, max_bytes: int) -> tuple[Tail | None, str | None]:

@@ -15,10 +15,10 @@ from sitegen.model import Artifact, Media, Problem, Run, Scalar, Series
 from sitegen.numbers import finite_number
 from sitegen.paths import resolve_within
 from sitegen.readers._tolerant import (
+    CsvLines,
     file_size,
     list_dir,
     mtime_or_none,
-    read_csv_lines,
     read_json,
     read_jsonl,
     read_yaml,
@@ -26,7 +26,7 @@ from sitegen.readers._tolerant import (
 from sitegen.readers._values import flatten
 from sitegen.readers.base import ReadContext, Reading
 from sitegen.readers.logs import FoundLogs, LogFile, log_files_in, logs_in_named_dir, read_logs, submitit_logs
-from sitegen.readers.metrics_csv import parse_metrics_lines
+from sitegen.readers.metrics_csv import read_metrics
 from sitegen.redact import redact_text
 from sitegen.slug import run_slug
 
@@ -221,9 +221,8 @@ def _read_metrics(reading: _Reading) -> dict[str, Series]:
     path = reading.use("metrics.csv")
     if not reading.followable(path):
         return {}
-    lines, problems = read_csv_lines(path, MAX_CSV_BYTES)
-    reading.warnings.extend(problems)
-    return parse_metrics_lines(lines, reading.warnings)
+    with CsvLines(path, MAX_CSV_BYTES) as lines:
+        return read_metrics(lines, reading.warnings)
 
 
 # --- media, artifacts, logs -------------------------------------------------------------------

@@ -11,8 +11,8 @@ from html import escape
 
 import orjson
 
+from sitegen.analysis.downsample import downsample
 from sitegen.model import Series
-from sitegen.render.downsample import downsample
 
 _MARKERS_UP_TO = 50  # points; a line this short also gets markers, so each point shows
 _EXACT_INT = 2.0**53  # beyond this a float's integer form is no shorter and may mislead

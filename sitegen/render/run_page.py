@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import msgspec
 
+from sitegen.analysis.downsample import PLOT_POINTS, downsample
 from sitegen.analysis.repro import as_text, reproduction
 from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Artifact, LogStream, Run, RunRef, Series
 from sitegen.render.ansi import ansi_to_html
 from sitegen.render.bench import histogram_figure, point_figures, point_tables
-from sitegen.render.downsample import downsample
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, series_figure
 from sitegen.render.markdown import untrusted_html
@@ -19,7 +19,6 @@ from sitegen.render.site import SiteInfo, relative_root, session_path
 from sitegen.slug import run_slug, slugify
 
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # static hosts refuse big files (GitHub: 100 MB); the CLI has no cap
-PLOT_POINTS = 1000  # per line on a run page
 TRACEBACK_SPAN = 200  # lines after the first error that may belong to its traceback
 
 

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from sitegen.render.downsample import downsample
+from sitegen.analysis.downsample import Envelope, downsample
 
 
 def _random_walk(n: int, seed: int = 0) -> list[float]:
@@ -90,3 +90,30 @@ def test_bad_arguments():
         downsample([1.0], [], 4)
     with pytest.raises(ValueError, match="at least 2"):
         downsample([1.0], [1.0], 1)
+
+
+@pytest.mark.parametrize(("n", "max_points"), [(0, 4), (1, 2), (7, 10), (1000, 1000), (1001, 1000), (1003, 2),
+                                               (5000, 1000), (20_000, 101), (50_000, 7)])
+def test_an_envelope_fed_in_pieces_keeps_what_downsample_keeps(n, max_points):
+    rng = random.Random(n)
+    y = [float(rng.randint(0, 5)) for _ in range(n)]  # many ties: the first min and max must win
+    x = [float(i) for i in range(n)]
+    envelope = Envelope(n, max_points, columns=2)
+    at = 0
+    while at < n:
+        size = rng.choice([1, 2, 3, 50, 999, 4000])
+        envelope.add(y[at:at + size], x[at:at + size], [-v for v in x[at:at + size]])
+        at += size
+    kept_y, (kept_x, negated) = envelope.points()
+    assert (kept_x, kept_y) == downsample(x, y, max_points)
+    assert negated == [-v for v in kept_x]
+
+
+def test_an_envelope_ignores_points_past_its_length_and_ends_where_the_points_stop():
+    envelope = Envelope(3000, 100, columns=1)
+    envelope.add([1.0] * 1000 + [9.0] + [1.0] * 999, [float(i) for i in range(2000)])
+    y, (x,) = envelope.points()  # a file that shrank between two passes: what was fed
+    assert x[0] == 0.0 and 1000.0 in x and x[-1] <= 1999.0 and len(y) <= 100
+    full = Envelope(2, 100)
+    full.add([1.0, 2.0, 3.0])
+    assert full.points() == ([1.0, 2.0], [])
