@@ -290,6 +290,8 @@ def _wait_for_job_server(address: str, head: subprocess.Popen) -> None:
 
 
 def test_the_wandb_sink_writes_a_run_per_entry(tmp_path: Path, monkeypatch):
+    """The run is complete on disk when `sitegen run` returns: W&B's service writes it after
+    `run.finish()` has returned, and a nightly job may exit right then."""
     pytest.importorskip("wandb", reason="the wandb sink needs the wandb package")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -300,7 +302,44 @@ def test_the_wandb_sink_writes_a_run_per_entry(tmp_path: Path, monkeypatch):
     code = main(["run", "--matrix", str(tmp_path / "matrix.yaml"), "--sink", "wandb", "--no-build",
                  "--results-dir", str(tmp_path / "results"), "--session-name", "s"])
     assert code == 0
-    records = list((tmp_path / "results" / "s" / "squares" / "wandb").glob("offline-run-*/run-*.wandb"))
-    assert len(records) == 1
-    data = records[0].read_bytes()
-    assert b"nightly-demo" in data and b"script_total" in data and b"squares" in data
+    files = list((tmp_path / "results" / "s" / "squares" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(files) == 1
+    records = wandb_records(files[0])
+    kinds = [record.WhichOneof("record_type") for record in records]
+    assert kinds[:1] == ["header"] and "exit" in kinds, kinds  # not just the file header
+    run = next(record.run for record in records if record.HasField("run"))
+    assert (run.project, run.run_group, run.display_name, run.job_type) == (
+        "nightly-demo", "s", "squares", "benchmark-entry")
+    config = {item.key: json.loads(item.value_json) for item in run.config.update}
+    assert config["script_size"] == 10 and config["run_cmd"].startswith(sys.executable)
+    history = {".".join(item.nested_key) or item.key: json.loads(item.value_json)
+               for record in records if record.HasField("history") for item in record.history.item}
+    assert history["script_total"] == 285 and history["success"] == 1 and history["exit_code"] == 0
+    assert next(record.exit for record in records if record.HasField("exit")).exit_code == 0
+
+
+def wandb_records(path: Path) -> list:
+    """The records of a W&B transaction log (`.wandb`) as W&B's own reader sees them: its header,
+    then LevelDB-log chunks in 32 KiB blocks (CRC-32 over type and payload), each record one of
+    W&B's `Record` protobufs. A chunk that does not check out is a failure, not the end."""
+    import struct
+    import zlib
+
+    from wandb.proto.wandb_internal_pb2 import Record
+
+    data, block = path.read_bytes(), 32 * 1024
+    assert data[:6] == b":W&B\xe1\xbe", data[:7]
+    records, payload, position = [], b"", 7
+    while position + 7 <= len(data):
+        if block - position % block < 7 or data[position:position + 7] == bytes(7):
+            position += block - position % block  # the rest of a block is zero padding
+            continue
+        checksum, length, kind = struct.unpack_from("<IHB", data, position)
+        chunk = data[position + 7:position + 7 + length]
+        assert len(chunk) == length and zlib.crc32(bytes([kind]) + chunk) == checksum, position
+        payload, position = payload + chunk, position + 7 + length
+        if kind in (1, 4):  # a full record, or the last chunk of one
+            records.append(Record.FromString(payload))
+            payload = b""
+    assert position == len(data) and payload == b"", "the file ends inside a record"
+    return records
