@@ -110,21 +110,18 @@ def session(tmp_path_factory, tracking, webhook) -> tuple[Path, int, str]:
     for name, text in (("work.py", WORK), ("fail.py", FAIL), ("hang.py", HANG), ("matrix.yaml", MATRIX)):
         (work / name).write_text(text)
     (work / "datasets.json").write_text(json.dumps({"numbers": {"jsonl": "/data/numbers.jsonl"}}))
-    cwd = os.getcwd()
-    os.chdir(work)  # the site goes to ./site, as for a user in their benchmark repo
-    os.environ.update(TEST_MLFLOW_URI=tracking, TEST_WEBHOOK_URL=webhook)
-    try:
-        from contextlib import redirect_stdout
-        from io import StringIO
+    from contextlib import redirect_stdout
+    from io import StringIO
 
-        console = StringIO()
-        with redirect_stdout(console):
-            code = main(["run", "--matrix", "matrix.yaml", "--datasets", "datasets.json",
-                         "--session-name", "nightly-run-20261123-020000", "--sink", "mlflow", "-q"])
-    finally:
-        os.chdir(cwd)
-        for name in ("TEST_MLFLOW_URI", "TEST_WEBHOOK_URL"):
-            os.environ.pop(name)
+    console = StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(console):
+        patch.chdir(work)  # the site goes to ./site, as for a user in their benchmark repo
+        patch.setenv("TEST_MLFLOW_URI", tracking)
+        patch.setenv("TEST_WEBHOOK_URL", webhook)
+        # the sink gives up on a request after 10 s; a loaded machine is no reason to here
+        patch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
+        code = main(["run", "--matrix", "matrix.yaml", "--datasets", "datasets.json",
+                     "--session-name", "nightly-run-20261123-020000", "--sink", "mlflow", "-q"])
     return work, code, console.getvalue()
 
 
@@ -251,7 +248,8 @@ def test_entries_as_jobs_on_an_existing_cluster(tmp_path: Path):
         (tmp_path / "matrix.yaml").write_text(
             "entries:\n"
             "  - {name: squares, script: work.py, args: --size 20 --input x, ray: {num_cpus: 1}}\n"
-            "  - {name: hangs, script: hang.py, timeout_s: 5, delete_scratch: false, ray: {num_cpus: 1}}\n")
+            # the timeout counts from the submission: time for the job to start on a loaded machine
+            "  - {name: hangs, script: hang.py, timeout_s: 15, delete_scratch: false, ray: {num_cpus: 1}}\n")
         address = f"http://127.0.0.1:{dashboard}"
         _wait_for_job_server(address, head)
         done = subprocess.run(
@@ -276,7 +274,7 @@ def _wait_for_job_server(address: str, head: subprocess.Popen) -> None:
     import urllib.error
     import urllib.request
 
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while True:
         try:
             urllib.request.urlopen(f"{address}/api/version", timeout=2).close()
