@@ -28,7 +28,7 @@ site: install $(EXAMPLES_STAMP)
 # The browser tests need Chromium: Debian's package is installed when apt-get may be used, else they skip.
 test: install
 	@sh tests/browser/install_chromium.sh || true
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: install
 	$(BIN)/ruff check sitegen tests benchmarks examples

@@ -110,24 +110,46 @@ def stop_process_group(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def mlflow_server(home: Path) -> Iterator[tuple[str, Path, subprocess.Popen]]:
-    """A real `mlflow server` on loopback with a sqlite backend; skips the test if it cannot start."""
-    uri = f"http://127.0.0.1:{free_port()}"
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home}/mlflow.db",
-               "--default-artifact-root", str(home / "artifacts"), "--host", "127.0.0.1",
-               "--port", uri.rpartition(":")[2], "--workers", "1"]
-    with open(home / "server.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=home, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+    """A real `mlflow server` on loopback with a sqlite backend; skips the test if it cannot start.
+    A free port can be taken by another process before the server binds it: then another port."""
+    for _attempt in range(3):
+        uri, process = _start_mlflow_server(home)
+        if process is not None:
+            break
+    else:
+        pytest.skip(f"the MLflow server found no free port: {_log_tail(home / 'server.log')}")
     try:
-        deadline = time.monotonic() + 120
-        while not _answers(f"{uri}/health"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (home / "server.log").read_text(errors="replace")[-2000:]
-                pytest.skip(f"the MLflow server could not start ({command}):\n{tail}")
-            time.sleep(0.3)
         yield uri, home, process
     finally:
         stop_process_group(process)
+
+
+def _start_mlflow_server(home: Path) -> tuple[str, subprocess.Popen | None]:
+    """The server answering at its URI, or None if its port was taken meanwhile."""
+    port = free_port()
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home}/mlflow.db",
+               "--default-artifact-root", str(home / "artifacts"), "--host", "127.0.0.1",
+               "--port", str(port), "--workers", "1"]
+    # no job runner: it starts a pool of Huey consumers that the tests never use, and those take
+    # CPU for seconds and make the server slow to stop
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with open(home / "server.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=home, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while not (process.poll() is None and _answers(f"{uri}/health")):
+        if process.poll() is not None and "address already in use" in _log_tail(home / "server.log"):
+            return uri, None
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process_group(process)
+            pytest.skip(f"the MLflow server could not start ({command}):\n{_log_tail(home / 'server.log')}")
+        time.sleep(0.3)
+    return uri, process
+
+
+def _log_tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-2000:] if path.is_file() else "(no log)"
 
 
 def _answers(url: str) -> bool:

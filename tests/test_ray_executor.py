@@ -8,7 +8,8 @@ import pytest
 from conftest import age, run_build, site_files, write_sidecar_run
 from job_events import write_job
 
-from sitegen.config import load_config
+from sitegen.config import Config, load_config
+from sitegen.reporting import RecordingReporter
 
 ray = pytest.importorskip("ray", reason="needs ray (pip install -e '.[test]')")
 
@@ -32,29 +33,39 @@ class FrozenClock:
         return 1_763_900_000.0
 
 
-def test_the_ray_executor_builds_the_same_site_byte_for_byte(tmp_path: Path, monkeypatch):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RecordingReporter, RecordingReporter]:
+    """The tree built by the local executor and by the Ray executor (which starts Ray, once for
+    this module: Ray's start-up is most of these tests' time)."""
     from sitegen import pipeline
 
-    monkeypatch.setattr(pipeline, "time", FrozenClock)
-    root = tree(tmp_path / "runs")
-    local = run_build(load_config(None, roots=[str(root)], out=str(tmp_path / "local")))
-    with_ray = run_build(load_config(None, roots=[str(root)], out=str(tmp_path / "ray"),
-                                     **{"build.executor": "ray", "build.workers": 2}))
+    base = tmp_path_factory.mktemp("ray-executor")
+    root = tree(base / "runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "time", FrozenClock)
+        local = run_build(load_config(None, roots=[str(root)], out=str(base / "local")))
+        with_ray = run_build(ray_config(base))
+    return base, local, with_ray
+
+
+def ray_config(base: Path) -> Config:
+    return load_config(None, roots=[str(base / "runs")], out=str(base / "ray"),
+                       **{"build.executor": "ray", "build.workers": 2})
+
+
+def test_the_ray_executor_builds_the_same_site_byte_for_byte(built):
+    base, local, with_ray = built
     assert with_ray.report.runs_read == local.report.runs_read == 132
     assert with_ray.report.runs_failed == local.report.runs_failed == 1
-    assert site_files(tmp_path / "ray") == site_files(tmp_path / "local")
+    assert site_files(base / "ray") == site_files(base / "local")
     assert not ray.is_initialized()  # started for the build, stopped after it
 
 
-def test_a_no_op_build_with_the_ray_executor_never_starts_ray(tmp_path: Path, monkeypatch):
-    root = tmp_path / "runs"
-    write_sidecar_run(root, "one")
-    age(root)
-    config = load_config(None, roots=[str(root)], out=str(tmp_path / "site"), **{"build.executor": "ray"})
-    run_build(config)
+def test_a_no_op_build_with_the_ray_executor_never_starts_ray(built, monkeypatch):
+    base, _local, _with_ray = built
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("a no-op build started Ray")
 
     monkeypatch.setattr(ray, "init", refuse)
-    assert run_build(config).report.runs_read == 0
+    assert run_build(ray_config(base)).report.runs_read == 0

@@ -91,7 +91,13 @@ class MlflowSink:
 
 class WandbSink:
     """A W&B run per entry, grouped by session; W&B's own settings (WANDB_MODE, WANDB_DIR,
-    WANDB_API_KEY) apply. Used only when the wandb package is installed."""
+    WANDB_API_KEY) apply. Used only when the wandb package is installed.
+
+    `run.finish()` only hands the run over to W&B's service process, which writes the rest of the
+    run's `.wandb` file after `finish` has returned; `wandb.teardown()` waits until that process
+    has written everything and exited. So an entry's run is complete on disk when
+    `entry_finished` returns, however soon after it the session's process ends. (A service that
+    this process did not start, named by `WANDB_SERVICE`, is not waited for: W&B cannot.)"""
 
     name = "wandb"
 
@@ -108,13 +114,16 @@ class WandbSink:
     def entry_finished(self, result: EntryResult) -> None:
         config = {f"script_{k}": v for k, v in result.params.items()}
         config.update(run_cmd=redact_text(" ".join(result.command)), run_entry_dir=result.entry_dir)
-        run = self.wandb.init(project=self.project, group=self.session, name=result.name,
-                              job_type="benchmark-entry", dir=result.entry_dir, config=config)
         metrics = {"exec_time_s": result.exec_time_s, "exit_code": result.exit_code,
                    "timed_out": result.timed_out, "success": result.success,
                    **{f"script_{k}": v for k, v in result.metrics.items()}}
-        run.log({k: value for k, v in metrics.items() if (value := _metric(v)) is not None})
-        run.finish(exit_code=0 if result.success else 1)
+        run = self.wandb.init(project=self.project, group=self.session, name=result.name,
+                              job_type="benchmark-entry", dir=result.entry_dir, config=config)
+        try:
+            run.log({k: value for k, v in metrics.items() if (value := _metric(v)) is not None})
+            run.finish(exit_code=0 if result.success else 1)
+        finally:
+            self.wandb.teardown()  # finishes the run if `log` failed; returns once it is written
 
     def session_finished(self, result: SessionResult) -> None:
         pass

@@ -5,6 +5,9 @@ DevTools port; `Browser.new_page` opens a tab, and `Page` speaks CDP to it over 
 hand-written WebSocket (RFC 6455), keeping what a visitor would call a broken page: console
 errors, uncaught exceptions, failed loads, and JavaScript dialogs (each one dismissed at once:
 a dialog on these sites means a payload ran).
+
+Every wait is for a condition, with a deadline that only a broken browser reaches: on a loaded
+machine (CI, other test runs) a page can take many times its usual second to draw.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def launch(executable: str, profile: Path) -> subprocess.Popen:
                                 start_new_session=True)
 
 
-def devtools_port(process: subprocess.Popen, profile: Path, timeout: float = 30) -> int:
+def devtools_port(process: subprocess.Popen, profile: Path, timeout: float = 120) -> int:
     """The port Chromium writes to `DevToolsActivePort` in its profile once it listens."""
     port_file = profile / "DevToolsActivePort"
     deadline = time.monotonic() + timeout
@@ -96,7 +99,7 @@ class Page:
         self.dialogs: list[str] = []  # messages of the dialogs opened (and dismissed) since `navigate`
         self.loads = 0  # Page.loadEventFired seen
 
-    def send(self, method: str, timeout: float = 30, **params: Any) -> dict[str, Any]:
+    def send(self, method: str, timeout: float = 60, **params: Any) -> dict[str, Any]:
         """Send a command and wait for its answer, handling the events that arrive meanwhile."""
         command_id = self._post(method, params)
         deadline = time.monotonic() + timeout
@@ -109,7 +112,7 @@ class Page:
                     raise CDPError(f"{method}: {message['error'].get('message')}")
                 return message.get("result", {})
 
-    def navigate(self, url: str, timeout: float = 30) -> None:
+    def navigate(self, url: str, timeout: float = 60) -> None:
         """Open `url` and wait for its load event; forget the previous page's problems."""
         self.problems, self.dialogs = [], []
         loads = self.loads
@@ -123,7 +126,7 @@ class Page:
             if self._receive(deadline - time.monotonic()) is None:
                 raise CDPError(f"{url}: no load event within {timeout:.0f} s")
 
-    def evaluate(self, expression: str, timeout: float = 30) -> Any:
+    def evaluate(self, expression: str, timeout: float = 60) -> Any:
         """The value of a JavaScript expression (promises awaited); a thrown error raises."""
         result = self.send("Runtime.evaluate", timeout, expression=expression, returnByValue=True,
                            awaitPromise=True)
@@ -133,7 +136,7 @@ class Page:
             raise CDPError(f"{expression[:80]!r}: {thrown}")
         return result["result"].get("value")
 
-    def wait_for(self, expression: str, timeout: float = 30) -> bool:
+    def wait_for(self, expression: str, timeout: float = 60) -> bool:
         """Poll `expression` until it is truthy; False if it is not within `timeout`."""
         deadline = time.monotonic() + timeout
         while True:

@@ -31,7 +31,8 @@ def test_an_open_page_reloads_itself_after_a_rebuild(page: Page, watching: Servi
     assert "fresh-note-42" not in page.evaluate("document.body.textContent")
 
     write_sidecar_run(runs_root, RUN, notes="fresh-note-42")
-    page.wait_for("document.body && document.body.textContent.includes('fresh-note-42')", timeout=60)
+    assert page.wait_for("document.body && document.body.textContent.includes('fresh-note-42')"), (
+        "the open page never showed the rebuilt run")
     assert page.evaluate("typeof window.__before_the_rebuild") == "undefined"
     assert page.evaluate("location.href") == url
     assert page.problems == [] and page.dialogs == []

@@ -54,7 +54,7 @@ def visit(page: Page, url: str) -> dict:
     """Open `url` afresh (never as a same-document hash change) and wait until it is ready."""
     page.navigate("about:blank")
     page.navigate(url)
-    page.wait_for(READY, timeout=30)
+    page.wait_for(READY)
     return page.evaluate(STATE)
 
 
@@ -278,7 +278,7 @@ def test_a_line_anchor_far_down_a_log_is_targeted_and_scrolled_into_view(page: P
     log, lines = max(logs.items(), key=lambda item: item[1])
     line = lines - 10
     visit(page, f"{log.as_uri()}#L{line}")
-    page.wait_for(IN_VIEW, timeout=10)
+    assert page.wait_for(IN_VIEW), page.evaluate(TARGET)
     target = page.evaluate(TARGET)
     assert target is not None and target["id"] == f"L{line}", target
     assert target["offset"] > 2 * target["height"], "the line is not far down: nothing to scroll"
@@ -294,7 +294,7 @@ def test_the_first_error_link_leads_to_the_highlighted_line(page: Page, example_
     assert link, "the failed run's page links its first error"
     state = visit(page, link)
     assert page_faults(page, state) == []
-    page.wait_for(IN_VIEW, timeout=10)
+    assert page.wait_for(IN_VIEW), page.evaluate(TARGET)
     target = page.evaluate(TARGET)
     assert target["id"] == link.rpartition("#")[2] and "hl" in target["classes"].split()
     assert -1 < target["top"] < target["height"]
