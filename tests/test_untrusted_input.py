@@ -310,6 +310,17 @@ def test_index_links_every_run_page(odd_names_site: Path):
         assert name in found.text
 
 
+def test_a_run_dir_whose_name_is_not_utf8_is_skipped_and_the_build_goes_on(tmp_path: Path):
+    """Found by fuzzing: such a name cannot be a run id (neither the cache nor a page can encode
+    it), and the whole build stopped with a traceback."""
+    root = tmp_path / "runs"
+    write_sidecar_run(root, "good")
+    os.rename(write_sidecar_run(root, "bad"), os.fsdecode(bytes(root) + b"/r\xfe"))
+    age(root)
+    run_build(make_config(root, tmp_path / "site"))
+    assert set(runs_by_id(tmp_path / "site")) == {"good"}
+
+
 @pytest.mark.parametrize("page", ["index.html", "run pages", "log pages"])
 def test_every_relative_link_resolves_to_a_published_file(odd_names_site: Path, page: str):
     pages = html_pages(odd_names_site)
