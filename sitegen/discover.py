@@ -122,8 +122,9 @@ def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) 
         return None
     names = frozenset(name for name, _ in items)
     reader = layout_of(os.path.basename(directory), names)
-    subdirs = sorted(
-        name for name, is_dir in items if is_dir and not name.startswith(".") and name not in SKIP_NAMES
+    subdirs = sorted(  # a name that is not UTF-8 cannot be a run id: neither the cache nor a page holds it
+        name for name, is_dir in items
+        if is_dir and not name.startswith(".") and name not in SKIP_NAMES and _is_utf8(name)
     )
     return DirEntry(mtime_ns, [] if reader else subdirs, reader)
 
@@ -134,6 +135,15 @@ def _plausible(entry: DirEntry) -> bool:
     return (entry.reader is None or entry.reader in LAYOUT_NAMES) and all(
         name not in (".", "..") and os.sep not in name and "\0" not in name for name in entry.subdirs
     )
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python holds them as lone surrogates)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -24,3 +24,13 @@ def finite(value: object) -> float | None:
         except ValueError:
             return None
     return finite_number(value)
+
+
+LATEST_PLAUSIBLE_EPOCH = 1e11  # beyond the year 5000: milliseconds or garbage, not seconds
+
+
+def epoch_seconds(value: object) -> float | None:
+    """A time in epoch seconds that dates and pages can show; None for anything else (a number
+    before 1970 or after the year 5000 is garbage or milliseconds, and no calendar takes it)."""
+    number = finite_number(value)
+    return number if number is not None and 0 <= number < LATEST_PLAUSIBLE_EPOCH else None

@@ -20,7 +20,12 @@ SECRET_WORDS = frozenset(
 SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key")})
 
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+# Each pattern that starts with a run of characters tries only the run's first position and
+# never backtracks into it (a lookbehind, possessive quantifiers): tried at every position, a
+# 300 kB line of dashes or letters took minutes.
+_URL_CREDENTIALS = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<lead>[0-9+.-]*+)(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*+://)[^/\s:@]++:[^/\s@]++@"
+)
 _TOKEN_SHAPES = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}"
     r"|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b"
@@ -29,7 +34,8 @@ _AUTH_HEADER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~
 # `HF_TOKEN=...` in an environment dump; the key's words decide, so MAX_TOKENS=8 survives
 _ENV_ASSIGNMENT = re.compile(r"\b(?P<key>[A-Z][A-Z0-9_]*)=(?P<value>[^\s\"']+)")
 _SECRET_FLAG = re.compile(
-    r"(?P<flag>--?[A-Za-z0-9_-]*(?:token|secret|password|passwd|api[-_]?key|webhook)[A-Za-z0-9_-]*)"
+    r"(?<![A-Za-z0-9_-])(?P<lead>[A-Za-z0-9_]*+)"
+    r"(?P<flag>-(?=[A-Za-z0-9_-]*?(?:token|secret|password|passwd|api[-_]?key|webhook))[A-Za-z0-9_-]*+)"
     r"(?P<sep>[= ])(?P<value>\S+)",
     re.IGNORECASE,
 )
@@ -51,7 +57,7 @@ def is_secret_key(key: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
 def redact_text(text: str) -> str:
     """Credentials inside URLs, well-known token shapes, `Bearer X` authorizations,
     `--token=X` style flags and `SOME_TOKEN=X` environment assignments."""
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['lead']}{m['scheme']}{REDACTED}@", text)
     text = _TOKEN_SHAPES.sub(REDACTED, text)
     text = _AUTH_HEADER.sub(lambda m: f"{m['scheme']}{REDACTED}", text)
     text = _ENV_ASSIGNMENT.sub(_redact_assignment, text)
@@ -61,7 +67,7 @@ def redact_text(text: str) -> str:
 def _redact_flag(match: re.Match[str]) -> str:
     """The regex finds candidates; the flag's words decide (`--max-tokens 512` survives)."""
     if is_secret_key(match["flag"]):
-        return f"{match['flag']}{match['sep']}{REDACTED}"
+        return f"{match['lead']}{match['flag']}{match['sep']}{REDACTED}"
     return match[0]
 
 

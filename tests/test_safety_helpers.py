@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -12,6 +14,8 @@ from sitegen.jsonsafe import dumps, dumps_for_script
 from sitegen.paths import resolve_within
 from sitegen.redact import REDACTED, Redactor, is_secret_key, redact_text
 from sitegen.slug import run_slug, slugify, unique_slugs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("key", [
@@ -39,6 +43,9 @@ def test_benchmark_counts_are_not_secrets(key):
     ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
     ("env: HF_TOKEN=abc123secret PATH=/usr/bin", "abc123secret"),
     ("WANDB_API_KEY=abc123secret", "abc123secret"),
+    ("--verbose --hf-token abc123secret", "abc123secret"),
+    ("x--token=abc123secret", "abc123secret"),
+    ("pip install git+https://alice:hunter2@github.com/x.git", "hunter2"),
 ])
 def test_secrets_in_text_are_redacted(text, secret):
     redacted = redact_text(text)
@@ -52,6 +59,16 @@ def test_secrets_in_text_are_redacted(text, secret):
 ])
 def test_ordinary_text_survives(text):
     assert redact_text(text) == text
+
+
+@pytest.mark.parametrize("line", ["'-' * 300_000", "'x' * 300_000", "'a-' * 150_000", "'9' * 300_000"])
+def test_a_huge_line_is_redacted_in_linear_time(line: str):
+    """Found by fuzzing the readers: the URL and flag patterns, tried at every position of a long
+    run of letters or dashes, backtracked for minutes to hours. A child process, so that a
+    regression fails (the timeout is 1,000 times what the redaction takes) instead of hanging."""
+    code = f"from sitegen.redact import redact_text; assert redact_text({line}) == {line}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
 
 
 def test_redactor_keys_values_and_extra_patterns():

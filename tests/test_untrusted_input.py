@@ -27,87 +27,22 @@ import html
 import io
 import json
 import os
-import posixpath
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
+from page_audit import assert_no_active_content, audit, resolve_href
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "xlink:href", "poster", "data"})
-# The one inline handler the default theme writes itself (index.html's filter form).
-THEME_HANDLERS = frozenset({("form", "onsubmit", "return false")})
-THEME_URLS = frozenset({("link", "href", "data:,")})  # an empty icon: no request for /favicon.ico
 
 
 # --- reading a built site ----------------------------------------------------------------------
-
-
-class PageAudit(HTMLParser):
-    """What a browser would run or follow in a page, and the text it would show."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.scripts: list[tuple[dict[str, str | None], str]] = []  # (attributes, body)
-        self.handlers: list[tuple[str, str, str | None]] = []  # (tag, on* attribute, value)
-        self.urls: list[tuple[str, str, str]] = []  # (tag, attribute, URL)
-        self.rows: list[tuple[str, list[str]]] = []  # (table class, cell texts)
-        self.chunks: list[str] = []  # text outside scripts
-        self._script: dict[str, str | None] | None = None
-        self._tables: list[str] = []
-        self._cells: list[str] | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(self.chunks)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name.startswith("on"):
-                self.handlers.append((tag, name, value))
-            if name in URL_ATTRIBUTES:
-                self.urls.append((tag, name, value or ""))
-        if tag == "script":
-            self._script = dict(attrs)
-        elif tag == "table":
-            self._tables.append(dict(attrs).get("class") or "")
-        elif tag == "tr":
-            self._cells = []
-        elif tag in ("th", "td") and self._cells is not None:
-            self._cells.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script" and self._script is not None:
-            self.scripts.append((self._script, ""))
-            self._script = None
-        elif tag == "table" and self._tables:
-            self._tables.pop()
-        elif tag == "tr" and self._cells is not None:
-            self.rows.append((self._tables[-1] if self._tables else "", [c.strip() for c in self._cells]))
-            self._cells = None
-
-    def handle_data(self, data: str) -> None:
-        if self._script is not None:  # the parser hands a script's whole body over at once
-            self.scripts.append((self._script, data))
-            self._script = None
-            return
-        self.chunks.append(data)
-        if self._cells:
-            self._cells[-1] += data
-
-
-def audit(page: str) -> PageAudit:
-    parser = PageAudit()
-    parser.feed(page)
-    parser.close()
-    return parser
 
 
 def html_pages(out: Path) -> dict[str, str]:
@@ -138,36 +73,8 @@ def every_output_byte(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-def resolve_href(page: str, href: str) -> str:
-    """The output-relative path a relative link leads to (query and fragment dropped, %-decoded)."""
-    return posixpath.normpath(posixpath.join(posixpath.dirname(page), unquote(urlsplit(href).path)))
-
-
-def is_script_url(value: str) -> bool:
-    """True for a URL a browser would run: it drops tabs and newlines and trims controls first."""
-    cleaned = re.sub(r"[\t\n\r]", "", value).strip("".join(map(chr, range(0x21)))).lower()
-    return cleaned.startswith(("javascript:", "vbscript:", "data:"))
-
-
 def params_table(page: str) -> dict[str, str]:
     return {cells[0]: cells[1] for table, cells in audit(page).rows if "params" in table.split()}
-
-
-THEME_DATA = ("figures", "sweep-data", "runs-data")  # the ids of the JSON blocks the theme embeds
-
-
-def assert_no_active_content(path: str, page: str) -> None:
-    """Only the theme's scripts, no event handlers, no script URLs: nothing from run data runs."""
-    found = audit(page)
-    for attrs, _body in found.scripts:
-        src = attrs.get("src")
-        theme_asset = bool(src) and resolve_href(path, src or "").startswith("assets/")
-        data = src is None and attrs.get("type") == "application/json" and attrs.get("id") in THEME_DATA
-        assert theme_asset or data, f"{path}: a <script> the theme did not write: {attrs}"
-    handlers = [h for h in found.handlers if h not in THEME_HANDLERS]
-    assert handlers == [], f"{path}: event handlers from run data: {handlers}"
-    script_urls = [u for u in found.urls if is_script_url(u[2]) and u not in THEME_URLS]
-    assert script_urls == [], f"{path}: script URLs: {script_urls}"
 
 
 def write_metrics(run_dir: Path, header: list[str], rows: int = 3) -> None:
@@ -401,6 +308,17 @@ def test_index_links_every_run_page(odd_names_site: Path):
     assert {run["url"] for run in runs_by_id(odd_names_site).values()} <= linked
     for name in ODD_NAMES:
         assert name in found.text
+
+
+def test_a_run_dir_whose_name_is_not_utf8_is_skipped_and_the_build_goes_on(tmp_path: Path):
+    """Found by fuzzing: such a name cannot be a run id (neither the cache nor a page can encode
+    it), and the whole build stopped with a traceback."""
+    root = tmp_path / "runs"
+    write_sidecar_run(root, "good")
+    os.rename(write_sidecar_run(root, "bad"), os.fsdecode(bytes(root) + b"/r\xfe"))
+    age(root)
+    run_build(make_config(root, tmp_path / "site"))
+    assert set(runs_by_id(tmp_path / "site")) == {"good"}
 
 
 @pytest.mark.parametrize("page", ["index.html", "run pages", "log pages"])

@@ -24,7 +24,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sitegen.numbers import finite_number
+from sitegen.numbers import epoch_seconds, finite_number
 from sitegen.snapshot import (
     CHECKPOINTED,
     COMPLETED,
@@ -146,7 +146,7 @@ class SnapshotBuilder:
         raw_type = raw_type if isinstance(raw_type, str) else "(no event_type)"
         self.types[raw_type[:100]] += 1
         kind = ALIASES.get(raw_type, raw_type)
-        at = finite_number(event.get("timestamp"))
+        at = epoch_seconds(event.get("timestamp"))
         if at is None:
             self.untimed += 1
         elif at < self._last_time.get(source, -math.inf):
@@ -295,10 +295,10 @@ class SnapshotBuilder:
         partition_pct = _percent(states[COMPLETED], total_partitions)
         operation_pct = _percent(done_ops, total_operations)
 
-        start = finite_number(s.get("start_time"))
+        start = epoch_seconds(s.get("start_time"))
         source = "job_summary" if start is not None else "events"
         start = start if start is not None else self.job_start
-        end = finite_number(s.get("end_time"))
+        end = epoch_seconds(s.get("end_time"))
         end = end if end is not None else self.job_end
         duration = finite_number(s.get("duration"))
         if duration is None and start is not None and end is not None:

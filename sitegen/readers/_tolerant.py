@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
+import re
 import stat
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
@@ -18,6 +20,12 @@ import yaml
 MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_YAML_BYTES = 1024 * 1024
 _BINARY_SAMPLE = 8192
+# What a decoded value can hold that neither the cache (msgpack) nor a page can encode, and where
+# it comes from: a lone surrogate (a `\ud800` escape, or its UTF-8 form, which Python's json
+# decodes from bytes), an integer beyond 64 bits (19 digits or more)
+_UNSTORABLE_SOURCE = re.compile(rb"\\[uU]0{0,4}[dD][89a-fA-F]|\xed[\xa0-\xbf]|[0-9]{19}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT_RANGE = range(-(2**63), 2**64)
 
 
 class Tail(NamedTuple):
@@ -49,11 +57,13 @@ def file_size(path: str) -> int | None:
 
 
 def list_dir(path: str) -> list[str] | None:
-    """Sorted entry names, or None when the directory is missing or unreadable."""
+    """Sorted entry names, or None when the directory is missing or unreadable. A name that is not
+    UTF-8 is left out: neither the cache nor a page can hold it."""
     try:
-        return sorted(os.listdir(path))
+        names = os.listdir(path)
     except (OSError, ValueError):
         return None
+    return sorted(name for name in names if not _SURROGATE.search(name))
 
 
 def looks_binary(data: bytes) -> bool:
@@ -83,7 +93,7 @@ def read_json(path: str, max_bytes: int = MAX_JSON_BYTES) -> tuple[object, str |
     if data is None:
         return None, problem
     try:
-        return json.loads(data), None
+        return loads_json(data), None
     except UnicodeDecodeError:
         return None, f"{name}: not valid UTF-8"
     except json.JSONDecodeError as exc:
@@ -101,13 +111,49 @@ def read_yaml(path: str, max_bytes: int = MAX_YAML_BYTES) -> tuple[object, str |
     if data is None:
         return None, problem
     try:
-        return yaml.load(data, Loader=_PlainDataLoader), None
+        return storable(yaml.load(data, Loader=_PlainDataLoader)), None
     except yaml.YAMLError as exc:
         return None, f"{name}: invalid YAML ({_first_line(exc)})"
     except (ValueError, TypeError) as exc:
         return None, f"{name}: invalid YAML ({exc})"
     except RecursionError:
         return None, f"{name}: YAML nested too deeply"
+
+
+def loads_json(data: bytes) -> object:
+    """`json.loads` (NaN and Infinity accepted), made storable (see `storable`)."""
+    value = json.loads(data)
+    return storable(value) if _UNSTORABLE_SOURCE.search(data) else value
+
+
+def storable(value: object) -> object:
+    """A decoded value with each lone surrogate in its strings and keys made U+FFFD and each
+    integer beyond 64 bits made a float: as decoders return them, the build could neither cache
+    nor show the run."""
+    root = [value]
+    pending: list[tuple[list | dict, object]] = [(root, 0)]
+    while pending:  # not recursive: the value may be nested as deeply as the decoder allows
+        container, key = pending.pop()
+        item = container[key]
+        if isinstance(item, (str, int)):
+            container[key] = _storable_scalar(item)
+        elif isinstance(item, list):
+            pending.extend((item, index) for index in range(len(item)))
+        elif isinstance(item, dict):
+            item = container[key] = {_storable_scalar(k): v for k, v in item.items()}
+            pending.extend((item, k) for k in item)
+    return root[0]
+
+
+def _storable_scalar(value: object) -> object:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT_RANGE:
+        try:
+            return float(value)
+        except OverflowError:  # beyond 1e308
+            return math.inf if value > 0 else -math.inf
+    return value
 
 
 def read_jsonl(path: str, max_bytes: int = MAX_JSON_BYTES) -> tuple[list[object], list[str]]:
@@ -187,11 +233,14 @@ _BAD = object()
 
 def _decode_jsonl_line(line: bytes) -> object:
     try:
-        return msgspec.json.decode(line)
+        value = msgspec.json.decode(line)
+        return storable(value) if _UNSTORABLE_SOURCE.search(line) else value
     except msgspec.DecodeError:
         pass
+    except RecursionError:
+        return _BAD
     try:
-        return json.loads(line)  # NaN, Infinity
+        return loads_json(line)  # NaN, Infinity
     except (ValueError, RecursionError):
         return _BAD
 
@@ -375,7 +424,7 @@ _PlainDataLoader.add_constructor(None, _construct_plain)
 
 def _decode_line(line: bytes, records: list[object], bad_lines: list[int], number: int) -> bool:
     try:
-        records.append(json.loads(line))
+        records.append(loads_json(line))
     except (ValueError, RecursionError):
         bad_lines.append(number)
         return False

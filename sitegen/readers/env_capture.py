@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from sitegen.readers._tolerant import file_size, looks_binary, read_bytes
+from sitegen.readers._tolerant import file_size, loads_json, looks_binary, read_bytes
 from sitegen.readers._values import flatten
 from sitegen.redact import Redactor, redact_text
 
@@ -153,7 +153,7 @@ def _conda(name: str, text: str, _redactor: Redactor, problems: list[str]) -> tu
 def _sys_env(name: str, text: str, redactor: Redactor, problems: list[str]) -> tuple[dict[str, str], bool]:
     hidden = redact_text(text) != text
     try:
-        value = json.loads(text)
+        value = loads_json(text.encode())
     except (ValueError, RecursionError) as exc:
         problems.append(f"{name}: invalid JSON ({str(exc)[:80]})")
         return {}, hidden

@@ -20,6 +20,7 @@ _MISSING = object()
 _COMPACT_TIME = "%Y%m%d_%H%M%S"  # run_date and directory names
 _SPACED_TIME = "%Y-%m-%d %H:%M:%S"  # generated_at
 _MAX_NESTING = 32
+_INT64 = range(-(2**63), 2**63)  # what the cache (msgpack) holds, and every count ever seen
 _CONTAINER_SCAN_LINES = 100
 _CONTAINER_SCAN_BYTES = 256 * 1024
 _CONTAINER = re.compile(r"(?:CONTAINER_IMAGE=|--container-image[= ]|Container:\s*)[\"']?([^\s\"']+\.sqsh)")
@@ -300,7 +301,7 @@ def _rate(value: object) -> Scalar:
         return None
     if math.isinf(value):
         return "inf" if value > 0 else None
-    return int(value) if float(value).is_integer() else float(value)
+    return int(value) if float(value).is_integer() and int(value) in _INT64 else float(value)
 
 
 # --- legacy: names and logs ------------------------------------------------------------------------
@@ -315,9 +316,10 @@ def from_names(dir_name: str, job_id: str, log_paths: list[str]) -> tuple[JobMet
     disagg = _DISAGG_DIR.search(dir_name)
     agg = _AGG_DIR.search(dir_name)
     if disagg:
-        meta.mode, meta.prefill_workers, meta.decode_workers = "disaggregated", int(disagg[1]), int(disagg[2])
+        meta.mode = "disaggregated"
+        meta.prefill_workers, meta.decode_workers = _whole(disagg[1]), _whole(disagg[2])
     elif agg:
-        meta.mode, meta.agg_workers = "aggregated", int(agg[1])
+        meta.mode, meta.agg_workers = "aggregated", _whole(agg[1])
     read = []
     for path in log_paths:
         read.append(path)
@@ -372,15 +374,14 @@ def _digits(text: str) -> bool:
 
 
 def _whole(value: object) -> int | None:
+    """A whole number that the cache can hold (64 bits); None for anything else."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _digits(value.strip()):
-        return int(value.strip())
-    return None
+        value = int(value)
+    elif isinstance(value, str) and _digits(value.strip()) and len(value.strip()) <= 18:
+        value = int(value.strip())
+    return value if isinstance(value, int) and value in _INT64 else None
 
 
 def _leaves(value: object, key: str, depth: int) -> Iterator[tuple[str, Scalar]]:

@@ -80,7 +80,7 @@ class _Reading:
         parent = self._parent()
         user_tags = [self._tag(k, v) for k, v in sorted(tags.items()) if not k.startswith("mlflow.")]
         return dict(
-            name=info.run_name or tags.get("mlflow.runName") or info.run_id,
+            name=_as_name(info.run_name) or _as_name(tags.get("mlflow.runName")) or info.run_id,
             status=STATUSES.get(info.status, "unknown"),
             badges=("killed",) if info.status == "KILLED" else (),
             created_at=started,
@@ -112,7 +112,7 @@ class _Reading:
         except Exception as exc:  # a deleted parent, or the store failing on this one request
             self.warnings.append(f"parent run {parent_uuid}: not found ({describe(exc)})")
             return None
-        return RunRef(store_run_id(experiment, parent_uuid), parent.info.run_name or parent_uuid)
+        return RunRef(store_run_id(experiment, parent_uuid), _as_name(parent.info.run_name) or parent_uuid)
 
     def _children(self) -> tuple[RunRef, ...]:
         """The child runs in this run's experiment, by name."""
@@ -120,8 +120,9 @@ class _Reading:
         experiments = [self.run.info.experiment_id]
         found = all_pages(lambda token: self.client.search_runs(experiments, query, page_token=token))
         experiment = self.run_id.rsplit("/", 1)[0]
-        refs = sorted((RunRef(store_run_id(experiment, run.info.run_id), run.info.run_name or run.info.run_id)
-                       for run in found), key=lambda ref: (ref.name, ref.run_id))
+        refs = sorted((RunRef(store_run_id(experiment, run.info.run_id),
+                              _as_name(run.info.run_name) or run.info.run_id) for run in found),
+                      key=lambda ref: (ref.name, ref.run_id))
         if len(refs) > MAX_CHILDREN:
             self.warnings.append(f"child runs: only the first {MAX_CHILDREN} of {len(refs)} are listed")
         return tuple(refs[:MAX_CHILDREN])
@@ -203,6 +204,11 @@ class _Reading:
         if len(found) > MAX_ARTIFACTS:
             self.warnings.append(f"artifacts: only the first {MAX_ARTIFACTS} are listed")
         return sorted(found[:MAX_ARTIFACTS], key=lambda a: a.name)
+
+
+def _as_name(value: object) -> str:
+    """A name from a store's file as MLflow reads it: a YAML value, not necessarily a string."""
+    return value if isinstance(value, str) else "" if value is None else str(value)
 
 
 def _seconds(millis: int | None) -> float | None:

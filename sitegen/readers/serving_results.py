@@ -22,7 +22,7 @@ import msgspec
 from sitegen.metric_names import PER_REQUEST_KEYS, finite, normalise, per_gpu
 from sitegen.model import BenchPoint, Histogram
 from sitegen.readers import CUSTOM_RESULT_PREFIX, RESULT_DIR
-from sitegen.readers._tolerant import list_dir, read_bytes, stat_or_none
+from sitegen.readers._tolerant import list_dir, loads_json, read_bytes, stat_or_none
 
 MAX_RESULT_BYTES = 256 * 1024 * 1024
 HISTOGRAM_BUCKETS = 30
@@ -129,6 +129,8 @@ def _read_records(path: str) -> tuple[list[dict], list[str]]:
     problems = [problem] if problem else []
     if not data or not data.strip():
         return [], problems or [f"{name}: empty"]
+    if not data.isascii() and not _is_utf8(data):  # values stay bytes until used: say it once here
+        problems.append(f"{name}: not valid UTF-8; values holding bad bytes are left out")
     first_end = data.find(b"\n")
     several_lines = first_end != -1 and bool(data[first_end:].strip())
     if several_lines and _decode(data[:first_end])[0] is not None:
@@ -175,7 +177,7 @@ def _decode(data: bytes) -> tuple[dict | None, str]:
     except RecursionError:
         return None, "JSON nested too deeply"
     try:  # SGLang writes a bare Infinity; json.loads accepts it (normalise drops it)
-        value = json.loads(data)
+        value = loads_json(data)
     except UnicodeDecodeError:
         return None, "not valid UTF-8"
     except json.JSONDecodeError as exc:
@@ -189,6 +191,14 @@ def _decode(data: bytes) -> tuple[dict | None, str]:
     return value, ""
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _plain(value: object, decoder: msgspec.json.Decoder | None = None) -> object:
     """A value decoded from its raw bytes (if it still is); None when it cannot be."""
     if not isinstance(value, msgspec.Raw):
@@ -200,7 +210,7 @@ def _plain(value: object, decoder: msgspec.json.Decoder | None = None) -> object
     except (RecursionError, UnicodeDecodeError):
         return None
     try:  # numbers beyond float range (1e999) and values of an unexpected shape
-        return json.loads(bytes(value))
+        return loads_json(bytes(value))
     except (ValueError, RecursionError):
         return None
 

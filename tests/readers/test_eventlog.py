@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 from conftest import SHARED, age, make_config, run_build
 from job_events import OPS, T0, finished_job, logger_event, write_job
@@ -14,6 +15,9 @@ from sitegen.cli import main
 from sitegen.readers import eventlog, layout_of
 from sitegen.readers.base import ReadContext
 from sitegen.redact import Redactor
+from sitegen.render.env import theme_dir
+from sitegen.render.run_page import run_pages
+from sitegen.render.site import SiteInfo
 
 JOB = "20250809_040053_a001de"
 SECRET = "hf_" + "S" * 34
@@ -120,6 +124,34 @@ def test_garbage_lines_unknown_events_and_bad_files_give_warnings(tmp_path: Path
     assert any("gpu_telemetry (1)" in w for w in run.warnings)
     assert any(w.startswith("job_summary.json: invalid JSON") for w in run.warnings)
     assert "dag_execution_plan.json: expected a JSON object, found list; ignored" in run.warnings
+
+
+def test_a_line_nested_too_deeply_is_skipped(tmp_path: Path):
+    """Found by fuzzing: msgspec raises RecursionError, not a DecodeError, on a deeply nested line."""
+    job = write_job(tmp_path, events=finished_job(partitions=1), tail="[" * 5000 + "]" * 5000 + "\n")
+    run = read(job)
+    assert run.status == "completed"
+    assert "events.jsonl: 1 lines are not JSON, skipped (first at line 16)" in run.warnings
+
+
+def test_integers_beyond_64_bits_are_read_as_floats(tmp_path: Path):
+    """Found by fuzzing: an integer beyond 64 bits in the plan could not be cached (msgpack)."""
+    metadata = {"created_at": -(2**63) - 1, "total_nodes": 10**30}
+    run = read(write_job(tmp_path, plan={"nodes": {}, "metadata": metadata}))
+    msgspec.msgpack.encode(run)  # the build caches every Run
+    assert run.snapshot.dag_structure["metadata"] == {"created_at": -(2.0**63), "total_nodes": 1e30}
+
+
+def test_times_beyond_any_calendar_are_not_times(tmp_path: Path):
+    """Found by fuzzing: an end_time of 6.8e16 s in the summary reached the run page, whose date
+    formatting raised OverflowError."""
+    events = finished_job()
+    events[-1]["timestamp"] = 1e17  # the job_complete event
+    job = write_job(tmp_path, events=events, summary=summary(end_time=67_768_036_191_676_796))
+    run = read(job)
+    assert run.ended_at is None and run.snapshot.timing.end_time is None
+    assert run.created_at == T0 and run.snapshot.total_duration == 41.0  # the summary's own
+    run_pages(run, SiteInfo(title="t", theme=str(theme_dir("default")), version="0"))
 
 
 def test_an_unreadable_event_log_is_a_broken_run(tmp_path: Path):

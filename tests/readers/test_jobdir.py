@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
@@ -17,6 +20,7 @@ from sitegen.redact import Redactor
 
 JOB = "3667_1P_1D_20251110_192145"
 WHEN = 1762802505.0  # 2025-11-10 19:21:45, the directory's wall-clock time read as UTC
+ROOT = str(Path(__file__).resolve().parents[2])
 SGLANG_SAMPLES = SHARED / "realdata" / "sglang-bench-serving" / "sglang" / "outputs"
 
 
@@ -287,6 +291,29 @@ def test_unreadable_metadata_makes_a_broken_run_with_what_else_could_be_read(roo
     assert run.name == "3667 · 1P/1D · 2025-11-10 19:21"  # from the directory name
 
 
+def test_lone_surrogates_in_the_metadata_become_replacement_characters(root: Path):
+    """Found by fuzzing: Python's json decodes `\\ud800`, and the UTF-8 form of a surrogate, into a
+    string that neither the cache nor a page can encode."""
+    job = write_job(root, meta=v1_meta(job_name="a\ud800b"))
+    meta = job / "3667.json"
+    meta.write_bytes(meta.read_bytes().replace(b'"infra"', b'"in\xed\xa0\x80fra"'))
+    run = read(job, root)  # encodes it as the cache does
+    assert run.params["run_metadata.job_name"] == "a\ufffdb"
+    assert run.params["run_metadata.account"] == "in\ufffdfra"
+
+
+def test_counts_beyond_64_bits_are_not_counts(root: Path):
+    """Found by fuzzing: a count beyond 64 bits (a number, a float or digits) in the metadata or
+    the directory name reached the Run, which the cache (msgpack) could not hold."""
+    resources = {**v2_meta()["resources"], "gpus_per_node": -(2**63) - 1025, "prefill_nodes": 1e30,
+                 "decode_nodes": "99999999999999999999999"}
+    run = read(write_job(root, "1543570", meta=v2_meta(resources=resources)), root)  # encodes it as cached
+    assert "GPUs per node" not in run.facts and "Prefill nodes" not in run.facts
+    legacy = write_job(root, "3601_99999999999999999999P_1D_20251101_080910", files={"log.out": "ok\n"})
+    legacy = read(legacy, root)
+    assert legacy.facts["Decode workers"] == 1 and "Prefill workers" not in legacy.facts
+
+
 def test_secrets_in_the_metadata_are_redacted(root: Path):
     meta = v1_meta(hf_token="hf_abcdefghijklmnopqrstuvwxyz", slack_webhook="https://hooks.example/x",
                    max_tokens=4096, total_output_tokens=8, registry="https://bob:s3cret@registry.example/")
@@ -506,6 +533,14 @@ def test_malformed_results_give_warnings_and_keep_the_rest(root: Path):
     assert run.status == "completed"
 
 
+def test_bad_bytes_in_a_result_string_are_named(root: Path):
+    """Found by fuzzing: a string holding bad bytes was left out without a word (the rest is kept)."""
+    result = json.dumps(vllm_result(8)).encode().replace(b'"dynamo"', b'"dyn\x80amo"')
+    run = read(write_job(root, meta=v1_meta(), results={"vllm_isl_1024_osl_1024/c8.json": result}), root)
+    assert [p.x for p in run.points] == [8]
+    assert warned(run, "c8.json: not valid UTF-8; values holding bad bytes are left out")
+
+
 def test_a_result_file_over_the_cap_is_not_read(root: Path, monkeypatch):
     from sitegen.readers import serving_results
 
@@ -605,6 +640,19 @@ def test_logs_configs_and_inputs(root: Path, tmp_path: Path):
             str(job / "node1_config.json"), str(job / "sbatch_script.sh")} <= set(run.inputs)
     assert str(job / "logs" / "notes.txt") not in run.inputs
     assert list(run.inputs) == sorted(run.inputs) and run.status == "completed"
+
+
+def test_a_huge_line_in_a_published_file_is_checked_in_linear_time(root: Path):
+    """Found by fuzzing: the secret check of a file to publish, tried at every position of a long
+    run of letters, backtracked for hours. A child process, so that a regression fails (the
+    timeout is 1,000 times what the read takes) instead of hanging."""
+    files = {"config.yaml": "x" * 300_000 + "\n", "sbatch_script.sh": "ok\n"}
+    job = write_job(root, meta=v1_meta(), files=files)
+    code = ("import sys; from sitegen.readers import jobdir; from sitegen.readers.base import ReadContext; "
+            "run = jobdir.read(sys.argv[1], 'job', ReadContext(root=sys.argv[2], allowed=())); "
+            "assert [a.name for a in run.artifacts] == ['config.yaml', 'sbatch_script.sh']")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-c", code, str(job), str(root)], env=env, check=True, timeout=60)
 
 
 def test_result_folder_linked_out_of_the_roots(root: Path, tmp_path: Path):

@@ -208,6 +208,25 @@ def test_an_mlruns_file_store_is_read(tmp_path, monkeypatch):
     assert run_build(config).report.runs_read == 0
 
 
+def test_a_run_name_that_is_not_text_in_a_file_store(tmp_path, monkeypatch):
+    """Found by fuzzing: `run_name: [x]` in a run's meta.yaml became the run's name, a list, and
+    the cached run could not be decoded."""
+    from sitegen.model import Run
+    from sitegen.readers import mlflow as mlflow_reader
+    from sitegen.readers.base import ReadContext
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = tmp_path / "mlruns"
+    client = MlflowClient(store.as_uri())
+    run = client.create_run(client.create_experiment("fs"), run_name="x").info
+    meta = store / run.experiment_id / run.run_id / "meta.yaml"
+    meta.write_text(meta.read_text().replace("run_name: x", "run_name: [x]"))
+    ctx = ReadContext(root=store.as_uri(), allowed=())
+    read = mlflow_reader.read(store.as_uri(), f"fs/{run.run_id}", ctx)
+    assert read.problem is None and read.name == "['x']"
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(read), type=Run) == read  # as the cache does
+
+
 def test_a_server_that_does_not_answer_leaves_a_warning_and_the_runs_of_the_last_build(
     server, store, tmp_path, monkeypatch
 ):

@@ -443,6 +443,13 @@ def test_broken_captures_warn(session_dir: Path, root: Path, monkeypatch):
     assert run.status == "completed"
 
 
+def test_integers_beyond_64_bits_are_read_as_floats(session_dir: Path, root: Path):
+    """Found by fuzzing: a params.json integer beyond 64 bits could not be cached (msgpack)."""
+    entry = write_entry(session_dir, params={"seed": 2**64, "offset": -(2**63) - 1, "huge": int("9" * 400)})
+    run = read(entry, root)  # encodes it as the cache does
+    assert run.params == {"huge": "inf", "offset": -9.223372036854776e18, "seed": 1.8446744073709552e19}
+
+
 # --- tasks.pkl -----------------------------------------------------------------------------------
 
 

@@ -177,6 +177,17 @@ def test_odd_field_types_give_warnings(root: Path):
     assert run.summary == {"acc": 0.5} and warned(run, "summary", "2 values", "loss")
 
 
+def test_lone_surrogates_in_json_and_yaml_become_replacement_characters(root: Path):
+    """Found by fuzzing: Python's json and yaml decode `\\ud800` (and json its UTF-8 bytes) into a
+    string that neither the cache nor a page can encode, and the build failed on the run."""
+    run_dir = write_run(root / "r", notes="a\ud800b", tags=["\udfff"], hparams={"k\udc00": "v"}, summary={})
+    (run_dir / "summary.json").write_bytes(b'{"metrics": {"loss\xed\xa0\x80": {"last": 1.0}}}')
+    (run_dir / "hparams.yaml").write_text('name: "x\\ud800"\n')
+    run = read(run_dir, root)  # encodes it as the cache does
+    assert (run.notes, run.tags) == ("a\ufffdb", ("\ufffd",))
+    assert run.params == {"k\ufffd": "v", "name": "x\ufffd"} and run.summary == {"loss\ufffd": 1.0}
+
+
 @pytest.mark.parametrize(("content", "expected"), [
     (b'{"status": "running", "created_', "invalid JSON"),
     (b"[1, 2, 3]", "expected a JSON object, found list"),
@@ -483,6 +494,15 @@ def test_relative_output_dir_and_links_out_of_the_roots(run_dir: Path, root: Pat
     assert "metrics.csv: a link out of the configured roots; not followed" in run.warnings
     assert run.series == {} and run.artifacts == []
     assert "dangling.err: vanished or a dangling link" in run.warnings
+
+
+def test_a_file_name_that_is_not_utf8_is_left_out(run_dir: Path, root: Path):
+    """Found by fuzzing: a log named with bytes that are not UTF-8 became a stream name that neither
+    the cache nor a page can encode, and the whole build stopped."""
+    (run_dir / "train.out").write_text("step 1\n")
+    (Path(os.fsdecode(bytes(run_dir) + b"/tr\xffain.out"))).write_text("step 1\n")
+    run = read(run_dir, root)  # encodes it as the cache does
+    assert [stream.name for stream in run.logs] == ["train.out"]
 
 
 def test_log_tail_keeps_the_newest_output(run_dir: Path, root: Path):
