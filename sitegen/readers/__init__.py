@@ -51,7 +51,7 @@ def is_event_log_name(name: str) -> bool:
 
 # In detection order: the first layout that claims a directory reads it.
 LAYOUTS: tuple[Layout, ...] = (
-    Layout("sidecar", 3, lambda _name, names: "sidecar.json" in names),  # 3: long series kept as envelopes
+    Layout("sidecar", 4, lambda _name, names: "sidecar.json" in names),  # 4: summary stats, requeued, files
     Layout("jobdir", 2, _claims_jobdir),
     Layout("nightly", 3, lambda _name, names: "benchmark_results" in names),
     Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),

@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from sitegen.model import Run
+from sitegen.model import MetricStats, Run
 from sitegen.readers import layout_of, sidecar
 from sitegen.readers._tolerant import read_json, read_tail, read_yaml
 from sitegen.readers.base import ReadContext
@@ -121,8 +121,11 @@ def test_a_complete_run(run_dir: Path, root: Path):
     assert [(m.tag, m.type, m.step, m.path) for m in run.media] == [
         ("val/samples", "image", 2, "media/val__samples/00000002_0.png")]
     assert [(a.name, a.publish_as, a.source) for a in run.artifacts] == [
-        ("metrics.csv", "metrics.csv", str(run_dir / "metrics.csv")), ("media.jsonl", None, None)]
+        ("metrics.csv", "metrics.csv", str(run_dir / "metrics.csv")), ("summary.json", None, None),
+        ("run_meta.json", None, None), ("media.jsonl", None, None)]
     assert run.artifacts[0].size == (run_dir / "metrics.csv").stat().st_size
+    assert run.summary_stats == {"lr": MetricStats(0.001, 0.1, 3), "train/loss": MetricStats(0.1, 9.0, 3)}
+    assert run.summary_from_series == ()
     assert run.warnings == [] and run.problem is None
     names = {"sidecar.json", "metrics.csv", "summary.json", "run_meta.json", "heartbeat", "media.jsonl"}
     assert set(run.inputs) == {str(run_dir)} | {str(run_dir / n) for n in names}
