@@ -1,4 +1,5 @@
-"""One alias table from what serving benchmarks write to the metric names pages rely on.
+"""What metric names mean: the alias table from what serving benchmarks write to the names pages
+rely on, and which way is better for a metric, from its name (`direction`).
 
 vLLM `benchmark_serving`, SGLang `bench_serving` and genai-perf name one measurement
 differently (`e2el` vs `e2e_latency`, `"request_goodput:"` with a stray colon, `duration`
@@ -11,6 +12,10 @@ in seconds, genai-perf's `{"avg": …, "p99": …}` objects). `normalise` maps a
   `request_rate` (only when finite), `max_concurrency`
 
 Values are finite floats only: NaN, ±Infinity, "inf" and null never become metrics.
+
+`direction` reads the words of a name as loggers write them (`val/acc`, `train_acc_epoch`,
+`eval/top1`, `mAP@50`, `test-f1`): errors and losses first (`top1_err` is an error), then
+quality and throughput words, then times and sizes.
 """
 
 from __future__ import annotations
@@ -61,6 +66,26 @@ _GENAI_AVERAGES = {"request_throughput": "request_throughput",
 _GENAI_IGNORED_STATS = frozenset({"unit", "min", "max"})
 _TO_MS = {"ms": 1.0, "": 1.0, "ns": 1e-6, "us": 1e-3, "µs": 1e-3, "s": 1e3, "sec": 1e3}
 
+
+def _words(*words: str) -> str:
+    """Any of `words` as a word of a metric name: not inside a longer word (`acc` is not in
+    `accelerator`), digits and separators (`/ _ . - @`) around it allowed (`acc1`, `top5_acc`)."""
+    return r"(?<![a-z])(?:" + "|".join(words) + r")(?![a-z])"
+
+
+# Errors and losses, lower is better, win over the words below: "top1_err" is an error.
+_ERRORS = re.compile(_words(
+    "loss(es)?", "nll", "errors?", "err", "wer", "cer", "mse", "rmse", "mae", "perplexity", "ppl",
+    "fid", "bpd", "bits_per_dim", "regret", "miss_?rate",
+))
+_RATES = "throughput|goodput|tok_?s|qps|per_s(ec)?($|_)|speed|items|accuracy|score"
+_HIGHER_IS_BETTER = re.compile(_RATES + "|" + _words(
+    "acc", r"top[-_]?\d+", r"f\d+", "auroc", "auc", "auprc", r"map\d*", r"ap\d*", "precision", "recall",
+    "bleu", r"rouge\w*", "meteor", "cider", "m?iou", "dice", "psnr", "ssim", "r2", "ndcg", "mrr", r"hits?",
+    "win_?rate", "success_?rate", "reward", "return", "sps", "fps",
+))
+_LOWER_IS_BETTER = re.compile(r"time|latency|ttft|tpot|itl|e2el|duration|(^|_)ms($|_)|_s$|idle|memory|mem_")
+
 _RAW_LATENCY = re.compile(r"(mean|median|std|p\d+(?:\.\d+)?)_(ttft|tpot|itl|e2el|e2e_latency)_ms")
 _LATENCY = re.compile(r"(ttft|tpot|itl|e2el)_ms_(mean|median|std|p\d+(?:\.\d+)?)")
 _PERCENTILE = re.compile(r"p\d+(?:\.\d+)?")
@@ -102,6 +127,18 @@ def per_gpu(metrics: dict[str, float], gpus: int | None) -> dict[str, float]:
     if not gpus or gpus <= 0 or "output_throughput" not in metrics:
         return metrics
     return dict(sorted({**metrics, PER_GPU: metrics["output_throughput"] / gpus}.items()))
+
+
+def direction(metric: str) -> int:
+    """+1 when higher is better, -1 when lower is better, 0 when the name does not say."""
+    name = metric.lower()
+    if _ERRORS.search(name):
+        return -1
+    if _HIGHER_IS_BETTER.search(name):
+        return 1
+    if _LOWER_IS_BETTER.search(name):
+        return -1
+    return 0
 
 
 def is_latency(name: str) -> bool:

@@ -31,6 +31,14 @@ class Series(Struct, frozen=True):
     downsampled_from: int | None = None
 
 
+class MetricStats(Struct, frozen=True):
+    """A metric over its whole run, as the writer counted it (stable-pretraining's summary.json)."""
+
+    min: float | None = None
+    max: float | None = None
+    count: int | None = None
+
+
 class BenchPoint(Struct, frozen=True):
     """One measurement of a benchmark curve, e.g. all metrics at one concurrency.
 
@@ -133,7 +141,7 @@ class Run(Struct, frozen=True):
     slug: str  # unique, safe for URLs and file names
     kind: str  # the reader's name
     name: str
-    status: str  # running, completed, failed, orphaned, stalled, broken, unknown
+    status: str  # running, completed, failed, orphaned, stalled, requeued, broken, unknown
     created_at: float | None = None
     ended_at: float | None = None
     updated_at: float | None = None
@@ -144,6 +152,8 @@ class Run(Struct, frozen=True):
     facts: dict[str, Scalar] = {}  # what the run was (topology, container, …), labelled for people
     params: dict[str, Scalar] = {}
     summary: dict[str, float] = {}
+    summary_stats: dict[str, MetricStats] = {}  # per summary metric, when the writer kept them
+    summary_from_series: tuple[str, ...] = ()  # no value given: the series' last one
     series: dict[str, Series] = {}
     points: list[BenchPoint] = []
     histograms: list[Histogram] = []

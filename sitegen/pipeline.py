@@ -15,7 +15,7 @@ from sitegen.config import Config, theme_dir
 from sitegen.discover import Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
 from sitegen.out_dir import check_out_dir
-from sitegen.readers import reader_version
+from sitegen.readers import no_runs_message, reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
 from sitegen.site_pages import site_pages
@@ -49,6 +49,7 @@ def build(
         relist = full or _periodic_relist(config, manifest)
         reporter.stage("finding runs")
         locations, dirs = find_runs(dir_roots, manifest.dirs, relist=relist, skip=[out])
+        _report_empty_roots(dir_roots, locations, reporter)
         stores = find_store_runs(store_uris, _shown_runs(out, manifest, full and bool(store_uris)))
         _report_unreachable(stores.unreachable, stores.kept, reporter)
         jobs, kept = plan_run_jobs(locations + stores.locations, manifest, settings)
@@ -99,6 +100,14 @@ def _check_roots(roots: Iterable[str]) -> tuple[list[str], list[str]]:
             raise RootNotFound(f"root {root!r}: {path} does not exist; {hint}")
         (dirs if uri is None else stores).append(uri or root)
     return dirs, stores
+
+
+def _report_empty_roots(roots: list[str], locations: list[Location], reporter: Reporter) -> None:
+    """A root in which no layout was recognised is most likely a mistake: say what was looked for."""
+    found = {location.root for location in locations}
+    for root in roots:
+        if root not in found:
+            reporter.warning(root, no_runs_message())
 
 
 def _shown_runs(out: str, manifest: cache.Manifest, full: bool) -> dict[str, cache.RunRecord]:

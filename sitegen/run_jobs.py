@@ -140,12 +140,12 @@ def listing(run: Run) -> cache.Listing:
 
 def read_run(loc: Location, s: JobSettings) -> Run:
     """Only the reading: what a Ray task does for the driver."""
-    from sitegen.readers.base import ReadContext
+    from sitegen.readers.base import ReadContext, with_summary_from_series
     from sitegen.redact import Redactor
 
     ctx = ReadContext(root=loc.root, allowed=s.allowed, redactor=Redactor(s.redact),
                       log_tail_bytes=s.log_tail_bytes)
-    return reader_named(loc.reader).read(loc.run_dir, loc.run_id, ctx)
+    return with_summary_from_series(reader_named(loc.reader).read(loc.run_dir, loc.run_id, ctx))
 
 
 def read_batch(locations: list[Location], settings: JobSettings) -> list[bytes]:

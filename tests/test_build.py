@@ -10,12 +10,14 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import msgspec
 import pytest
 from conftest import age, make_config, run_build, site_files, write_sidecar_run
 
 from sitegen import cache, journal
 from sitegen.analysis.downsample import PLOT_POINTS, downsample
 from sitegen.errors import OutputLocked, RootNotFound, StrictFailure
+from sitegen.readers import LAYOUT_NAMES, LOOKED_FOR
 from sitegen.render.compare import sweep_path
 from sitegen.slug import run_slug
 from sitegen.write import content_hash, copy_if_changed
@@ -300,3 +302,19 @@ def test_two_builds_of_the_same_input_write_the_same_bytes(runs_root, tmp_path, 
     assert site_files(first) == site_files(second)
     page = (first / "runs" / run_slug(str(runs_root), "20231115/080000/cccccccccccc") / "index.html")
     assert "could not be read since 2023-11-14" in page.read_text()
+
+
+def test_a_root_without_any_layout_says_what_was_looked_for(runs_root, tmp_path):
+    empty = tmp_path / "elsewhere"
+    (empty / "notes").mkdir(parents=True)
+    (empty / "notes" / "metrics.csv").write_text("step,loss\n0,1.0\n")  # no sidecar.json: not a run
+    config = make_config(runs_root, tmp_path / "site")
+    config = msgspec.structs.replace(config, roots=[str(runs_root), str(empty)])
+    report = run_build(config).report
+    assert report.runs_total == 3
+    [warning] = [w for w in report.warnings if w.run_id == str(empty)]
+    assert "no runs found" in warning.message and 'README, section "Layouts read"' in warning.message
+    for looked_for in LOOKED_FOR.values():
+        assert looked_for in warning.message
+    assert all(w.run_id != str(runs_root) for w in report.warnings)
+    assert set(LOOKED_FOR) == LAYOUT_NAMES

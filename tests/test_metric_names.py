@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sitegen.metric_names import finite, is_latency, is_throughput, normalise, per_gpu
+from sitegen.metric_names import direction, finite, is_latency, is_throughput, normalise, per_gpu
 
 
 @pytest.mark.parametrize(("raw", "name"), [
@@ -74,3 +74,30 @@ def test_helpers():
     assert per_gpu({"completed": 1.0}, 8) == {"completed": 1.0}
     values = (1, "2", True, None, "nan", math.inf, "x", [1])
     assert [finite(v) for v in values] == [1.0, 2.0, None, None, None, None, None, None]
+
+
+@pytest.mark.parametrize("metric", [
+    "acc", "val/acc", "train_acc_epoch", "acc@1", "val/accuracy", "eval/top1", "top-5", "top5_acc",
+    "f1", "test-f1", "macro_f1_score", "auroc", "val_auc", "mAP", "mAP@50", "map50_95", "bleu", "rougeL",
+    "recall@10", "ndcg@10", "miou", "psnr", "episode_return", "train/reward_mean",
+    "output_throughput", "tokens_per_s", "qps", "request_goodput",
+])
+def test_higher_is_better(metric: str):
+    assert direction(metric) == 1
+
+
+@pytest.mark.parametrize("metric", [
+    "loss", "val/loss", "train/loss_step", "val_loss_epoch", "nll", "perplexity", "val_ppl", "error",
+    "top1_err", "eval/top1_error", "wer", "fid", "fid_score", "mse", "val/mae",
+    "time_taken", "exec_time_s", "ttft_ms_p99", "e2el_ms_mean", "itl_ms_p99.9", "mean_latency", "duration_s",
+])
+def test_lower_is_better(metric: str):
+    assert direction(metric) == -1
+
+
+@pytest.mark.parametrize("metric", [
+    "lr", "epoch", "step", "grad_norm", "accelerator_count", "heatmap_size", "num_removed", "is_success",
+    "completed", "max_concurrency", "request_rate", "total_input_tokens", "stderr_lines",
+])
+def test_no_direction(metric: str):
+    assert direction(metric) == 0

@@ -21,9 +21,9 @@ import fnmatch
 
 import msgspec
 
-from sitegen.analysis.sessions import direction as named_direction
 from sitegen.analysis.trends import Point, Trend
 from sitegen.config import TrendsConfig
+from sitegen.metric_names import direction as named_direction
 
 _Found = tuple[int, float, float, bool]
 _MAD_TO_SIGMA = 1.4826  # for normally distributed noise

@@ -12,12 +12,9 @@ from collections.abc import Callable
 
 import msgspec
 
+from sitegen.metric_names import direction
 from sitegen.model import Run
 
-_LOWER_IS_BETTER = re.compile(
-    r"time|latency|ttft|tpot|itl|e2el|duration|(^|_)ms($|_)|_s$|idle|memory|mem_|loss|error|perplexity"
-)
-_HIGHER_IS_BETTER = re.compile(r"throughput|goodput|tok_?s|qps|per_s(ec)?($|_)|speed|items|accuracy|score")
 _STAGE_AGGREGATE = re.compile(r"_(sum|mean|std)$")
 _SAME_WITHIN = 0.005  # changes under half a percent are shown as unchanged
 _MINOR_BELOW = 5.0  # percent: smaller changes are shown muted, as likely noise
@@ -59,16 +56,6 @@ class Session(msgspec.Struct, frozen=True):
     @property
     def failed(self) -> int:
         return len(self.entries) - self.passed
-
-
-def direction(metric: str) -> int:
-    """+1 when higher is better, -1 when lower is better, 0 when the name does not say."""
-    name = metric.lower()
-    if _HIGHER_IS_BETTER.search(name):
-        return 1
-    if _LOWER_IS_BETTER.search(name):
-        return -1
-    return 0
 
 
 def key_metrics(run: Run) -> dict[str, float]:

@@ -8,10 +8,14 @@ import msgspec
 
 from sitegen.model import TERMINAL_STATUSES, Run
 
+# Not live and not over: a requeued job waits in the scheduler's queue (no heartbeat is due) and says
+# "running" again when it resumes; a stalled run has been called stalled already.
+_WAITING_STATUSES = frozenset({"stalled", "requeued"})
+
 
 def live_until(run: Run, heartbeat_timeout_s: float) -> float | None:
     """When a run that says it is live will be shown as stalled, unless it beats again."""
-    if run.status in TERMINAL_STATUSES or run.status == "stalled":
+    if run.status in TERMINAL_STATUSES or run.status in _WAITING_STATUSES:
         return None
     last = run.heartbeat_at if run.heartbeat_at is not None else run.updated_at
     return None if last is None else last + heartbeat_timeout_s

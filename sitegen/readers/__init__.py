@@ -51,14 +51,30 @@ def is_event_log_name(name: str) -> bool:
 
 # In detection order: the first layout that claims a directory reads it.
 LAYOUTS: tuple[Layout, ...] = (
-    Layout("sidecar", 3, lambda _name, names: "sidecar.json" in names),  # 3: long series kept as envelopes
+    Layout("sidecar", 4, lambda _name, names: "sidecar.json" in names),  # 4: summary stats, requeued, files
     Layout("jobdir", 2, _claims_jobdir),
     Layout("nightly", 3, lambda _name, names: "benchmark_results" in names),
     Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
+# What each layout needs, told when a root holds none of them (README "Layouts read" has the detail).
+LOOKED_FOR = {
+    "sidecar": "training runs: a dir holding sidecar.json (stable-pretraining)",
+    "jobdir": "serving jobs: a dir named by a numeric job id holding {jobid}.json, log.out/log.err "
+              "or *_isl_*_osl_* result folders (srt-slurm)",
+    "nightly": "nightly sessions: entries holding benchmark_results/ (NeMo-Curator)",
+    "eventlog": "processing jobs: a dir holding events.jsonl or events_<time>.jsonl (DataJuicer)",
+    "mlflow": "MLflow stores: a root that is an mlruns/ store or a tracking URI (sqlite:///mlflow.db, http://…)",
+}
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
 LAYOUT_NAMES = frozenset(_VERSIONS)
+
+
+def no_runs_message() -> str:
+    """What to tell a user whose root holds no run of any layout."""
+    looked_for = "; ".join(LOOKED_FOR[layout.name] for layout in LAYOUTS)
+    return (f"no runs found in this root; looked for {looked_for}. The minimum files of each layout "
+            "are in the README, section \"Layouts read\"")
 
 
 def layout_of(dir_name: str, names: Set[str]) -> str | None:

@@ -7,7 +7,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec
+
 from sitegen.model import Run
+from sitegen.numbers import finite_number
 from sitegen.paths import resolve_within
 from sitegen.redact import Redactor
 
@@ -28,6 +31,18 @@ class Reader(Protocol):
     def read(self, run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         """Read one run. Never raises on bad data: problems become `Run.warnings`/`Run.problem`."""
         ...
+
+
+def with_summary_from_series(run: Run) -> Run:
+    """`run`, where it has a series but no summary value of a metric, with the series' last value
+    as that value, named in `summary_from_series` (pages say "last value"). Any reader's runs."""
+    lasts = {name: finite_number(series.y[-1]) for name, series in run.series.items()
+             if name not in run.summary and series.y}
+    lasts = {name: value for name, value in lasts.items() if value is not None}
+    if not lasts:
+        return run
+    return msgspec.structs.replace(run, summary=dict(sorted({**run.summary, **lasts}.items())),
+                                   summary_from_series=tuple(sorted(lasts)))
 
 
 class Reading:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from sitegen.model import Artifact, Media, Problem, Run, Scalar, Series
+from sitegen.model import Artifact, Media, MetricStats, Problem, Run, Scalar, Series
 from sitegen.numbers import finite_number
 from sitegen.paths import resolve_within
 from sitegen.readers._tolerant import (
@@ -34,7 +34,16 @@ NAME = "sidecar"
 
 SIDECAR = "sidecar.json"
 MAX_CSV_BYTES = 64 * 1024 * 1024
-STATUS_ALIASES = {"success": "completed"}
+# What stable-pretraining's RegistryLogger writes: "running", then the status Lightning finalizes
+# with, "success" mapped to "completed" (a bare "success" from before that mapping), "failed", and
+# anything else as given: Lightning's SLURM auto-requeue handler finalizes with "finished" before
+# `scontrol requeue` ends the job, which resumes later in the same run dir and says "running" again.
+# "orphaned" is what its registry index calls a run whose dir is gone.
+STATUS_ALIASES = {"success": "completed", "finished": "requeued"}
+KNOWN_STATUSES = frozenset({"running", "completed", "failed", "requeued", "orphaned"})
+LISTED_FILES = ("summary.json", "hparams.yaml", "run_meta.json", "media.jsonl")  # listed, not published
+CHECKPOINTS = "checkpoints"
+MAX_LISTED_CHECKPOINTS = 50
 _LATEST_PLAUSIBLE_EPOCH = 1e11  # beyond year 5000: milliseconds or garbage, not seconds
 
 
@@ -52,6 +61,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     logs, log_problems = read_logs(_find_logs(reading, params, tags), ctx.log_tail_bytes)
     reading.warnings.extend(log_problems)
     run_name = sidecar.get("run_id")
+    summary, summary_stats = _read_summary(sidecar, reading)
     fields = dict(
         name=run_name if isinstance(run_name, str) and run_name else os.path.basename(reading.run_dir),
         status="broken" if problem else _status(sidecar.get("status"), reading),
@@ -62,7 +72,8 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         tags=tags,
         notes=_notes(sidecar.get("notes"), reading),
         params=dict(sorted(ctx.redactor.mapping(params).items())),
-        summary=_read_summary(sidecar, reading),
+        summary=summary,
+        summary_stats=summary_stats,
         series=_read_metrics(reading) if reading.has("metrics.csv") else {},
         logs=logs,
         media=_read_media(reading) if reading.has("media.jsonl") else [],
@@ -134,15 +145,41 @@ def _read_params(sidecar: dict, reading: _Reading) -> dict[str, Scalar]:
     return params
 
 
-def _read_summary(sidecar: dict, reading: _Reading) -> dict[str, float]:
+def _read_summary(sidecar: dict, reading: _Reading) -> tuple[dict[str, float], dict[str, MetricStats]]:
+    """The sidecar's last values (summary.json's where the sidecar has none), and summary.json's
+    min, max and count of each metric."""
     raw = sidecar.get("summary")
     summary = _numbers((raw if isinstance(raw, dict) else {}).items(), f"{SIDECAR}: summary", reading)
     metrics = _read_optional_json(reading, "summary.json").get("metrics")
-    if isinstance(metrics, dict):
-        lasts = ((k, v.get("last") if isinstance(v, dict) else v) for k, v in metrics.items())
-        lasts = ((k, v) for k, v in lasts if k not in summary)
-        summary.update(_numbers(lasts, "summary.json: metrics", reading))
-    return dict(sorted(summary.items()))
+    if not isinstance(metrics, dict):
+        return dict(sorted(summary.items())), {}
+    lasts = ((k, v.get("last") if isinstance(v, dict) else v) for k, v in metrics.items())
+    lasts = ((k, v) for k, v in lasts if k not in summary)
+    summary.update(_numbers(lasts, "summary.json: metrics", reading))
+    return dict(sorted(summary.items())), _summary_stats(metrics, summary, reading)
+
+
+def _summary_stats(metrics: dict, summary: dict[str, float], reading: _Reading) -> dict[str, MetricStats]:
+    stats, unusable = {}, 0
+    for name, value in sorted(metrics.items()):
+        if isinstance(value, dict) and str(name) in summary:
+            found, bad = _stats(value)
+            unusable += bad
+            if found != MetricStats():
+                stats[str(name)] = found
+    if unusable:
+        reading.warn(f"summary.json: {unusable} metrics have a min, max or count that is not a finite "
+                     "number; those values are not shown")
+    return stats
+
+
+def _stats(value: dict) -> tuple[MetricStats, bool]:
+    """One metric's min, max and count from summary.json, and whether any of them was unusable."""
+    low, high, count = (value.get(key) for key in ("min", "max", "count"))
+    counted = isinstance(count, int) and not isinstance(count, bool) and count >= 0
+    stats = MetricStats(min=finite_number(low), max=finite_number(high), count=count if counted else None)
+    pairs = zip((low, high, count), (stats.min, stats.max, stats.count), strict=True)
+    return stats, any(given is not None and kept is None for given, kept in pairs)
 
 
 def _numbers(items: Iterable[tuple[str, object]], where: str, reading: _Reading) -> dict[str, float]:
@@ -167,7 +204,11 @@ def _status(value: object, reading: _Reading) -> str:
         reading.warn(f"{SIDECAR}: status is not a string; shown as unknown")
         return "unknown"
     status = value.strip().lower()
-    return STATUS_ALIASES.get(status, status) or "unknown"
+    status = STATUS_ALIASES.get(status, status)
+    if status and status not in KNOWN_STATUSES:
+        reading.warn(f"{SIDECAR}: status {value[:40]!r} is not one stable-pretraining writes "
+                     "(running, completed, failed, finished); shown as written")
+    return status or "unknown"
 
 
 def _epoch(sidecar: dict, key: str, reading: _Reading) -> float | None:
@@ -261,13 +302,40 @@ def _leaves_run_dir(path: str) -> bool:
 
 
 def _artifacts(reading: _Reading) -> list[Artifact]:
-    """metrics.csv is published beside the run page (the full data behind downsampled plots)."""
+    """The run's files: metrics.csv published beside the run page (the full data behind downsampled
+    plots); the other files the logger writes and the checkpoints listed (hparams.yaml may hold
+    secrets that params show redacted, so nothing else is published)."""
     artifacts = []
-    for name, publish_as in (("metrics.csv", "metrics.csv"), ("media.jsonl", None)):
+    for name in ("metrics.csv", *LISTED_FILES):
         path = os.path.join(reading.run_dir, name)
         size = file_size(path) if reading.has(name) and reading.entry_inside(path) else None
         if size is not None:
-            artifacts.append(Artifact(name, size, publish_as, path if publish_as else None))
+            published = name == "metrics.csv"
+            artifacts.append(Artifact(name, size, name if published else None, path if published else None))
+    if reading.has(CHECKPOINTS):
+        artifacts += _checkpoints(reading)
+    return artifacts
+
+
+def _checkpoints(reading: _Reading) -> list[Artifact]:
+    """The files in checkpoints/ (Lightning's ModelCheckpoint), by name, the first ones only."""
+    folder = reading.use(CHECKPOINTS)
+    if not reading.followable(folder):
+        return []
+    listed = []
+    for name in list_dir(folder) or []:
+        path = os.path.join(folder, name)
+        size = file_size(path) if reading.entry_inside(path) else None
+        if size is not None:
+            listed.append((f"{CHECKPOINTS}/{name}", size))
+    shown = listed[:MAX_LISTED_CHECKPOINTS]
+    for name, _size in shown:
+        reading.use(name)
+    artifacts = [Artifact(name, size) for name, size in shown]
+    if len(listed) > len(shown):
+        rest = listed[len(shown):]
+        artifacts.append(Artifact(f"{CHECKPOINTS}/…", sum(size for _name, size in rest),
+                                  note=f"{len(rest)} more files, not listed"))
     return artifacts
 
 

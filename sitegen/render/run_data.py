@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from sitegen.analysis.downsample import downsample
-from sitegen.analysis.sessions import direction
 from sitegen.jsonsafe import dumps_for_script
+from sitegen.metric_names import direction
 from sitegen.model import Run, Series
 from sitegen.render.env import Page
 from sitegen.render.figures import json_numbers

@@ -7,7 +7,7 @@ import msgspec
 from sitegen.analysis.downsample import PLOT_POINTS, downsample
 from sitegen.analysis.repro import as_text, reproduction
 from sitegen.jsonsafe import dumps_for_script
-from sitegen.model import Artifact, LogStream, Run, RunRef, Series
+from sitegen.model import Artifact, LogStream, MetricStats, Run, RunRef, Series
 from sitegen.render.ansi import ansi_to_html
 from sitegen.render.bench import histogram_figure, point_figures, point_tables
 from sitegen.render.env import Page, render
@@ -94,7 +94,8 @@ def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size:
         plots=plots, bench_plots=bench_plots, histogram_plots=histogram_plots,
         figures_json=dumps_for_script(figures) if figures else "", logs=logs,
         facts=list(run.facts.items()), params=sorted(run.params.items()),
-        summary=sorted(run.summary.items()), tables=point_tables(run.points), stages=_stages(run),
+        summary=_summary_rows(run), summary_stats=bool(run.summary_stats),
+        tables=point_tables(run.points), stages=_stages(run),
         processing=processing, processing_plots=processing_plots, marks=STATUS_MARKS,
         snapshot_published=snapshot_published, snapshot_size=snapshot_size,
         files=files, data_files=[(a, href) for a, href in files if href and a.name.endswith(".csv")],
@@ -105,6 +106,13 @@ def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size:
         repro=as_text(reproduction(run)),
     )
     return Page(path, data)
+
+
+def _summary_rows(run: Run) -> list[tuple[str, float, MetricStats | None, bool]]:
+    """(metric, value, its min/max/count if kept, whether the value is its series' last) rows."""
+    derived = set(run.summary_from_series)
+    return [(name, value, run.summary_stats.get(name), name in derived)
+            for name, value in sorted(run.summary.items())]
 
 
 def _stages(run: Run) -> list[tuple[str, str, dict[str, float]]]:

@@ -10,10 +10,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from sitegen.model import Run
+from sitegen.analysis.status import live_until, settle_status
+from sitegen.model import MetricStats, Run
 from sitegen.readers import layout_of, sidecar
 from sitegen.readers._tolerant import read_json, read_tail, read_yaml
-from sitegen.readers.base import ReadContext
+from sitegen.readers.base import ReadContext, with_summary_from_series
 from sitegen.readers.logs import find_first_error
 from sitegen.redact import Redactor
 
@@ -121,8 +122,11 @@ def test_a_complete_run(run_dir: Path, root: Path):
     assert [(m.tag, m.type, m.step, m.path) for m in run.media] == [
         ("val/samples", "image", 2, "media/val__samples/00000002_0.png")]
     assert [(a.name, a.publish_as, a.source) for a in run.artifacts] == [
-        ("metrics.csv", "metrics.csv", str(run_dir / "metrics.csv")), ("media.jsonl", None, None)]
+        ("metrics.csv", "metrics.csv", str(run_dir / "metrics.csv")), ("summary.json", None, None),
+        ("run_meta.json", None, None), ("media.jsonl", None, None)]
     assert run.artifacts[0].size == (run_dir / "metrics.csv").stat().st_size
+    assert run.summary_stats == {"lr": MetricStats(0.001, 0.1, 3), "train/loss": MetricStats(0.1, 9.0, 3)}
+    assert run.summary_from_series == ()
     assert run.warnings == [] and run.problem is None
     names = {"sidecar.json", "metrics.csv", "summary.json", "run_meta.json", "heartbeat", "media.jsonl"}
     assert set(run.inputs) == {str(run_dir)} | {str(run_dir / n) for n in names}
@@ -158,10 +162,57 @@ def test_yaml_alias_bomb_is_refused(root: Path):
 
 @pytest.mark.parametrize(("status", "shown"), [
     ("success", "completed"), ("Running", "running"), ("failed", "failed"), ("orphaned", "orphaned"),
-    ("Preempted", "preempted"), ("", "unknown"), (None, "unknown"),
+    ("finished", "requeued"), ("", "unknown"), (None, "unknown"),
 ])
 def test_status(root: Path, status: object, shown: str):
-    assert read(write_run(root / "r", status=status), root).status == shown
+    run = read(write_run(root / "r", status=status), root)
+    assert run.status == shown and run.warnings == []
+
+
+def test_a_status_the_registry_never_writes_is_shown_as_written_with_a_warning(root: Path):
+    run = read(write_run(root / "r", status="Preempted"), root)
+    assert run.status == "preempted" and warned(run, "'Preempted'", "not one stable-pretraining writes")
+
+
+def test_a_requeued_run_is_never_called_stalled(root: Path):
+    run = read(write_run(root / "r", status="finished", updated_at=CREATED), root)
+    assert live_until(run, 180.0) is None
+    assert settle_status(run, now=CREATED + 10**6, heartbeat_timeout_s=180.0).status == "requeued"
+    running = msgspec.structs.replace(run, status="running")
+    assert settle_status(running, now=CREATED + 10**6, heartbeat_timeout_s=180.0).status == "stalled"
+
+
+def test_summary_json_stats_that_are_not_numbers_are_left_out_with_a_warning(run_dir: Path, root: Path):
+    (run_dir / "summary.json").write_text(json.dumps({"metrics": {
+        "train/loss": {"last": 0.2, "min": "low", "max": 3.0, "count": 4},
+        "grad": {"last": 1.0, "min": None, "max": None, "count": True},
+        "lr": {"last": 0.1}}}).replace('"low"', "NaN"))
+    run = read(run_dir, root)
+    assert run.summary_stats == {"train/loss": MetricStats(None, 3.0, 4)}
+    assert run.summary == {"grad": 1.0, "lr": 0.1, "train/loss": 0.25}
+    assert warned(run, "summary.json: 2 metrics have a min, max or count that is not a finite number")
+
+
+def test_checkpoints_are_listed_the_first_ones_only(run_dir: Path, root: Path):
+    folder = run_dir / "checkpoints"
+    folder.mkdir()
+    for step in range(sidecar.MAX_LISTED_CHECKPOINTS + 2):
+        (folder / f"step={step:04d}.ckpt").write_bytes(b"x" * 10)
+    (folder / "nested").mkdir()
+    run = read(run_dir, root)
+    listed = [a for a in run.artifacts if a.name.startswith("checkpoints/")]
+    assert len(listed) == sidecar.MAX_LISTED_CHECKPOINTS + 1
+    assert listed[0].name == "checkpoints/step=0000.ckpt" and listed[0].publish_as is None
+    assert (listed[-1].size, listed[-1].note) == (20, "2 more files, not listed")
+    assert str(folder) in run.inputs and str(folder / "step=0000.ckpt") in run.inputs
+
+
+def test_series_without_a_summary_value_give_their_last_value(run_dir: Path, root: Path):
+    write_run(run_dir, summary={"val/acc": 0.9})
+    write_csv(run_dir / "metrics.csv", ["step", "train/loss", "val/acc"], [[0, 2.0, None], [1, 1.5, 0.5]])
+    run = with_summary_from_series(read(run_dir, root))
+    assert run.summary == {"train/loss": 1.5, "val/acc": 0.9} and run.summary_from_series == ("train/loss",)
+    assert with_summary_from_series(run) == run
 
 
 def test_odd_field_types_give_warnings(root: Path):
