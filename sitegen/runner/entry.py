@@ -18,6 +18,7 @@ import msgspec
 
 from sitegen.runner.matrix import PlannedEntry
 from sitegen.runner.ray_cluster import RayHead, kill_group
+from sitegen.runner.requirements import unmet
 
 SUBDIRS = ("scratch", "ray_cluster", "logs", "artifacts", "benchmark_results")
 CAPTURE_TIMEOUT_S = 120
@@ -32,6 +33,7 @@ class EntryResult(msgspec.Struct):
     timed_out: bool
     exec_time_s: float
     error: str | None = None  # the driver's own problem (Ray did not start, the script is missing)
+    requirements_not_met: dict[str, str] = {}  # metric → why, as NeMo-Curator's runner names it
     params: dict[str, object] = {}
     metrics: dict[str, object] = {}
 
@@ -51,7 +53,8 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
         if not Path(entry.argv[0]).is_file():
             raise FileNotFoundError(f"script not found: {entry.argv[0]}")
         if ray_address is None:
-            head = RayHead(entry_dir / "ray_cluster", entry.ray, logs / "ray_startup.log")
+            head = RayHead(entry_dir / "ray_cluster", entry.ray, logs / "ray_startup.log",
+                           entry.object_store_bytes)
             head.wait_ready()
         exec_started = time.time()
         if head is not None:
@@ -67,7 +70,11 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
     _capture_environment(entry_dir / "artifacts")
     params, metrics = _script_output(results_dir)
     said_success = metrics.get("is_success", True) is not False
-    success = error is None and exit_code == 0 and not timed_out and said_success
+    ran = error is None and exit_code == 0 and not timed_out
+    # checked as the upstream runner checks them: only when the script exited 0; a metric, else a run value
+    missed = unmet(entry.requirements, {"exec_time_s": exec_time, "exit_code": exit_code, **metrics}) \
+        if ran else {}
+    success = ran and said_success and not missed
     ended = time.time()
     results = {
         "run": {"name": entry.name, "cmd": " ".join(command), "started_at": started, "ended_at": ended,
@@ -79,13 +86,14 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
                 "git_commit": os.environ.get("GIT_COMMIT", "unknown"),
                 "image_digest": os.environ.get("IMAGE_DIGEST", "unknown")},
         "script_params_metrics": {"params": params, "metrics": metrics},
+        "requirements_not_met": missed,
     }
     (entry_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     if entry.delete_scratch:
         shutil.rmtree(entry_dir / "scratch", ignore_errors=True)
         (entry_dir / "scratch").mkdir()
     return EntryResult(entry.name, str(entry_dir), command, success, exit_code, timed_out,
-                       round(exec_time, 3), error, params, metrics)
+                       round(exec_time, 3), error, missed, params, metrics)
 
 
 def _run_script(command: list[str], entry: PlannedEntry, entry_dir: Path,
