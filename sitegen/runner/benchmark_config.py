@@ -188,7 +188,7 @@ def plan_benchmark_entries(
             name=entry.name, argv=argv, timeout_s=entry.timeout_s or config.default_timeout_s,
             delete_scratch=config.delete_scratch if entry.delete_scratch is None else entry.delete_scratch,
             ray=ray, requirements=tuple(entry.requirements),
-            object_store_bytes=_object_store_bytes(store), enabled=entry.enabled,
+            object_store_bytes=_object_store_bytes(store), enabled=entry.enabled, add_results_path=False,
         ))
     return planned, problems + repeated([e.name for e in config.entries], "entries")
 

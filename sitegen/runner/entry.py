@@ -1,5 +1,7 @@
 """Run one matrix entry into its directory, the layout the `nightly` reader reads:
-`scratch/ ray_cluster/ logs/ artifacts/ benchmark_results/ results.json`."""
+`scratch/ ray_cluster/ logs/ artifacts/ benchmark_results/ results.json`; for a successor config,
+whose args name `--benchmark-results-path={session_entry_dir}` themselves, the script's files sit
+in the entry dir, as the current NeMo-Curator runner has them."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from sitegen.runner.matrix import PlannedEntry
 from sitegen.runner.ray_cluster import RayHead, kill_group
 from sitegen.runner.requirements import unmet
 
-SUBDIRS = ("scratch", "ray_cluster", "logs", "artifacts", "benchmark_results")
+SUBDIRS = ("scratch", "ray_cluster", "logs", "artifacts")
 CAPTURE_TIMEOUT_S = 120
 
 
@@ -42,10 +44,13 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
     """Run the entry on a Ray head of its own, or as a job on the cluster whose job server is at
     `ray_address`; never raises for the entry's own failures."""
     entry_dir = session_dir / entry.name
-    for name in SUBDIRS:
+    for name in SUBDIRS + (("benchmark_results",) if entry.add_results_path else ()):
         (entry_dir / name).mkdir(parents=True, exist_ok=True)
-    logs, results_dir = entry_dir / "logs", entry_dir / "benchmark_results"
-    command = [sys.executable, *entry.argv, "--benchmark-results-path", str(results_dir)]
+    logs = entry_dir / "logs"
+    results_dir = entry_dir / "benchmark_results" if entry.add_results_path else entry_dir
+    command = [sys.executable, *entry.argv]
+    if entry.add_results_path:
+        command += ["--benchmark-results-path", str(results_dir)]
     started = time.time()
     head: RayHead | None = None
     exit_code, timed_out, error, exec_started, exec_time = None, False, None, None, 0.0

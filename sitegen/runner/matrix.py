@@ -76,6 +76,7 @@ class PlannedEntry(msgspec.Struct, frozen=True):
     requirements: tuple[Requirement, ...] = ()
     object_store_bytes: int | None = None  # None: Ray's own choice
     enabled: bool = True
+    add_results_path: bool = True  # the runner appends --benchmark-results-path …/benchmark_results
 
 
 def read_config_yaml(path: str) -> object:

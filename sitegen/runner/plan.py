@@ -76,9 +76,9 @@ def _benchmarking_plan(
     except (msgspec.ValidationError, ValueError) as exc:
         raise ConfigError(f"{config_path} ({which}): {exc}") from None
     problems: list[str] = []
-    in_container = os.path.exists("/.dockerenv")  # as the upstream runner tells
+    container = in_container()
     paths = {name: fill_env(path, env, f"paths ({name})", problems)
-             for name, path in benchmark_config.resolved_paths(config, in_container).items()}
+             for name, path in benchmark_config.resolved_paths(config, container).items()}
     if results_dir is None and "results_path" not in paths:
         problems.append("paths: no results_path (or pass --results-dir)")
     base = Path(results_dir or paths.get("results_path") or ".").resolve()
@@ -90,9 +90,14 @@ def _benchmarking_plan(
     if problems:
         raise ConfigError(f"{config_path}: " + "; ".join(problems))
     mlflow = benchmark_config.mlflow_settings(config)
-    side = "container paths (/.dockerenv exists)" if in_container else "host paths"
+    side = "container paths (/.dockerenv exists)" if container else "host paths"
     notes = [f"paths: {side}", *benchmark_config.notes(config)]
     return Plan("benchmarking", session_dir, base, entries, mlflow, notes=notes)
+
+
+def in_container() -> bool:
+    """Whether sitegen runs in a container, told as the upstream runner tells it."""
+    return os.path.exists("/.dockerenv")
 
 
 def describe(plan: Plan) -> str:
