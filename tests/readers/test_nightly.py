@@ -290,6 +290,17 @@ def test_successor_params_fill_gaps_and_its_warnings_are_shown(session_dir: Path
     assert (gpustats.publish_as, gpustats.source) == ("gpustats.csv", str(entry / "gpustats.csv"))
 
 
+def test_the_first_benchmarking_runner_flat_results_in_benchmark_results(session_dir: Path, root: Path):
+    """benchmarking/run.py 2025-11-10 … 2026-01-06: benchmark_results/ still, results.json flat, its
+    Ray facts under `ray_data`, unmet requirements named in `requirements_not_met`."""
+    results = successor_results(PARAMS, SCRIPT_METRICS, success=False, ray_data={"num_cpus": 16},
+                                requirements_not_met={"num_removed": "num_removed != 1000"})
+    del results["ray_cluster_data"]
+    run = read(write_entry(session_dir, results=results), root)
+    assert run.status == "failed" and run.unmet_requirements == {"num_removed": "num_removed != 1000"}
+    assert run.facts["Ray CPUs"] == 16 and run.warnings == []
+
+
 def test_a_missing_script_metrics_file_uses_the_drivers_copy(session_dir: Path, root: Path):
     run = read(write_entry(session_dir, metrics=None), root)
     assert run.status == "completed" and run.summary["num_removed"] == 1234 and run.warnings == []
