@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="the site's output directory (default: the config's out)")
     _allow_foreign_out(run)
     run.add_argument("--no-build", action="store_true", help="do not build the site afterwards")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print each entry: command, timeout, resources, requirements; run nothing")
     run.add_argument("--quiet", "-q", action="store_true", help="print only problems while building")
     run.set_defaults(command=_run)
 
@@ -158,8 +160,13 @@ def _run(args: argparse.Namespace) -> int:
 
     from sitegen.config import load_config
     from sitegen.out_dir import check_out_dir
-    from sitegen.runner.session import run_session
+    from sitegen.runner.session import plan_for, run_session
 
+    if args.dry_run:
+        from sitegen.runner.plan import describe
+
+        sys.stdout.write(describe(plan_for(args.matrix, args.datasets, args.session_name, args.results_dir)))
+        return 0
     config = None
     if not args.no_build:  # a bad config or output dir is found before the session runs
         config = load_config(None, out=args.out)

@@ -164,6 +164,7 @@ class Run(Struct, frozen=True):
     env: dict[str, str] = {}  # environment snapshot (python, platform, CUDA devices, …)
     packages: dict[str, str] = {}  # installed package → version or spec (pip freeze, conda)
     stages: dict[str, dict[str, dict[str, float]]] = {}  # stage → metric → {sum, mean, std}
+    unmet_requirements: dict[str, str] = {}  # metric → why its requirement failed the run ("x < 3500")
     snapshot: ProcessingSnapshot | None = None  # a processing job's progress
     session: str | None = None
     parent: RunRef | None = None

@@ -14,7 +14,7 @@ from msgspec import Struct
 from sitegen.model import Run
 
 # every state a cell can have, in the order totals are told; "" is a cell before the benchmark existed
-STATES = ("passed", "failed", "timed out", "broken", "running", "unknown", "missing")
+STATES = ("passed", "failed", "missed requirement", "timed out", "broken", "running", "unknown", "missing")
 _BY_STATUS = {"completed": "passed", "failed": "failed", "broken": "broken", "running": "running"}
 
 
@@ -67,6 +67,8 @@ def coverage(runs: list[Run], max_sessions: int = 30) -> Coverage:
 def cell_state(run: Run) -> str:
     if "timed out" in run.badges:
         return "timed out"
+    if run.unmet_requirements and run.status == "failed":
+        return "missed requirement"
     return _BY_STATUS.get(run.status, "unknown")
 
 

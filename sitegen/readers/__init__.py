@@ -44,6 +44,18 @@ def _claims_jobdir(dir_name: str, names: Set[str]) -> bool:
     return any(map(is_result_dir_name, names))
 
 
+def _claims_nightly(_dir_name: str, names: Set[str]) -> bool:
+    """`benchmark_results/` (the older drivers), or the current runner's flat entry: the script's
+    `params.json` beside the runner's `results.json` or `tasks.pkl`, or beside `metrics.json` and
+    `logs/` (an entry the runner did not finish). `metrics.json`, `results.json` or `logs/` alone,
+    or together without `params.json`, are too common to claim."""
+    if "benchmark_results" in names:
+        return True
+    if "params.json" not in names:
+        return "tasks.pkl" in names and "metrics.json" in names
+    return "results.json" in names or "tasks.pkl" in names or ("metrics.json" in names and "logs" in names)
+
+
 def is_event_log_name(name: str) -> bool:
     """`events.jsonl`, or a newer DataJuicer writer's `events_<YYYYMMDD_HHMMSS>.jsonl`."""
     return name.startswith("events") and EVENT_LOG.fullmatch(name) is not None
@@ -53,7 +65,7 @@ def is_event_log_name(name: str) -> bool:
 LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 4, lambda _name, names: "sidecar.json" in names),  # 4: summary stats, requeued, files
     Layout("jobdir", 2, _claims_jobdir),
-    Layout("nightly", 3, lambda _name, names: "benchmark_results" in names),
+    Layout("nightly", 4, _claims_nightly),  # 4: the current runner's flat entries, requirements_not_met
     Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )

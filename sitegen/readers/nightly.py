@@ -1,17 +1,23 @@
 """Reader for one entry of a NeMo-Curator nightly benchmark session (FORMATS.md §3).
 
-An entry `{session}/{entry}/` holds `benchmark_results/{params.json, metrics.json, tasks.pkl}`,
-`logs/*.log`, `artifacts/{pip-freeze.txt, conda-explicit.txt, sys-env.json}`, an optional
-`gpustats.csv`, and the driver's `results.json`: the nightly_benchmarking shape
-(`run`/`ray`/`env`/`script_params_metrics`), the successor's flat one (`name, run_id, cmd,
-exec_time_s, exit_code, timed_out, metrics, params, success, warnings …`), or a `results.jsonl`
-as the old README names it (its last valid line). `tasks.pkl` is never opened: loading a
-pickle runs code.
+An entry `{session}/{entry}/` holds the script's `params.json, metrics.json, tasks.pkl`: in
+`benchmark_results/` (the nightly_benchmarking driver, and the benchmarking/ runner until
+2026-01-06), or directly in the entry dir (the runner since, which passes
+`--benchmark-results-path={session_entry_dir}`). Beside them: `logs/*.log`,
+`artifacts/{pip-freeze.txt, conda-explicit.txt, sys-env.json}` (older) or the session's
+`env.json`/`packages.txt` (newer), an optional `gpustats.csv`, and the driver's `results.json`:
+the nightly_benchmarking shape (`run`/`ray`/`env`/`script_params_metrics`), the runner's flat one
+(`name, run_id, cmd, exec_time_s, exit_code, timed_out, metrics, params, success, warnings,
+requirements_not_met …`), or a `results.jsonl` as the old README names it (its last valid line).
+The current runner writes results.json only once an entry is done: a flat entry with the
+script's metrics but no results.json is one whose runner stopped or raised, which the runner
+counts as failed. `tasks.pkl` is never opened: loading a pickle runs code.
 
 Times come from results.json, else from the session name's timestamp, else from file mtimes.
-The session name (`nightly-run-YYYYMMDD-HHMMSS`, `benchmark-run__YYYY-MM-DD__HH-MM-SS`) is read
-as UTC: the driver formats it in the machine's local time, which the name does not record, so
-on a machine not set to UTC the time is off by its offset. It is the session's start, not the
+The session name (`nightly-run-YYYYMMDD-HHMMSS`, `benchmark-run__YYYY-MM-DD__HH-MM-SS`,
+`benchmark-run__YYYY-MM-DD_HH-MM-SS_UTC`) is read as UTC: the driver formats it in the machine's
+local time (even the name that says UTC), which the name does not record, so on a machine not
+set to UTC the time is off by its offset. It is the session's start, not the
 entry's (entries run one after another).
 """
 
@@ -23,6 +29,7 @@ import os
 import re
 import shlex
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import msgspec
 
@@ -55,7 +62,7 @@ _STREAM_KINDS = {"stdout": "out", "stderr": "err"}
 _LATEST_PLAUSIBLE_EPOCH = 1e11  # beyond year 5000: milliseconds or garbage, not seconds
 _SESSION_TIMES = (
     (re.compile(r"(?<!\d)(\d{8}-\d{6})(?!\d)"), "%Y%m%d-%H%M%S"),  # nightly-run-20250901-020000
-    (re.compile(r"(\d{4}-\d{2}-\d{2}__\d{2}-\d{2}-\d{2})"), "%Y-%m-%d__%H-%M-%S"),  # benchmark-run__…
+    (re.compile(r"(\d{4}-\d{2}-\d{2})__?(\d{2}-\d{2}-\d{2})"), "%Y-%m-%d %H-%M-%S"),  # benchmark-run__…
 )
 
 
@@ -73,28 +80,31 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         where = "vanished or is unreadable" if inside else "a link out of the configured roots; not read"
         return Run(**base, status="broken", problem=Problem(f"entry directory: {where}"), inputs=(run_dir,))
 
-    results_names = reading.listing(RESULTS_DIR)
+    script = _script_files(reading, names)
     driver, driver_problem = _read_driver(reading, names)
-    script_metrics, metrics_problem = _read_object(reading, results_names, f"{RESULTS_DIR}/metrics.json")
-    problem = _problem(results_names, driver, driver_problem, script_metrics, metrics_problem, reading)
+    script_metrics, metrics_problem = _read_object(reading, script.names, script.path("metrics.json"))
+    problem = _problem(script, driver, driver_problem, script_metrics, metrics_problem, reading)
     metrics = {**_dict_field(driver, "metrics", reading), **(script_metrics or {})}  # the script's file wins
+    unmet = _unmet_requirements(driver, reading)
     status, badges = _status(metrics, driver, reading)
+    if status != "failed" and (unmet or _runner_stopped(script, driver, script_metrics)):
+        status = "failed"
     summary = _summary(metrics, reading)
     stages = group_stages(summary)
-    params = _params(reading, results_names, driver, ctx)
+    params = _params(reading, script, driver, ctx)
     facts = _facts(driver, ctx, reading)
     _driver_notes(driver, reading)
     packages, env, artifacts = _environment(reading, names, ctx)
     compute = _compute(reading, names, ctx)
     env = _lift_env_facts({**_driver_env(driver, ctx), **env}, facts)
-    artifacts += _tasks_artifact(reading, results_names)
+    artifacts += _tasks_artifact(reading, script)
     logs, log_problems = read_logs(_find_logs(reading, names), ctx.log_tail_bytes)
     reading.warnings.extend(log_problems)
     created_at, ended_at = _times(driver, session, reading)  # last: mtimes of every input are a fallback
     return Run(
         **base, status="broken" if problem else status, badges=badges, created_at=created_at,
         ended_at=ended_at, facts=facts, params=params, summary=summary, logs=logs, artifacts=artifacts,
-        env=env, packages=packages, compute=compute, stages=stages,
+        env=env, packages=packages, compute=compute, stages=stages, unmet_requirements=unmet,
         warnings=reading.warnings, problem=problem, inputs=tuple(sorted(reading.inputs)),
     )
 
@@ -119,6 +129,23 @@ class _Reading(Reading):
 
 
 # --- results.json, metrics.json, params.json -----------------------------------------------------
+
+
+class _ScriptFiles(NamedTuple):
+    """Where the script's params.json, metrics.json and tasks.pkl are: `benchmark_results/` or the
+    entry dir itself ("")."""
+
+    folder: str
+    names: frozenset[str] | None  # the folder's entries; None when benchmark_results is unreadable
+
+    def path(self, name: str) -> str:
+        return f"{self.folder}/{name}" if self.folder else name
+
+
+def _script_files(reading: _Reading, names: frozenset[str]) -> _ScriptFiles:
+    if RESULTS_DIR in names:
+        return _ScriptFiles(RESULTS_DIR, reading.listing(RESULTS_DIR))
+    return _ScriptFiles("", names)
 
 
 def _read_object(
@@ -153,7 +180,7 @@ def _read_driver(reading: _Reading, names: frozenset[str]) -> tuple[dict | None,
 def flat_results(results: dict) -> dict:
     """Both results.json shapes as one flat dict: `run` fields lifted to the top (run-level metrics
     may sit in either place), script params/metrics as `params`/`metrics`, `ray` from
-    `ray_cluster_data` when the successor names it so."""
+    `ray_cluster_data` (or `ray_data`, its first name) when the runner names it so."""
     run = results.get("run")
     flat = {**results, **run} if isinstance(run, dict) else dict(results)
     scripts = next((flat[key] for key in ("script_params_metrics", "script_persisted_data")
@@ -161,17 +188,18 @@ def flat_results(results: dict) -> dict:
     for key in ("params", "metrics"):
         if flat.get(key) is None and key in scripts:
             flat[key] = scripts[key]
-    if flat.get("ray") is None and isinstance(flat.get("ray_cluster_data"), dict):
-        flat["ray"] = flat["ray_cluster_data"]
+    for key in ("ray_cluster_data", "ray_data"):
+        if flat.get("ray") is None and isinstance(flat.get(key), dict):
+            flat["ray"] = flat[key]
     return flat
 
 
 def _problem(
-    results_names: frozenset[str] | None, driver: dict | None, driver_problem: str | None,
+    script: _ScriptFiles, driver: dict | None, driver_problem: str | None,
     metrics: dict | None, metrics_problem: str | None, reading: _Reading,
 ) -> Problem | None:
     """Broken when benchmark_results is no directory or no result could be read; other trouble warns."""
-    if results_names is None:
+    if script.names is None:
         reading.warn(driver_problem)
         return Problem(f"{RESULTS_DIR}: not a readable directory")
     if metrics_problem:
@@ -185,16 +213,38 @@ def _problem(
             return Problem(driver_problem)
         reading.warn(driver_problem)
     elif driver is None and metrics is None:
-        reading.warn("no results yet: neither benchmark_results/metrics.json nor results.json "
+        reading.warn(f"no results yet: neither {script.path('metrics.json')} nor results.json "
                      "(still running, or the script wrote none)")
+    elif driver is None and not script.folder:
+        reading.warn("results.json is missing: the runner stopped or raised before it finished this entry "
+                     "(it counts such an entry as failed; requirements were not checked); the script's "
+                     "metrics.json is shown")
     return None
 
 
+def _runner_stopped(script: _ScriptFiles, driver: dict | None, script_metrics: dict | None) -> bool:
+    """A flat entry with the script's metrics but no results.json: the current runner writes it
+    last, so its absence means the runner did not finish the entry."""
+    return not script.folder and driver is None and script_metrics is not None
+
+
+def _unmet_requirements(driver: dict | None, reading: _Reading) -> dict[str, str]:
+    """The runner's `requirements_not_met`: metric → why (`throughput_docs_per_sec < 3500`)."""
+    unmet = (driver or {}).get("requirements_not_met")
+    if unmet is None:
+        return {}
+    if not isinstance(unmet, dict):
+        reading.warn("results.json: requirements_not_met is not an object; ignored")
+        return {}
+    return {_trim(str(metric)): _trim(redact_text(why if isinstance(why, str) else _as_text(why)))
+            for metric, why in sorted(unmet.items(), key=lambda item: str(item[0]))}
+
+
 def _params(
-    reading: _Reading, names: frozenset[str] | None, driver: dict | None, ctx: ReadContext
+    reading: _Reading, script: _ScriptFiles, driver: dict | None, ctx: ReadContext
 ) -> dict[str, Scalar]:
     """params.json, flattened; the driver's copy fills gaps. Redacted, sorted, NaN/Inf as text."""
-    script_params, problem = _read_object(reading, names, f"{RESULTS_DIR}/params.json")
+    script_params, problem = _read_object(reading, script.names, script.path("params.json"))
     reading.warn(problem)
     params = flatten(script_params or {})
     for key, value in flatten(_dict_field(driver, "params", reading)).items():
@@ -276,7 +326,7 @@ def session_time(name: str) -> float | None:
         match = pattern.search(name)
         if match:
             try:
-                return datetime.strptime(match[1], layout).replace(tzinfo=UTC).timestamp()
+                return datetime.strptime(" ".join(match.groups()), layout).replace(tzinfo=UTC).timestamp()
             except ValueError:
                 return None
     return None
@@ -301,6 +351,9 @@ _DRIVER_FACTS = (  # (label, section of results.json or None for the top level, 
     ("Image digest", "env", "image_digest", str), ("Ray version", "env", "ray_version", str),
     ("Ray address", "ray", "address", str), ("Ray CPUs", "ray", "num_cpus", float),
     ("Ray GPUs", "ray", "num_gpus", float), ("Object spilling", "ray", "enable_object_spilling", bool),
+    # the current runner's ray_cluster_data is Ray's cluster_resources()
+    ("Ray CPUs", "ray", "CPU", float), ("Ray GPUs", "ray", "GPU", float),
+    ("Ray object store (bytes)", "ray", "object_store_memory", float),
 )
 _STATUS_FIELDS = ("exit_code", "timed_out")  # a wrong type is already reported by _status
 
@@ -454,15 +507,15 @@ def _compute(reading: _Reading, names: frozenset[str], ctx: ReadContext) -> Comp
         return None
 
 
-def _tasks_artifact(reading: _Reading, names: frozenset[str] | None) -> list[Artifact]:
+def _tasks_artifact(reading: _Reading, script: _ScriptFiles) -> list[Artifact]:
     """tasks.pkl is listed by its size (a stat); it is never opened."""
-    if not names or "tasks.pkl" not in names:
+    if not script.names or "tasks.pkl" not in script.names:
         return []
-    path = reading.use(f"{RESULTS_DIR}/tasks.pkl")
+    path = reading.use(script.path("tasks.pkl"))
     size = file_size(path) if path else None
     if size is None:
         return []
-    return [Artifact(f"{RESULTS_DIR}/tasks.pkl", size, None, None, TASKS_NOTE)]
+    return [Artifact(script.path("tasks.pkl"), size, None, None, TASKS_NOTE)]
 
 
 # --- logs ----------------------------------------------------------------------------------------

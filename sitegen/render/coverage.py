@@ -9,9 +9,10 @@ from sitegen.render.site import SiteInfo, relative_root, session_path
 
 COVERAGE_PATH = "coverage.html"
 # a mark per state, so that colour is not the only cue; the st-* classes carry the colours
-MARKS = {"passed": "✓", "failed": "✗", "timed out": "◷", "broken": "!", "running": "…", "unknown": "?",
-         "missing": "–", "": ""}
-COLOUR_CLASSES = {"passed": "st-completed", "failed": "st-failed", "timed out": "st-failed",
+MARKS = {"passed": "✓", "failed": "✗", "missed requirement": "≠", "timed out": "◷", "broken": "!",
+         "running": "…", "unknown": "?", "missing": "–", "": ""}
+COLOUR_CLASSES = {"passed": "st-completed", "failed": "st-failed", "missed requirement": "st-failed",
+                  "timed out": "st-failed",
                   "broken": "st-failed", "running": "st-in_progress", "unknown": "st-none",
                   "missing": "st-none", "": ""}
 
@@ -44,9 +45,15 @@ def _compact(totals: dict[str, int]) -> str:
 def _cell(benchmark: str, session: str, cell: Cell, root: str) -> dict[str, str]:
     return {
         "mark": MARKS[cell.state], "classes": _classes(cell.state),
-        "title": f"{benchmark} in {session}: {cell.state or 'not yet run'}",
+        "title": f"{benchmark} in {session}: {cell.state or 'not yet run'}{_unmet(cell)}",
         "href": root + run_url(cell.run) if cell.run is not None else "",
     }
+
+
+def _unmet(cell: Cell) -> str:
+    """": throughput_docs_per_sec < 3500": the requirements a run missed, named in its cell's title."""
+    unmet = cell.run.unmet_requirements if cell.run is not None else {}
+    return ": " + "; ".join(unmet.values()) if unmet else ""
 
 
 def _classes(state: str) -> str:

@@ -1,5 +1,7 @@
 """Run one matrix entry into its directory, the layout the `nightly` reader reads:
-`scratch/ ray_cluster/ logs/ artifacts/ benchmark_results/ results.json`."""
+`scratch/ ray_cluster/ logs/ artifacts/ benchmark_results/ results.json`; for a successor config,
+whose args name `--benchmark-results-path={session_entry_dir}` themselves, the script's files sit
+in the entry dir, as the current NeMo-Curator runner has them."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ import msgspec
 
 from sitegen.runner.matrix import PlannedEntry
 from sitegen.runner.ray_cluster import RayHead, kill_group
+from sitegen.runner.requirements import unmet
 
-SUBDIRS = ("scratch", "ray_cluster", "logs", "artifacts", "benchmark_results")
+SUBDIRS = ("scratch", "ray_cluster", "logs", "artifacts")
 CAPTURE_TIMEOUT_S = 120
 
 
@@ -32,6 +35,7 @@ class EntryResult(msgspec.Struct):
     timed_out: bool
     exec_time_s: float
     error: str | None = None  # the driver's own problem (Ray did not start, the script is missing)
+    requirements_not_met: dict[str, str] = {}  # metric → why, as NeMo-Curator's runner names it
     params: dict[str, object] = {}
     metrics: dict[str, object] = {}
 
@@ -40,10 +44,13 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
     """Run the entry on a Ray head of its own, or as a job on the cluster whose job server is at
     `ray_address`; never raises for the entry's own failures."""
     entry_dir = session_dir / entry.name
-    for name in SUBDIRS:
+    for name in SUBDIRS + (("benchmark_results",) if entry.add_results_path else ()):
         (entry_dir / name).mkdir(parents=True, exist_ok=True)
-    logs, results_dir = entry_dir / "logs", entry_dir / "benchmark_results"
-    command = [sys.executable, *entry.argv, "--benchmark-results-path", str(results_dir)]
+    logs = entry_dir / "logs"
+    results_dir = entry_dir / "benchmark_results" if entry.add_results_path else entry_dir
+    command = [sys.executable, *entry.argv]
+    if entry.add_results_path:
+        command += ["--benchmark-results-path", str(results_dir)]
     started = time.time()
     head: RayHead | None = None
     exit_code, timed_out, error, exec_started, exec_time = None, False, None, None, 0.0
@@ -51,7 +58,8 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
         if not Path(entry.argv[0]).is_file():
             raise FileNotFoundError(f"script not found: {entry.argv[0]}")
         if ray_address is None:
-            head = RayHead(entry_dir / "ray_cluster", entry.ray, logs / "ray_startup.log")
+            head = RayHead(entry_dir / "ray_cluster", entry.ray, logs / "ray_startup.log",
+                           entry.object_store_bytes)
             head.wait_ready()
         exec_started = time.time()
         if head is not None:
@@ -67,7 +75,11 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
     _capture_environment(entry_dir / "artifacts")
     params, metrics = _script_output(results_dir)
     said_success = metrics.get("is_success", True) is not False
-    success = error is None and exit_code == 0 and not timed_out and said_success
+    ran = error is None and exit_code == 0 and not timed_out
+    # checked as the upstream runner checks them: only when the script exited 0; a metric, else a run value
+    missed = unmet(entry.requirements, {"exec_time_s": exec_time, "exit_code": exit_code, **metrics}) \
+        if ran else {}
+    success = ran and said_success and not missed
     ended = time.time()
     results = {
         "run": {"name": entry.name, "cmd": " ".join(command), "started_at": started, "ended_at": ended,
@@ -79,13 +91,14 @@ def run_entry(entry: PlannedEntry, session_dir: Path, ray_address: str | None = 
                 "git_commit": os.environ.get("GIT_COMMIT", "unknown"),
                 "image_digest": os.environ.get("IMAGE_DIGEST", "unknown")},
         "script_params_metrics": {"params": params, "metrics": metrics},
+        "requirements_not_met": missed,
     }
     (entry_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     if entry.delete_scratch:
         shutil.rmtree(entry_dir / "scratch", ignore_errors=True)
         (entry_dir / "scratch").mkdir()
     return EntryResult(entry.name, str(entry_dir), command, success, exit_code, timed_out,
-                       round(exec_time, 3), error, params, metrics)
+                       round(exec_time, 3), error, missed, params, metrics)
 
 
 def _run_script(command: list[str], entry: PlannedEntry, entry_dir: Path,

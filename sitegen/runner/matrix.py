@@ -18,12 +18,14 @@ import msgspec
 
 from sitegen.config import read_yaml
 from sitegen.errors import ConfigError
+from sitegen.runner.requirements import Requirement, requirement_problems
 
 DEFAULT_TIMEOUT_S = 3600
 Timeout = Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 3600)]  # a second to a week
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DATASET = re.compile(r"\{dataset:([^,}]*),([^}]*)\}")
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_NAME = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class RayOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -40,6 +42,7 @@ class Entry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     script_base_dir: str | None = None
     delete_scratch: bool | None = None
     ray: RayOptions = RayOptions()
+    requirements: list[Requirement] = []
 
 
 class MlflowSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -70,21 +73,34 @@ class PlannedEntry(msgspec.Struct, frozen=True):
     timeout_s: int
     delete_scratch: bool
     ray: RayOptions
+    requirements: tuple[Requirement, ...] = ()
+    object_store_bytes: int | None = None  # None: Ray's own choice
+    enabled: bool = True
+    add_results_path: bool = True  # the runner appends --benchmark-results-path …/benchmark_results
 
 
-def load_matrix(path: str) -> Matrix:
-    raw = read_yaml(Path(path))  # a key given twice, or nesting deeper than settings go, is an error
-    if isinstance(raw, dict):  # `x-…:` keys hold YAML anchors for the entries (as in compose files)
+def read_config_yaml(path: str) -> object:
+    """The YAML; a key given twice, or nesting deeper than settings go, is an error. Top-level
+    `x-…:` keys hold YAML anchors for the entries (as in compose files) and are dropped."""
+    raw = read_yaml(Path(path))
+    if isinstance(raw, dict):
         raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
+    return raw
+
+
+def load_matrix(path: str, raw: object = None) -> Matrix:
+    raw = read_config_yaml(path) if raw is None else raw
     try:
         matrix = msgspec.convert(raw, Matrix)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     problems = [f"entries[{i}]: name {e.name!r} is not a plain directory name"
-                for i, e in enumerate(matrix.entries) if not _SAFE_NAME.fullmatch(e.name)]
+                for i, e in enumerate(matrix.entries) if not SAFE_NAME.fullmatch(e.name)]
     names = [e.name for e in matrix.entries]
     problems += [f"entries: {name!r} appears more than once" for name in sorted(set(names))
                  if names.count(name) > 1]
+    problems += [problem for i, e in enumerate(matrix.entries)
+                 for problem in requirement_problems(e.requirements, f"entries[{i}] ({e.name})")]
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return matrix
@@ -116,11 +132,11 @@ def plan_entries(
     base = Path(matrix_path).resolve().parent
     for index, entry in enumerate(matrix.entries):
         where = f"entries[{index}] ({entry.name})"
-        entry_dir = session_dir / entry.name
-        args = _fill(entry.args, datasets, entry_dir, env, where, problems)
-        script_dir = Path(_fill(entry.script_base_dir or "", datasets, entry_dir, env, where, problems)) \
+        places = {"session": str(session_dir / entry.name)}
+        args = fill_placeholders(entry.args, datasets, places, env, where, problems)
+        script_dir = Path(fill_placeholders(entry.script_base_dir, datasets, places, env, where, problems)) \
             if entry.script_base_dir else base
-        script = script_dir / _fill(entry.script, datasets, entry_dir, env, where, problems)
+        script = script_dir / fill_placeholders(entry.script, datasets, places, env, where, problems)
         try:
             argv = shlex.split(args)
         except ValueError as exc:
@@ -129,7 +145,7 @@ def plan_entries(
         planned.append(PlannedEntry(
             name=entry.name, argv=[str(script), *argv], timeout_s=entry.timeout_s or matrix.default_timeout_s,
             delete_scratch=matrix.delete_scratch if entry.delete_scratch is None else entry.delete_scratch,
-            ray=entry.ray,
+            ray=entry.ray, requirements=tuple(entry.requirements),
         ))
     if problems:
         raise ConfigError(f"{matrix_path}: " + "; ".join(problems))
@@ -146,8 +162,12 @@ def fill_env(text: str, env: Mapping[str, str], where: str, problems: list[str])
     return _ENV.sub(variable, text)
 
 
-def _fill(text: str, datasets: Mapping[str, Mapping[str, str]], entry_dir: Path, env: Mapping[str, str],
-          where: str, problems: list[str]) -> str:
+def fill_placeholders(
+    text: str, datasets: Mapping[str, Mapping[str, str]], places: Mapping[str, str], env: Mapping[str, str],
+    where: str, problems: list[str], *, strict: bool = False,
+) -> str:
+    """`${VAR}`, then `{dataset:NAME,FORMAT}`, then `{name}` from `places`; another `{name}` is left
+    as it is, or is a problem when `strict` (the successor config's rule)."""
     def dataset(match: re.Match[str]) -> str:
         name, form = match[1].strip(), match[2].strip()
         if name not in datasets:
@@ -160,5 +180,12 @@ def _fill(text: str, datasets: Mapping[str, Mapping[str, str]], entry_dir: Path,
             return ""
         return datasets[name][form]
 
+    def place(match: re.Match[str]) -> str:
+        if match[1] in places:
+            return places[match[1]]
+        if strict:
+            problems.append(f"{where}: unknown placeholder {match[0]} (known: {', '.join(sorted(places))})")
+        return match[0]
+
     text = fill_env(text, env, where, problems)
-    return _DATASET.sub(dataset, text).replace("{session}", str(entry_dir))
+    return _NAME.sub(place, _DATASET.sub(dataset, text))

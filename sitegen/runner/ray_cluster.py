@@ -23,7 +23,9 @@ START_TIMEOUT_S = 60.0
 class RayHead:
     """`ray start --head --block` in its own session; `address` once it answers."""
 
-    def __init__(self, cluster_dir: Path, options: RayOptions, log_path: Path) -> None:
+    def __init__(
+        self, cluster_dir: Path, options: RayOptions, log_path: Path, object_store_bytes: int | None = None
+    ) -> None:
         self.cluster_dir = cluster_dir
         # Ray's unix sockets must fit in 107 bytes: a short temp dir, recorded in ray_cluster/
         self.temp_dir = tempfile.mkdtemp(prefix="sgray-", dir="/tmp" if os.path.isdir("/tmp") else None)
@@ -37,6 +39,8 @@ class RayHead:
         if options.num_cpus is not None:
             command.append(f"--num-cpus={options.num_cpus}")
         command.append(f"--num-gpus={options.num_gpus}")
+        if object_store_bytes is not None:
+            command.append(f"--object-store-memory={object_store_bytes}")
         if not options.enable_object_spilling:
             command.append('--system-config={"automatic_object_spilling_enabled": false}')
         self.command = command

@@ -4,7 +4,6 @@ hierarchical console log (session, entry, command, ✅/❌ with duration, where 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -16,10 +15,9 @@ import msgspec
 from sitegen.errors import ConfigError
 from sitegen.readers.mlflow_store import describe
 from sitegen.runner.entry import EntryResult, run_entry
-from sitegen.runner.matrix import fill_env, load_datasets, load_matrix, plan_entries
+from sitegen.runner.matrix import SAFE_NAME
+from sitegen.runner.plan import Plan, plan_session
 from sitegen.runner.sinks import Sink, make_sinks
-
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class SessionResult(msgspec.Struct):
@@ -39,37 +37,29 @@ def run_session(
     results_dir: str | None = None, sink: str = "none", ray_address: str | None = None,
     console: TextIO | None = None,
 ) -> SessionResult:
-    """Run the matrix; every problem with it (datasets, formats, variables) is raised as one
-    ConfigError before anything runs."""
-    env = dict(os.environ)
-    matrix = load_matrix(matrix_path)
-    datasets = load_datasets(datasets_path)
-    name = session_name or time.strftime("nightly-run-%Y%m%d-%H%M%S")
-    if not _SAFE_NAME.fullmatch(name):
-        raise ConfigError(f"--session-name {name!r}: use letters, digits, '.', '_' and '-' only")
-    problems: list[str] = []
-    chosen = results_dir or fill_env(matrix.results_dir or "results", env, "results_dir", problems)
-    if problems:
-        raise ConfigError(f"{matrix_path}: " + "; ".join(problems))
-    # --results-dir is relative to the working dir; the matrix's results_dir to the matrix file
-    matrix_dir = Path(matrix_path).resolve().parent
-    base = Path(chosen) if results_dir or os.path.isabs(chosen) else matrix_dir / chosen
-    session_dir = base.resolve() / name
-    planned = plan_entries(matrix, matrix_path, datasets, session_dir, env)
+    """Run the matrix (either schema, see plan.py); every problem with it (datasets, formats,
+    variables, requirements) is raised as one ConfigError before anything runs."""
+    plan = plan_for(matrix_path, datasets_path, session_name, results_dir)
+    name, session_dir, planned = plan.session_dir.name, plan.session_dir, plan.entries
     if session_dir.exists() and any(session_dir.iterdir()):
         raise ConfigError(f"{session_dir} already holds a session; choose another --session-name")
 
     def say(line: str) -> None:
         print(line, file=console or sys.stdout, flush=True)
 
-    sinks = make_sinks(matrix, sink, env, lambda message: say(f"warning: {message}"))
+    sinks = make_sinks(plan, sink, dict(os.environ), lambda message: say(f"warning: {message}"))
     session_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     where = f"as jobs on {ray_address}" if ray_address else "each on a Ray head of its own"
     say(f"session {name} → {session_dir} ({len(planned)} entries, {where})")
+    for note in plan.notes:
+        say(f"note: {note}")
     _notify(sinks, "session_started", say, name, session_dir)
     results = []
     for number, entry in enumerate(planned, 1):
+        if not entry.enabled:
+            say(f"  entry {entry.name} ({number}/{len(planned)}): disabled, skipped")
+            continue
         say(f"  entry {entry.name} ({number}/{len(planned)}), timeout {entry.timeout_s} s")
         say(f"    $ python {' '.join(entry.argv)}")
         result = run_entry(entry, session_dir, ray_address)
@@ -77,11 +67,22 @@ def run_session(
         say(f"    {_verdict(result)}   logs: {Path(result.entry_dir) / 'logs'}")
         _notify(sinks, "entry_finished", say, result)
     duration = time.monotonic() - started
-    outcome = SessionResult(name, str(session_dir), str(base.resolve()), results, round(duration, 1))
+    outcome = SessionResult(name, str(session_dir), str(plan.results_dir), results, round(duration, 1))
     passed = len(results) - len(outcome.failed)
     say(f"session {name}: {passed} passed, {len(outcome.failed)} failed in {duration:.1f} s")
     _notify(sinks, "session_finished", say, outcome)
     return outcome
+
+
+def plan_for(
+    config_path: str, datasets_path: str | None, session_name: str | None = None,
+    results_dir: str | None = None,
+) -> Plan:
+    """The session's plan (`sitegen run --dry-run` prints it); the session name defaults to the time."""
+    name = session_name or time.strftime("nightly-run-%Y%m%d-%H%M%S")
+    if not SAFE_NAME.fullmatch(name):
+        raise ConfigError(f"--session-name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return plan_session(config_path, datasets_path, name, results_dir, dict(os.environ))
 
 
 def _notify(sinks: list[Sink], event: str, say: Callable[[str], None], *args: object) -> None:
@@ -104,4 +105,6 @@ def _verdict(result: EntryResult) -> str:
         return f"❌ timed out after {result.exec_time_s:.0f} s"
     if result.exit_code != 0:
         return f"❌ exit code {result.exit_code} after {result.exec_time_s:.1f} s"
+    if result.requirements_not_met:
+        return f"❌ requirements not met: {'; '.join(result.requirements_not_met.values())}"
     return f"❌ is_success is false after {result.exec_time_s:.1f} s"

@@ -16,10 +16,11 @@ from sitegen.errors import ConfigError
 from sitegen.numbers import finite_number
 from sitegen.readers.mlflow_store import describe
 from sitegen.redact import redact_text
-from sitegen.runner.matrix import Matrix, fill_env
+from sitegen.runner.matrix import fill_env
 
 if TYPE_CHECKING:
     from sitegen.runner.entry import EntryResult
+    from sitegen.runner.plan import Plan
     from sitegen.runner.session import SessionResult
 
 WEBHOOK_TIMEOUT_S = 10
@@ -158,28 +159,29 @@ def _metric(value: object) -> float | None:
     return float(value) if isinstance(value, bool) else finite_number(value)
 
 
-def make_sinks(matrix: Matrix, sink: str, env: dict[str, str], warn: Callable[[str], None]) -> list[Sink]:
-    """The sinks a session reports to: `sink` ("none"; "mlflow", whose settings are the matrix's
-    `mlflow` block; "wandb", with the `wandb` block's `project`) and the webhook whose URL is in
-    the variable the `slack` block names."""
+def make_sinks(plan: Plan, sink: str, env: dict[str, str], warn: Callable[[str], None]) -> list[Sink]:
+    """The sinks a session reports to: `sink` ("none"; "mlflow", whose settings are the config's
+    `mlflow` block or sink; "wandb", with the `wandb` block's `project`) and the webhook whose URL
+    is in the variable the `slack` block names."""
     sinks: list[Sink] = []
     if sink == "mlflow":
-        if matrix.mlflow is None:
-            raise ConfigError("--sink mlflow: the matrix has no mlflow block (tracking_uri, experiment)")
+        if plan.mlflow is None:
+            raise ConfigError("--sink mlflow: the config has no mlflow block or enabled mlflow sink "
+                              "(tracking_uri, experiment)")
         problems: list[str] = []
-        uri = fill_env(matrix.mlflow.tracking_uri, env, "mlflow.tracking_uri", problems)
+        uri = fill_env(plan.mlflow.tracking_uri, env, "mlflow.tracking_uri", problems)
         if problems:
             raise ConfigError("; ".join(problems))
         try:
-            sinks.append(MlflowSink(uri, matrix.mlflow.experiment))
+            sinks.append(MlflowSink(uri, plan.mlflow.experiment))
         except Exception as exc:  # MLflow, requests or SQLAlchemy: the store is not usable now
             warn(f"mlflow sink: {describe(exc)}; the results stay on disk only")
     if sink == "wandb":
         try:
-            sinks.append(WandbSink(str((matrix.wandb or {}).get("project") or "sitegen")))
+            sinks.append(WandbSink(str((plan.wandb or {}).get("project") or "sitegen")))
         except ImportError:
             raise ConfigError("--sink wandb: the wandb package is not installed (pip install wandb)") \
                 from None
-    if matrix.slack is not None and env.get(matrix.slack.webhook_env):
-        sinks.append(WebhookSink(env[matrix.slack.webhook_env]))
+    if plan.slack is not None and env.get(plan.slack.webhook_env):
+        sinks.append(WebhookSink(env[plan.slack.webhook_env]))
     return sinks

@@ -128,11 +128,19 @@ def warned(run: Run, *fragments: str) -> bool:
 # --- detection -----------------------------------------------------------------------------------
 
 
-def test_claims_entries_by_the_benchmark_results_name_only():
+def test_claims_entries_of_every_runner_layout_and_not_their_neighbours():
     assert layout_of("removal_xenna", {"benchmark_results", "logs", "artifacts", "results.json"}) == "nightly"
     assert layout_of("anything", {"benchmark_results"}) == "nightly"
-    assert layout_of(SESSION, {"removal_xenna", "removal_ray_data"}) is None  # the session is not a run
+    flat = {"params.json", "metrics.json", "tasks.pkl", "results.json", "logs", "ray_cluster"}
+    assert layout_of("modifier_raydata", flat) == "nightly"  # the current runner: no benchmark_results/
+    assert layout_of("timed_out", {"params.json", "results.json", "logs"}) == "nightly"  # no metrics.json
+    assert layout_of("unfinished", {"params.json", "metrics.json", "logs"}) == "nightly"  # no results.json
+    assert layout_of("unfinished", {"params.json", "metrics.json", "tasks.pkl"}) == "nightly"
+    assert layout_of(SESSION, {"removal_xenna", "env.json", "packages.txt"}) is None  # the session
+    assert layout_of("data_setup_x", {"results.json", "logs"}) is None  # the runner's data setups
     assert layout_of("entry", {"results.json", "logs", "metrics.json"}) is None
+    assert layout_of("experiment", {"metrics.json"}) is None
+    assert layout_of("experiment", {"params.json", "metrics.json"}) is None  # a common pair elsewhere
     assert layout_of("entry", {"benchmark_results.tmp", "benchmark_results_old"}) is None
     assert layout_of("run", {"sidecar.json", "benchmark_results"}) == "sidecar"  # detection order
 
@@ -280,6 +288,17 @@ def test_successor_params_fill_gaps_and_its_warnings_are_shown(session_dir: Path
     assert not any(SECRET in w for w in run.warnings)
     gpustats = next(a for a in run.artifacts if a.name == "gpustats.csv")
     assert (gpustats.publish_as, gpustats.source) == ("gpustats.csv", str(entry / "gpustats.csv"))
+
+
+def test_the_first_benchmarking_runner_flat_results_in_benchmark_results(session_dir: Path, root: Path):
+    """benchmarking/run.py 2025-11-10 … 2026-01-06: benchmark_results/ still, results.json flat, its
+    Ray facts under `ray_data`, unmet requirements named in `requirements_not_met`."""
+    results = successor_results(PARAMS, SCRIPT_METRICS, success=False, ray_data={"num_cpus": 16},
+                                requirements_not_met={"num_removed": "num_removed != 1000"})
+    del results["ray_cluster_data"]
+    run = read(write_entry(session_dir, results=results), root)
+    assert run.status == "failed" and run.unmet_requirements == {"num_removed": "num_removed != 1000"}
+    assert run.facts["Ray CPUs"] == 16 and run.warnings == []
 
 
 def test_a_missing_script_metrics_file_uses_the_drivers_copy(session_dir: Path, root: Path):
@@ -605,6 +624,7 @@ def test_links_out_of_the_roots_are_not_followed(session_dir: Path, root: Path, 
 @pytest.mark.parametrize(("name", "expected"), [
     ("nightly-run-20250901-020000", SESSION_START),
     ("benchmark-run__2025-09-01__02-00-00", SESSION_START),
+    ("benchmark-run__2025-09-01_02-00-00_UTC", SESSION_START),  # the runner since 2026-01-06
     ("removal-nightly-run-20250901-020000-retry", SESSION_START),
     ("nightly-run-20251399-020000", None),  # not a date
     ("adhoc", None),
