@@ -24,6 +24,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from sitegen.analysis.dag_plan import dag_structure, plan_operations, sort_key
 from sitegen.numbers import epoch_seconds, finite_number
 from sitegen.snapshot import (
     CHECKPOINTED,
@@ -64,7 +65,6 @@ KNOWN = frozenset({
     "dag_node_failed", "dag_parallel_group_start", "dag_parallel_group_complete",
     "dag_execution_plan_saved", "dag_execution_plan_loaded",
 }) | frozenset(ALIASES)
-MAX_PLAN_STEPS = 1000  # execution plan entries kept for the page
 MAX_MESSAGE = 2000
 
 
@@ -284,7 +284,7 @@ class SnapshotBuilder:
         for op in sorted(self.operations.values(), key=_op_order):
             by_partition.setdefault(op.partition, []).append(op)
         partitions = {str(pid): _partition_progress(part, by_partition.get(pid, []), per_partition)
-                      for pid, part in sorted(self.partitions.items(), key=lambda kv: _sort_key(kv[0]))}
+                      for pid, part in sorted(self.partitions.items(), key=lambda kv: sort_key(kv[0]))}
         operations = {key: self._operation_progress(op)
                       for key, op in sorted(self.operations.items(), key=lambda kv: _op_order(kv[1]))}
         states = Counter(p.status for p in partitions.values())
@@ -341,7 +341,7 @@ class SnapshotBuilder:
             ),
             partition_progress=partitions,
             operation_progress=operations,
-            dag_structure=_dag_structure(plan) if plan else {},
+            dag_structure=dag_structure(plan) if plan else {},
             file_paths=FilePaths(*(_text(s.get(name)) for name in FilePaths.__struct_fields__)),
             metadata=SnapshotMetadata(generated_at, self.events, plan is not None, summary is not None,
                                       summary is not None, dict(sorted(self.types.items()))),
@@ -392,20 +392,6 @@ def _partition_progress(part: _Partition, ops: list[_Operation], per_partition: 
     )
 
 
-def plan_operations(plan: dict) -> list[str]:
-    """The operation names of an execution plan, in execution order."""
-    nodes = plan.get("nodes")
-    if isinstance(nodes, dict):
-        listed = [n for n in nodes.values() if isinstance(n, dict)]
-        listed.sort(key=lambda n: _sort_key(n.get("execution_order")))
-        return [_text(n.get("op_name")) or _text(n.get("node_id")) or "?" for n in listed]
-    for key in ("process", "operations"):
-        steps = plan.get(key)
-        if isinstance(steps, list):
-            return [_step_name(step) for step in steps]
-    return []
-
-
 def human_duration(seconds: float) -> str:
     """`45s`, `4m 31s`, `1h 1m 1s` (DataJuicer's format)."""
     whole = int(seconds)
@@ -413,27 +399,6 @@ def human_duration(seconds: float) -> str:
     if hours:
         return f"{hours}h {minutes}m {secs}s"
     return f"{minutes}m {secs}s" if minutes else f"{secs}s"
-
-
-def _dag_structure(plan: dict) -> dict[str, object]:
-    steps = plan.get("execution_plan")
-    meta = plan.get("metadata")
-    return {
-        "total_nodes": _length(plan.get("nodes")),
-        "total_edges": _length(plan.get("edges")),
-        "parallel_groups": _length(plan.get("parallel_groups")),
-        "execution_plan": steps[:MAX_PLAN_STEPS] if isinstance(steps, list) else [],
-        "metadata": meta if isinstance(meta, dict) else {},
-    }
-
-
-def _step_name(step: object) -> str:
-    if isinstance(step, dict):
-        named = _text(step.get("name") or step.get("type"))
-        if named is None and len(step) == 1:  # a DataJuicer `process:` entry: {op_name: {args}}
-            named = str(next(iter(step)))
-        return named or "?"
-    return _text(step) or "?"
 
 
 def _rows(event: dict, meta: dict) -> tuple[int | None, int | None]:
@@ -476,12 +441,8 @@ def _partition_id(value: object) -> object:
     return int(text) if text.isdigit() else text
 
 
-def _sort_key(value: object) -> tuple[int, object]:
-    return (0, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, str(value))
-
-
 def _op_order(op: _Operation) -> tuple:
-    return (_sort_key(op.partition), op.index if op.index is not None else math.inf, op.name or "")
+    return (sort_key(op.partition), op.index if op.index is not None else math.inf, op.name or "")
 
 
 def _count(value: object) -> int | None:
@@ -494,10 +455,6 @@ def _text(value: object) -> str | None:
         return None
     text = str(value)
     return text[:MAX_MESSAGE] if text else None
-
-
-def _length(value: object) -> int:
-    return len(value) if isinstance(value, (dict, list)) else 0
 
 
 def _percent(part: int, whole: int) -> float:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from job_events import OPS, T0, finished_job, logger_event, processing_event
 
-from sitegen.analysis.processing import SnapshotBuilder, human_duration, plan_operations
+from sitegen.analysis.dag_plan import plan_operations
+from sitegen.analysis.processing import SnapshotBuilder, human_duration
 
 
 def snapshot_of(events: list[dict], summary: dict | None = None, plan: dict | None = None, **sources: str):
