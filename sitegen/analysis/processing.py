@@ -15,7 +15,9 @@ the newer writer puts in another file); a partition's progress is its share of t
 operations (DataJuicer assumes 8); an operation in progress is 0 % (DataJuicer guesses from the
 clock, assuming operations take one second); checkpointed operations count as done in the
 operation percentage; totals count the partitions announced and the operations planned, not only
-those already seen; a job that ended with failed partitions is `failed` (DataJuicer: in progress).
+those already seen; a job that ended with some partitions failed is `partial` (DataJuicer: in
+progress), with all of them `failed`; the resumption command is one a shell takes
+(`sitegen.analysis.resumption`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sitegen.analysis.dag_plan import dag_structure, plan_operations, sort_key
+from sitegen.analysis.resumption import resumption_command
 from sitegen.numbers import epoch_seconds, finite_number
 from sitegen.snapshot import (
     CHECKPOINTED,
@@ -32,6 +35,7 @@ from sitegen.snapshot import (
     FAILED,
     IN_PROGRESS,
     NOT_STARTED,
+    PARTIAL,
     CheckpointedOperation,
     Checkpointing,
     CheckpointProgress,
@@ -41,6 +45,7 @@ from sitegen.snapshot import (
     OverallProgress,
     PartitionProgress,
     ProcessingSnapshot,
+    ProcessingSummary,
     ProgressSummary,
     SnapshotMetadata,
     Timing,
@@ -66,6 +71,9 @@ KNOWN = frozenset({
     "dag_execution_plan_saved", "dag_execution_plan_loaded",
 }) | frozenset(ALIASES)
 MAX_MESSAGE = 2000
+# DataJuicer 1.5+ stamps an event before taking the log's lock: the threads that run partitions
+# side by side write lines a fraction of a second out of order, which is no fault of the log
+THREAD_RACE_S = 1.0
 
 
 @dataclass(slots=True)
@@ -120,9 +128,16 @@ class _Partition:
 
 
 class SnapshotBuilder:
-    """Folds a job's events, one at a time, into what the snapshot needs."""
+    """Folds a job's events, one at a time, into what the snapshot needs.
 
-    def __init__(self) -> None:
+    `pipeline`: the operation names of the job's plan, in order. DataJuicer 1.5+ numbers
+    `op_start`/`op_complete` within a checkpoint group (every one is op 0 with `every_op`) and
+    `checkpoint_save` within the pipeline: an operation named once in the pipeline takes its index
+    from there, so that its events meet under one key."""
+
+    def __init__(self, pipeline: list[str] | tuple[str, ...] = ()) -> None:
+        names = Counter(pipeline)
+        self.pipeline_index = {name: i for i, name in enumerate(pipeline) if names[name] == 1}
         self.partitions: dict[object, _Partition] = {}
         self.operations: dict[str, _Operation] = {}
         self.types: Counter[str] = Counter()
@@ -132,6 +147,8 @@ class SnapshotBuilder:
         self.job_end: float | None = None
         self.job_outcome = _Latest()
         self.job_error: str | None = None
+        self.reported_failed_partitions = 0  # as the job's end event counts them
+        self.knows_resume_flag = False  # the writer takes `--resume` (DataJuicer 1.5.5+)
         self.executor: str | None = None
         self.strategy: str | None = None
         self.last_checkpoint: float | None = None
@@ -149,10 +166,10 @@ class SnapshotBuilder:
         at = epoch_seconds(event.get("timestamp"))
         if at is None:
             self.untimed += 1
-        elif at < self._last_time.get(source, -math.inf):
+        elif at < self._last_time.get(source, -math.inf) - THREAD_RACE_S:
             self.out_of_order += 1
         else:
-            self._last_time[source] = at
+            self._last_time[source] = max(at, self._last_time.get(source, at))
         meta = event.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
         if kind.startswith("job_"):
@@ -175,6 +192,8 @@ class SnapshotBuilder:
             if at is not None and (self.job_end is None or at > self.job_end):
                 self.job_end = at
             self.job_outcome.set(COMPLETED if kind == "job_complete" else FAILED, at)
+            failed = _count(event.get("failed_partitions")) or _count(meta.get("failed_partitions"))
+            self.reported_failed_partitions = max(self.reported_failed_partitions, failed or 0)
             if kind == "job_failed":
                 self.job_error = _error(event, meta) or self.job_error
         elif kind == "job_restart":
@@ -188,6 +207,7 @@ class SnapshotBuilder:
         checkpoint = config.get("checkpoint") if isinstance(config.get("checkpoint"), dict) else {}
         for place in (summary, meta, config):
             self.executor = self.executor or _text(place.get("executor_type"))
+        self.knows_resume_flag = self.knows_resume_flag or "resume_requested" in meta
         strategies = (meta.get("checkpoint_strategy"), summary.get("checkpoint_strategy"),
                       checkpoint.get("strategy"))
         self.strategy = self.strategy or next(filter(None, map(_text, strategies)), None)
@@ -217,9 +237,11 @@ class SnapshotBuilder:
             part.explicit.set(IN_PROGRESS, at)
             if part.sample_count is None:
                 part.sample_count = samples
-        elif kind == "partition_complete":
+        elif kind == "partition_complete":  # the writer of 2025-07 logs failures so too (`success: false`)
             part.processing_end = _latest(part.processing_end, at)
-            part.explicit.set(COMPLETED, at)
+            part.explicit.set(FAILED if meta.get("success") is False else COMPLETED, at)
+            if meta.get("success") is False:
+                part.error = _error(event, meta) or _text(meta.get("error")) or part.error
         elif kind == "partition_failed":
             part.processing_end = _latest(part.processing_end, at)
             part.explicit.set(FAILED, at)
@@ -230,8 +252,10 @@ class SnapshotBuilder:
     def _operation_event(self, kind: str, at: float | None, event: dict, meta: dict) -> None:
         part = self._partition(event, meta)
         pid = _partition_id(event.get("partition_id", meta.get("partition_id")))
-        index = _count(event.get("operation_idx", meta.get("operation_idx")))
         name = _text(event.get("operation_name"))
+        index = self.pipeline_index.get(name) if name is not None else None
+        if index is None:
+            index = _count(event.get("operation_idx", meta.get("operation_idx")))
         key = f"p{pid}_op{index}_{name}"
         op = self.operations.get(key)
         if op is None:
@@ -272,11 +296,17 @@ class SnapshotBuilder:
             found.append(f"{self.untimed} events have no valid timestamp")
         return found
 
-    def finish(self, job_id: str, summary: dict | None, plan: dict | None,
-               generated_at: str) -> ProcessingSnapshot:
+    def finish(self, job_id: str, summary: dict | None, plan: dict | None, generated_at: str, *,
+               processing: ProcessingSummary | None = None,
+               cli_arguments: list[str] | None = None) -> ProcessingSnapshot:
+        """`summary`: `job_summary.json`; `processing`: `logs/processing_summary.json`;
+        `cli_arguments`: the original command's (`cli.yaml`)."""
         summary = summary if isinstance(summary, dict) else None
         plan = plan if isinstance(plan, dict) else None
         s = summary or {}
+        if processing is not None:
+            failed = processing.counts.get("failed_partitions", 0.0)
+            self.reported_failed_partitions = max(self.reported_failed_partitions, int(failed))
         planned = plan_operations(plan) if plan else []
         per_partition = len(planned) or max(Counter(op.partition for op in self.operations.values()).values(),
                                             default=0)
@@ -295,14 +325,7 @@ class SnapshotBuilder:
         partition_pct = _percent(states[COMPLETED], total_partitions)
         operation_pct = _percent(done_ops, total_operations)
 
-        start = epoch_seconds(s.get("start_time"))
-        source = "job_summary" if start is not None else "events"
-        start = start if start is not None else self.job_start
-        end = epoch_seconds(s.get("end_time"))
-        end = end if end is not None else self.job_end
-        duration = finite_number(s.get("duration"))
-        if duration is None and start is not None and end is not None:
-            duration = max(0.0, end - start)
+        start, end, duration, source = self._timing(s, processing)
         overall = self._overall_status(states, total_partitions, s)
         checkpointed = [CheckpointedOperation(key, op.operation_name or "", op.checkpoint_time)
                         for key, op in operations.items() if op.status == CHECKPOINTED]
@@ -314,7 +337,9 @@ class SnapshotBuilder:
                 status=_text(s.get("status")) or overall,
                 config_file=_config_files(s.get("config_file")),
                 work_dir=_text(s.get("work_dir")),
-                resumption_command=_text(s.get("resumption_command")),
+                resumption_command=resumption_command(
+                    job_id, arguments=cli_arguments, config_file=s.get("config_file"),
+                    written=_text(s.get("resumption_command")), resume_flag=self.knows_resume_flag),
                 error_message=_text(s.get("error_message")) or self.job_error,
             ),
             overall_status=overall,
@@ -345,7 +370,28 @@ class SnapshotBuilder:
             file_paths=FilePaths(*(_text(s.get(name)) for name in FilePaths.__struct_fields__)),
             metadata=SnapshotMetadata(generated_at, self.events, plan is not None, summary is not None,
                                       summary is not None, dict(sorted(self.types.items()))),
+            processing_summary=processing,
         )
+
+    def _timing(self, summary: dict, processing: ProcessingSummary | None
+                ) -> tuple[float | None, float | None, float | None, str]:
+        """Start, end, duration and where they come from: the job summary, else the executor's
+        processing summary, else the events."""
+        start = epoch_seconds(summary.get("start_time"))
+        end = epoch_seconds(summary.get("end_time"))
+        duration = finite_number(summary.get("duration"))
+        source = "job_summary"
+        if start is None and processing is not None and processing.start_time is not None:
+            start, end = processing.start_time, processing.end_time
+            duration = processing.total_processing_time
+            source = "processing_summary"
+        elif start is None:
+            source = "events"
+        start = start if start is not None else self.job_start
+        end = end if end is not None else self.job_end
+        if duration is None and start is not None and end is not None:
+            duration = max(0.0, end - start)
+        return start, end, duration, source
 
     @staticmethod
     def _operation_progress(op: _Operation) -> OperationProgress:
@@ -360,12 +406,16 @@ class SnapshotBuilder:
         )
 
     def _overall_status(self, states: Counter[str], total: int, summary: dict) -> str:
+        """A job that ended with some partitions failed is `partial`, as DataJuicer's own end
+        event tells it ("completed", with `failed_partitions`); with all of them, `failed`."""
         said = summary.get("status")
-        ended = self.job_outcome.status in (COMPLETED, FAILED) or said in ("completed", "failed")
         if self.job_outcome.status == FAILED or said == "failed":
             return FAILED
-        if ended:
-            return FAILED if states[FAILED] else COMPLETED
+        if self.job_outcome.status == COMPLETED or said == "completed":
+            failed = max(states[FAILED], self.reported_failed_partitions)
+            if not failed:
+                return COMPLETED
+            return PARTIAL if states[COMPLETED] or failed < total else FAILED
         if not self.events and not states:
             return NOT_STARTED
         if total and states[COMPLETED] == total:
