@@ -147,7 +147,7 @@ class SnapshotBuilder:
         self.job_end: float | None = None
         self.job_outcome = _Latest()
         self.job_error: str | None = None
-        self.reported_failed_partitions = 0  # as the job's end event counts them
+        self.reported = Counter[str]()  # completed and failed partitions, as the job's end event counts them
         self.knows_resume_flag = False  # the writer takes `--resume` (DataJuicer 1.5.5+)
         self.executor: str | None = None
         self.strategy: str | None = None
@@ -192,12 +192,16 @@ class SnapshotBuilder:
             if at is not None and (self.job_end is None or at > self.job_end):
                 self.job_end = at
             self.job_outcome.set(COMPLETED if kind == "job_complete" else FAILED, at)
-            failed = _count(event.get("failed_partitions")) or _count(meta.get("failed_partitions"))
-            self.reported_failed_partitions = max(self.reported_failed_partitions, failed or 0)
+            self._report(event, meta)
             if kind == "job_failed":
                 self.job_error = _error(event, meta) or self.job_error
         elif kind == "job_restart":
             self.job_outcome.set(IN_PROGRESS, at)
+
+    def _report(self, *places: dict) -> None:
+        for state in (COMPLETED, FAILED):
+            counts = [_count(place.get(f"{state}_partitions")) for place in places]
+            self.reported[state] = max([self.reported[state], *filter(None, counts)])
 
     def _job_settings(self, event: dict, meta: dict) -> None:
         """The executor and checkpoint strategy, wherever the writer put them (DataJuicer's
@@ -305,8 +309,7 @@ class SnapshotBuilder:
         plan = plan if isinstance(plan, dict) else None
         s = summary or {}
         if processing is not None:
-            failed = processing.counts.get("failed_partitions", 0.0)
-            self.reported_failed_partitions = max(self.reported_failed_partitions, int(failed))
+            self._report(processing.counts)
         planned = plan_operations(plan) if plan else []
         per_partition = len(planned) or max(Counter(op.partition for op in self.operations.values()).values(),
                                             default=0)
@@ -412,10 +415,9 @@ class SnapshotBuilder:
         if self.job_outcome.status == FAILED or said == "failed":
             return FAILED
         if self.job_outcome.status == COMPLETED or said == "completed":
-            failed = max(states[FAILED], self.reported_failed_partitions)
-            if not failed:
+            if not max(states[FAILED], self.reported[FAILED]):
                 return COMPLETED
-            return PARTIAL if states[COMPLETED] or failed < total else FAILED
+            return PARTIAL if max(states[COMPLETED], self.reported[COMPLETED]) else FAILED
         if not self.events and not states:
             return NOT_STARTED
         if total and states[COMPLETED] == total:

@@ -54,7 +54,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 3, lambda _name, names: "sidecar.json" in names),  # 3: long series kept as envelopes
     Layout("jobdir", 2, _claims_jobdir),
     Layout("nightly", 3, lambda _name, names: "benchmark_results" in names),
-    Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
+    Layout("eventlog", 2, lambda _name, names: any(map(is_event_log_name, names))),
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}

@@ -46,6 +46,7 @@ PROCESSING_SUMMARY = "processing_summary.json"  # in logs/
 LOGS_DIR = "logs"
 LOG_SUFFIXES = (".txt", ".log", ".out", ".err")
 CONFIG_SUFFIXES = (".yaml", ".yml")
+EXECUTOR_METRICS = ("total_samples_processed", "total_samples_output", "success_rate", "checkpoints_created")
 T = TypeVar("T", PartitionProgress, OperationProgress)
 STATUSES = {COMPLETED: "completed", PARTIAL: "partial", FAILED: "failed", IN_PROGRESS: "running"}
 
@@ -282,6 +283,10 @@ def _summary(snapshot: ProcessingSnapshot) -> dict[str, float]:
     }
     if snapshot.total_duration is not None:
         summary["duration_s"] = snapshot.total_duration
+    executor = snapshot.processing_summary
+    if executor is not None:  # its samples, success rate and resource use, to plot over nights
+        summary.update({name: executor.counts[name] for name in EXECUTOR_METRICS if name in executor.counts})
+        summary.update(executor.resource_usage)
     return summary
 
 
