@@ -12,7 +12,7 @@ from sitegen.snapshot import ProcessingSnapshot
 
 Scalar = str | int | float | bool | None
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "orphaned", "broken"})
+TERMINAL_STATUSES = frozenset({"completed", "partial", "failed", "orphaned", "broken"})
 # badges of runs read without their layout's metadata: loud in the build output, on the quality page
 FALLBACK_BADGES = frozenset({"legacy"})
 
@@ -141,7 +141,9 @@ class Run(Struct, frozen=True):
     slug: str  # unique, safe for URLs and file names
     kind: str  # the reader's name
     name: str
-    status: str  # running, completed, failed, orphaned, stalled, requeued, broken, unknown
+    # running, completed, partial (ended, part of its work failed), failed, orphaned, stalled, requeued,
+    # broken, unknown
+    status: str
     created_at: float | None = None
     ended_at: float | None = None
     updated_at: float | None = None

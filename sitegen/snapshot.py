@@ -1,17 +1,20 @@
 """The processing snapshot of a data-processing job, part of the model (`Run.snapshot`).
 
 Its fields and their JSON names are those of DataJuicer's own snapshot command
-(`data_juicer.utils.job.snapshot`), so that automation reading that JSON reads ours;
-`metadata.event_types` is the one addition. How the values are computed is
-`sitegen.analysis.processing`. Times are epoch seconds.
+(`data_juicer.utils.job.snapshot`), so that automation reading that JSON reads ours. Additions:
+`metadata.event_types`; the overall status `partial` (the job ended, as DataJuicer's
+`processing_complete` says, with some partitions failed; DataJuicer's analyser calls that
+`in_progress`); and `processing_summary`, the job's `logs/processing_summary.json`, present only
+when the job has one. How the values are computed is `sitegen.analysis.processing`. Times are
+epoch seconds.
 """
 
 from __future__ import annotations
 
 from msgspec import Struct
 
-NOT_STARTED, IN_PROGRESS, COMPLETED, FAILED, CHECKPOINTED = (
-    "not_started", "in_progress", "completed", "failed", "checkpointed")
+NOT_STARTED, IN_PROGRESS, COMPLETED, FAILED, CHECKPOINTED, PARTIAL = (
+    "not_started", "in_progress", "completed", "failed", "checkpointed", "partial")
 
 
 class JobInfo(Struct, frozen=True):
@@ -119,9 +122,47 @@ class SnapshotMetadata(Struct, frozen=True):
     event_types: dict[str, int] = {}  # events read, by type as written (unknown types too)
 
 
-class ProcessingSnapshot(Struct, frozen=True):
+class PartitionDetail(Struct, frozen=True):
+    """One partition as `processing_summary.json` tells it."""
+
+    partition_id: str
+    status: str | None
+    processing_time: float | None
+    initial_sample_count: int | None
+    final_sample_count: int | None
+    error_message: str | None
+
+
+class OperationPerformance(Struct, frozen=True):
+    """One operation over all partitions as `processing_summary.json` tells it."""
+
+    operation_name: str
+    total_executions: int | None
+    successful_executions: int | None
+    failed_executions: int | None
+    average_duration: float | None
+    total_samples_processed: int | None
+    total_samples_filtered: int | None
+
+
+class ProcessingSummary(Struct, frozen=True):
+    """The executor's own summary (`logs/processing_summary.json`, written by DataJuicer's
+    partitioned executor of 2025-07 to 2025-09; later versions write none)."""
+
+    start_time: float | None
+    end_time: float | None
+    total_processing_time: float | None
+    counts: dict[str, float]  # total/completed/failed partitions and operations, samples, success_rate …
+    errors: list[str]
+    partition_details: list[PartitionDetail]
+    operation_performance: list[OperationPerformance]
+    resource_usage: dict[str, float]
+    configuration: dict[str, object]
+
+
+class ProcessingSnapshot(Struct, frozen=True, omit_defaults=True):
     job_info: JobInfo
-    overall_status: str  # not_started, in_progress, completed, failed
+    overall_status: str  # not_started, in_progress, completed, partial, failed
     overall_progress: OverallProgress
     job_start_time: float | None
     job_end_time: float | None
@@ -134,3 +175,4 @@ class ProcessingSnapshot(Struct, frozen=True):
     dag_structure: dict[str, object]  # {} without a plan
     file_paths: FilePaths
     metadata: SnapshotMetadata
+    processing_summary: ProcessingSummary | None = None

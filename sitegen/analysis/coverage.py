@@ -14,8 +14,10 @@ from msgspec import Struct
 from sitegen.model import Run
 
 # every state a cell can have, in the order totals are told; "" is a cell before the benchmark existed
-STATES = ("passed", "failed", "missed requirement", "timed out", "broken", "running", "unknown", "missing")
-_BY_STATUS = {"completed": "passed", "failed": "failed", "broken": "broken", "running": "running"}
+STATES = ("passed", "partial", "failed", "missed requirement", "timed out", "broken", "running", "unknown",
+          "missing")
+_BY_STATUS = {"completed": "passed", "partial": "partial", "failed": "failed", "broken": "broken",
+              "running": "running"}
 
 
 class Cell(Struct, frozen=True):

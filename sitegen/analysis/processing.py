@@ -15,7 +15,9 @@ the newer writer puts in another file); a partition's progress is its share of t
 operations (DataJuicer assumes 8); an operation in progress is 0 % (DataJuicer guesses from the
 clock, assuming operations take one second); checkpointed operations count as done in the
 operation percentage; totals count the partitions announced and the operations planned, not only
-those already seen; a job that ended with failed partitions is `failed` (DataJuicer: in progress).
+those already seen; a job that ended with some partitions failed is `partial` (DataJuicer: in
+progress), with all of them `failed`; the resumption command is one a shell takes
+(`sitegen.analysis.resumption`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from sitegen.analysis.dag_plan import dag_structure, plan_operations, sort_key
+from sitegen.analysis.resumption import resumption_command
 from sitegen.numbers import epoch_seconds, finite_number
 from sitegen.snapshot import (
     CHECKPOINTED,
@@ -31,6 +35,7 @@ from sitegen.snapshot import (
     FAILED,
     IN_PROGRESS,
     NOT_STARTED,
+    PARTIAL,
     CheckpointedOperation,
     Checkpointing,
     CheckpointProgress,
@@ -40,6 +45,7 @@ from sitegen.snapshot import (
     OverallProgress,
     PartitionProgress,
     ProcessingSnapshot,
+    ProcessingSummary,
     ProgressSummary,
     SnapshotMetadata,
     Timing,
@@ -64,8 +70,10 @@ KNOWN = frozenset({
     "dag_node_failed", "dag_parallel_group_start", "dag_parallel_group_complete",
     "dag_execution_plan_saved", "dag_execution_plan_loaded",
 }) | frozenset(ALIASES)
-MAX_PLAN_STEPS = 1000  # execution plan entries kept for the page
 MAX_MESSAGE = 2000
+# DataJuicer 1.5+ stamps an event before taking the log's lock: the threads that run partitions
+# side by side write lines a fraction of a second out of order, which is no fault of the log
+THREAD_RACE_S = 1.0
 
 
 @dataclass(slots=True)
@@ -120,9 +128,16 @@ class _Partition:
 
 
 class SnapshotBuilder:
-    """Folds a job's events, one at a time, into what the snapshot needs."""
+    """Folds a job's events, one at a time, into what the snapshot needs.
 
-    def __init__(self) -> None:
+    `pipeline`: the operation names of the job's plan, in order. DataJuicer 1.5+ numbers
+    `op_start`/`op_complete` within a checkpoint group (every one is op 0 with `every_op`) and
+    `checkpoint_save` within the pipeline: an operation named once in the pipeline takes its index
+    from there, so that its events meet under one key."""
+
+    def __init__(self, pipeline: list[str] | tuple[str, ...] = ()) -> None:
+        names = Counter(pipeline)
+        self.pipeline_index = {name: i for i, name in enumerate(pipeline) if names[name] == 1}
         self.partitions: dict[object, _Partition] = {}
         self.operations: dict[str, _Operation] = {}
         self.types: Counter[str] = Counter()
@@ -132,6 +147,8 @@ class SnapshotBuilder:
         self.job_end: float | None = None
         self.job_outcome = _Latest()
         self.job_error: str | None = None
+        self.reported = Counter[str]()  # completed and failed partitions, as the job's end event counts them
+        self.knows_resume_flag = False  # the writer takes `--resume` (DataJuicer 1.5.5+)
         self.executor: str | None = None
         self.strategy: str | None = None
         self.last_checkpoint: float | None = None
@@ -149,10 +166,10 @@ class SnapshotBuilder:
         at = epoch_seconds(event.get("timestamp"))
         if at is None:
             self.untimed += 1
-        elif at < self._last_time.get(source, -math.inf):
+        elif at < self._last_time.get(source, -math.inf) - THREAD_RACE_S:
             self.out_of_order += 1
         else:
-            self._last_time[source] = at
+            self._last_time[source] = max(at, self._last_time.get(source, at))
         meta = event.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
         if kind.startswith("job_"):
@@ -175,10 +192,16 @@ class SnapshotBuilder:
             if at is not None and (self.job_end is None or at > self.job_end):
                 self.job_end = at
             self.job_outcome.set(COMPLETED if kind == "job_complete" else FAILED, at)
+            self._report(event, meta)
             if kind == "job_failed":
                 self.job_error = _error(event, meta) or self.job_error
         elif kind == "job_restart":
             self.job_outcome.set(IN_PROGRESS, at)
+
+    def _report(self, *places: dict) -> None:
+        for state in (COMPLETED, FAILED):
+            counts = [_count(place.get(f"{state}_partitions")) for place in places]
+            self.reported[state] = max([self.reported[state], *filter(None, counts)])
 
     def _job_settings(self, event: dict, meta: dict) -> None:
         """The executor and checkpoint strategy, wherever the writer put them (DataJuicer's
@@ -188,6 +211,7 @@ class SnapshotBuilder:
         checkpoint = config.get("checkpoint") if isinstance(config.get("checkpoint"), dict) else {}
         for place in (summary, meta, config):
             self.executor = self.executor or _text(place.get("executor_type"))
+        self.knows_resume_flag = self.knows_resume_flag or "resume_requested" in meta
         strategies = (meta.get("checkpoint_strategy"), summary.get("checkpoint_strategy"),
                       checkpoint.get("strategy"))
         self.strategy = self.strategy or next(filter(None, map(_text, strategies)), None)
@@ -217,9 +241,11 @@ class SnapshotBuilder:
             part.explicit.set(IN_PROGRESS, at)
             if part.sample_count is None:
                 part.sample_count = samples
-        elif kind == "partition_complete":
+        elif kind == "partition_complete":  # the writer of 2025-07 logs failures so too (`success: false`)
             part.processing_end = _latest(part.processing_end, at)
-            part.explicit.set(COMPLETED, at)
+            part.explicit.set(FAILED if meta.get("success") is False else COMPLETED, at)
+            if meta.get("success") is False:
+                part.error = _error(event, meta) or _text(meta.get("error")) or part.error
         elif kind == "partition_failed":
             part.processing_end = _latest(part.processing_end, at)
             part.explicit.set(FAILED, at)
@@ -230,8 +256,10 @@ class SnapshotBuilder:
     def _operation_event(self, kind: str, at: float | None, event: dict, meta: dict) -> None:
         part = self._partition(event, meta)
         pid = _partition_id(event.get("partition_id", meta.get("partition_id")))
-        index = _count(event.get("operation_idx", meta.get("operation_idx")))
         name = _text(event.get("operation_name"))
+        index = self.pipeline_index.get(name) if name is not None else None
+        if index is None:
+            index = _count(event.get("operation_idx", meta.get("operation_idx")))
         key = f"p{pid}_op{index}_{name}"
         op = self.operations.get(key)
         if op is None:
@@ -272,11 +300,16 @@ class SnapshotBuilder:
             found.append(f"{self.untimed} events have no valid timestamp")
         return found
 
-    def finish(self, job_id: str, summary: dict | None, plan: dict | None,
-               generated_at: str) -> ProcessingSnapshot:
+    def finish(self, job_id: str, summary: dict | None, plan: dict | None, generated_at: str, *,
+               processing: ProcessingSummary | None = None,
+               cli_arguments: list[str] | None = None) -> ProcessingSnapshot:
+        """`summary`: `job_summary.json`; `processing`: `logs/processing_summary.json`;
+        `cli_arguments`: the original command's (`cli.yaml`)."""
         summary = summary if isinstance(summary, dict) else None
         plan = plan if isinstance(plan, dict) else None
         s = summary or {}
+        if processing is not None:
+            self._report(processing.counts)
         planned = plan_operations(plan) if plan else []
         per_partition = len(planned) or max(Counter(op.partition for op in self.operations.values()).values(),
                                             default=0)
@@ -284,7 +317,7 @@ class SnapshotBuilder:
         for op in sorted(self.operations.values(), key=_op_order):
             by_partition.setdefault(op.partition, []).append(op)
         partitions = {str(pid): _partition_progress(part, by_partition.get(pid, []), per_partition)
-                      for pid, part in sorted(self.partitions.items(), key=lambda kv: _sort_key(kv[0]))}
+                      for pid, part in sorted(self.partitions.items(), key=lambda kv: sort_key(kv[0]))}
         operations = {key: self._operation_progress(op)
                       for key, op in sorted(self.operations.items(), key=lambda kv: _op_order(kv[1]))}
         states = Counter(p.status for p in partitions.values())
@@ -295,14 +328,7 @@ class SnapshotBuilder:
         partition_pct = _percent(states[COMPLETED], total_partitions)
         operation_pct = _percent(done_ops, total_operations)
 
-        start = epoch_seconds(s.get("start_time"))
-        source = "job_summary" if start is not None else "events"
-        start = start if start is not None else self.job_start
-        end = epoch_seconds(s.get("end_time"))
-        end = end if end is not None else self.job_end
-        duration = finite_number(s.get("duration"))
-        if duration is None and start is not None and end is not None:
-            duration = max(0.0, end - start)
+        start, end, duration, source = self._timing(s, processing)
         overall = self._overall_status(states, total_partitions, s)
         checkpointed = [CheckpointedOperation(key, op.operation_name or "", op.checkpoint_time)
                         for key, op in operations.items() if op.status == CHECKPOINTED]
@@ -314,7 +340,9 @@ class SnapshotBuilder:
                 status=_text(s.get("status")) or overall,
                 config_file=_config_files(s.get("config_file")),
                 work_dir=_text(s.get("work_dir")),
-                resumption_command=_text(s.get("resumption_command")),
+                resumption_command=resumption_command(
+                    job_id, arguments=cli_arguments, config_file=s.get("config_file"),
+                    written=_text(s.get("resumption_command")), resume_flag=self.knows_resume_flag),
                 error_message=_text(s.get("error_message")) or self.job_error,
             ),
             overall_status=overall,
@@ -341,11 +369,32 @@ class SnapshotBuilder:
             ),
             partition_progress=partitions,
             operation_progress=operations,
-            dag_structure=_dag_structure(plan) if plan else {},
+            dag_structure=dag_structure(plan) if plan else {},
             file_paths=FilePaths(*(_text(s.get(name)) for name in FilePaths.__struct_fields__)),
             metadata=SnapshotMetadata(generated_at, self.events, plan is not None, summary is not None,
                                       summary is not None, dict(sorted(self.types.items()))),
+            processing_summary=processing,
         )
+
+    def _timing(self, summary: dict, processing: ProcessingSummary | None
+                ) -> tuple[float | None, float | None, float | None, str]:
+        """Start, end, duration and where they come from: the job summary, else the executor's
+        processing summary, else the events."""
+        start = epoch_seconds(summary.get("start_time"))
+        end = epoch_seconds(summary.get("end_time"))
+        duration = finite_number(summary.get("duration"))
+        source = "job_summary"
+        if start is None and processing is not None and processing.start_time is not None:
+            start, end = processing.start_time, processing.end_time
+            duration = processing.total_processing_time
+            source = "processing_summary"
+        elif start is None:
+            source = "events"
+        start = start if start is not None else self.job_start
+        end = end if end is not None else self.job_end
+        if duration is None and start is not None and end is not None:
+            duration = max(0.0, end - start)
+        return start, end, duration, source
 
     @staticmethod
     def _operation_progress(op: _Operation) -> OperationProgress:
@@ -360,12 +409,15 @@ class SnapshotBuilder:
         )
 
     def _overall_status(self, states: Counter[str], total: int, summary: dict) -> str:
+        """A job that ended with some partitions failed is `partial`, as DataJuicer's own end
+        event tells it ("completed", with `failed_partitions`); with all of them, `failed`."""
         said = summary.get("status")
-        ended = self.job_outcome.status in (COMPLETED, FAILED) or said in ("completed", "failed")
         if self.job_outcome.status == FAILED or said == "failed":
             return FAILED
-        if ended:
-            return FAILED if states[FAILED] else COMPLETED
+        if self.job_outcome.status == COMPLETED or said == "completed":
+            if not max(states[FAILED], self.reported[FAILED]):
+                return COMPLETED
+            return PARTIAL if max(states[COMPLETED], self.reported[COMPLETED]) else FAILED
         if not self.events and not states:
             return NOT_STARTED
         if total and states[COMPLETED] == total:
@@ -392,20 +444,6 @@ def _partition_progress(part: _Partition, ops: list[_Operation], per_partition: 
     )
 
 
-def plan_operations(plan: dict) -> list[str]:
-    """The operation names of an execution plan, in execution order."""
-    nodes = plan.get("nodes")
-    if isinstance(nodes, dict):
-        listed = [n for n in nodes.values() if isinstance(n, dict)]
-        listed.sort(key=lambda n: _sort_key(n.get("execution_order")))
-        return [_text(n.get("op_name")) or _text(n.get("node_id")) or "?" for n in listed]
-    for key in ("process", "operations"):
-        steps = plan.get(key)
-        if isinstance(steps, list):
-            return [_step_name(step) for step in steps]
-    return []
-
-
 def human_duration(seconds: float) -> str:
     """`45s`, `4m 31s`, `1h 1m 1s` (DataJuicer's format)."""
     whole = int(seconds)
@@ -413,27 +451,6 @@ def human_duration(seconds: float) -> str:
     if hours:
         return f"{hours}h {minutes}m {secs}s"
     return f"{minutes}m {secs}s" if minutes else f"{secs}s"
-
-
-def _dag_structure(plan: dict) -> dict[str, object]:
-    steps = plan.get("execution_plan")
-    meta = plan.get("metadata")
-    return {
-        "total_nodes": _length(plan.get("nodes")),
-        "total_edges": _length(plan.get("edges")),
-        "parallel_groups": _length(plan.get("parallel_groups")),
-        "execution_plan": steps[:MAX_PLAN_STEPS] if isinstance(steps, list) else [],
-        "metadata": meta if isinstance(meta, dict) else {},
-    }
-
-
-def _step_name(step: object) -> str:
-    if isinstance(step, dict):
-        named = _text(step.get("name") or step.get("type"))
-        if named is None and len(step) == 1:  # a DataJuicer `process:` entry: {op_name: {args}}
-            named = str(next(iter(step)))
-        return named or "?"
-    return _text(step) or "?"
 
 
 def _rows(event: dict, meta: dict) -> tuple[int | None, int | None]:
@@ -476,12 +493,8 @@ def _partition_id(value: object) -> object:
     return int(text) if text.isdigit() else text
 
 
-def _sort_key(value: object) -> tuple[int, object]:
-    return (0, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, str(value))
-
-
 def _op_order(op: _Operation) -> tuple:
-    return (_sort_key(op.partition), op.index if op.index is not None else math.inf, op.name or "")
+    return (sort_key(op.partition), op.index if op.index is not None else math.inf, op.name or "")
 
 
 def _count(value: object) -> int | None:
@@ -494,10 +507,6 @@ def _text(value: object) -> str | None:
         return None
     text = str(value)
     return text[:MAX_MESSAGE] if text else None
-
-
-def _length(value: object) -> int:
-    return len(value) if isinstance(value, (dict, list)) else 0
 
 
 def _percent(part: int, whole: int) -> float:

@@ -17,7 +17,8 @@ import msgspec
 from sitegen.analysis.sessions import key_metrics
 from sitegen.model import Run
 
-FAILED_STATUSES = frozenset({"failed", "broken"})
+# a partial run (some of its work failed) measured less than the whole: marked, never a baseline
+FAILED_STATUSES = frozenset({"failed", "partial", "broken"})
 SHOWN_STATUSES = FAILED_STATUSES | {"completed"}  # running or unknown runs have no final values yet
 # what the driver reports about the run rather than what the benchmark measured
 _NOT_MEASURED = frozenset({"exit_code", "is_success", "timed_out", "success", "returncode"})

@@ -66,7 +66,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 4, lambda _name, names: "sidecar.json" in names),  # 4: summary stats, requeued, files
     Layout("jobdir", 2, _claims_jobdir),
     Layout("nightly", 4, _claims_nightly),  # 4: the current runner's flat entries, requirements_not_met
-    Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
+    Layout("eventlog", 2, lambda _name, names: any(map(is_event_log_name, names))),  # 2: processing_summary
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
 # What each layout needs, told when a root holds none of them (README "Layouts read" has the detail).

@@ -3,7 +3,8 @@
 A job dir (`20250809_040053_a001de`) holds `events.jsonl` and, from newer writers,
 `events_<YYYYMMDD_HHMMSS>.jsonl`; `job_summary.json`; `dag_execution_plan.json`; the backed-up
 config; `checkpoints/`, `partitions/`, `metadata/`, `results/`; and `logs/` (`log.txt`,
-`log_ERROR.txt`, …, `processing_summary.json`). The events are streamed, never held, into
+`log_ERROR.txt`, …, `processing_summary.json`); from DataJuicer 1.5 on, `cli.yaml` (the original
+command's arguments), and no `job_summary.json`. The events are streamed, never held, into
 `sitegen.analysis.processing`, which computes the snapshot. FORMATS.md §5 has the schemas.
 """
 
@@ -15,7 +16,9 @@ from typing import TypeVar
 
 import msgspec
 
+from sitegen.analysis.dag_plan import plan_operations
 from sitegen.analysis.processing import SnapshotBuilder
+from sitegen.analysis.processing_summary import processing_summary
 from sitegen.model import Artifact, Problem, Run, Scalar
 from sitegen.readers import is_event_log_name
 from sitegen.readers._tolerant import JsonlStream, list_dir, read_json, read_yaml, stat_or_none
@@ -28,19 +31,24 @@ from sitegen.snapshot import (
     COMPLETED,
     FAILED,
     IN_PROGRESS,
+    PARTIAL,
     OperationProgress,
     PartitionProgress,
     ProcessingSnapshot,
+    ProcessingSummary,
 )
 
 NAME = "eventlog"
 SUMMARY = "job_summary.json"
 PLAN = "dag_execution_plan.json"
+CLI_ARGUMENTS = "cli.yaml"
+PROCESSING_SUMMARY = "processing_summary.json"  # in logs/
 LOGS_DIR = "logs"
 LOG_SUFFIXES = (".txt", ".log", ".out", ".err")
 CONFIG_SUFFIXES = (".yaml", ".yml")
+EXECUTOR_METRICS = ("total_samples_processed", "total_samples_output", "success_rate", "checkpoints_created")
 T = TypeVar("T", PartitionProgress, OperationProgress)
-STATUSES = {COMPLETED: "completed", FAILED: "failed", IN_PROGRESS: "running"}
+STATUSES = {COMPLETED: "completed", PARTIAL: "partial", FAILED: "failed", IN_PROGRESS: "running"}
 
 
 def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
@@ -55,7 +63,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
                    inputs=tuple(sorted(reading.inputs)))
     logs, log_problems = read_logs(_log_files(reading), ctx.log_tail_bytes)
     reading.warnings.extend(log_problems)
-    ended = snapshot.overall_status in (COMPLETED, FAILED)
+    ended = snapshot.overall_status in (COMPLETED, PARTIAL, FAILED)
     return Run(
         **header,
         status=STATUSES.get(snapshot.overall_status, "unknown"),
@@ -64,7 +72,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
         updated_at=reading.last_written,
         heartbeat_at=None if ended else reading.last_written,
         facts=_facts(snapshot),
-        params=dict(sorted(ctx.redactor.mapping(flatten(config)).items())) if config else {},
+        params=dict(sorted(ctx.redactor.mapping(flatten(config)).items())),
         summary=_summary(snapshot),
         logs=logs,
         artifacts=_artifacts(reading),
@@ -104,8 +112,10 @@ class _Reading(Reading):
 
 
 def _snapshot(reading: _Reading, job_id: str, redactor: Redactor) -> tuple[ProcessingSnapshot | None, dict]:
-    """The snapshot and the job's config (from its start event, else the backed-up file)."""
-    builder = SnapshotBuilder()
+    """The snapshot and the job's config (its start event's over the backed-up file's over the
+    processing summary's)."""
+    plan = _json_object(reading, PLAN)
+    builder = SnapshotBuilder(plan_operations(plan) if plan else ())
     config: dict = {}
     read_any = False
     for name in reading.events:
@@ -133,16 +143,48 @@ def _snapshot(reading: _Reading, job_id: str, redactor: Redactor) -> tuple[Proce
         if not reading.events:
             reading.warnings.insert(0, f"no event log (events.jsonl, events_*.jsonl) and no {SUMMARY}")
         return None, {}
-    plan = _json_object(reading, PLAN)
     if not reading.events:
         reading.warnings.append(f"no event log: progress from {SUMMARY} only")
     reading.warnings.extend(builder.warnings())
-    if SUMMARY not in reading.names:
-        reading.warnings.append(f"no {SUMMARY}: timing and job info from the events")
-    config = config or _backed_up_config(reading, summary)
+    processing = _processing_summary(reading)
+    # DataJuicer 1.5+ puts only a digest of the config in its start event; the backed-up file has the ops
+    executor_config = processing.configuration if processing else {}
+    config = {**executor_config, **_backed_up_config(reading, summary), **config}
     as_of = datetime.fromtimestamp(reading.last_written or 0, UTC).isoformat(timespec="seconds")
-    snapshot = builder.finish(job_id, summary, plan, as_of)
+    snapshot = builder.finish(job_id, summary, plan, as_of, processing=processing,
+                              cli_arguments=_cli_arguments(reading))
     return _redacted(snapshot, redactor), config
+
+
+def _processing_summary(reading: _Reading) -> ProcessingSummary | None:
+    if LOGS_DIR not in reading.names:
+        return None
+    path = os.path.join(reading.run_dir, LOGS_DIR, PROCESSING_SUMMARY)
+    if not os.path.isfile(path) or not reading.followable(path):
+        return None
+    reading.inputs.add(path)
+    value, problem = read_json(path)
+    reading.warn(problem and f"{LOGS_DIR}/{problem}")
+    if problem is None and not isinstance(value, dict):
+        found = type(value).__name__
+        reading.warn(f"{LOGS_DIR}/{PROCESSING_SUMMARY}: expected a JSON object, found {found}; ignored")
+    return processing_summary(value) if isinstance(value, dict) else None
+
+
+def _cli_arguments(reading: _Reading) -> list[str] | None:
+    """The arguments the job was started with (`cli.yaml`: `{arguments: [--config, x.yaml, …]}`)."""
+    if CLI_ARGUMENTS not in reading.names:
+        return None
+    path = reading.use(CLI_ARGUMENTS)
+    if not reading.followable(path):
+        return None
+    value, problem = read_yaml(path)
+    reading.warn(problem)
+    arguments = value.get("arguments") if isinstance(value, dict) else None
+    if problem is None and not (isinstance(arguments, list) and all(isinstance(a, str) for a in arguments)):
+        reading.warn(f"{CLI_ARGUMENTS}: expected `arguments:` as a list of strings; ignored")
+        return None
+    return arguments
 
 
 def _redacted(snapshot: ProcessingSnapshot, redactor: Redactor) -> ProcessingSnapshot:
@@ -182,7 +224,7 @@ def _error_redacted(progress: T) -> T:
 def _backed_up_config(reading: _Reading, summary: dict | None) -> dict:
     named = os.path.basename(str((summary or {}).get("backed_up_config_path") or ""))
     candidates = [named] if named in reading.names else sorted(
-        n for n in reading.names if n.endswith(CONFIG_SUFFIXES))
+        n for n in reading.names if n.endswith(CONFIG_SUFFIXES) and n != CLI_ARGUMENTS)
     for name in candidates[:1]:
         path = reading.use(name)
         if reading.followable(path):
@@ -241,6 +283,10 @@ def _summary(snapshot: ProcessingSnapshot) -> dict[str, float]:
     }
     if snapshot.total_duration is not None:
         summary["duration_s"] = snapshot.total_duration
+    executor = snapshot.processing_summary
+    if executor is not None:  # its samples, success rate and resource use, to plot over nights
+        summary.update({name: executor.counts[name] for name in EXECUTOR_METRICS if name in executor.counts})
+        summary.update(executor.resource_usage)
     return summary
 
 

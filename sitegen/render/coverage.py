@@ -9,12 +9,11 @@ from sitegen.render.site import SiteInfo, relative_root, session_path
 
 COVERAGE_PATH = "coverage.html"
 # a mark per state, so that colour is not the only cue; the st-* classes carry the colours
-MARKS = {"passed": "✓", "failed": "✗", "missed requirement": "≠", "timed out": "◷", "broken": "!",
-         "running": "…", "unknown": "?", "missing": "–", "": ""}
-COLOUR_CLASSES = {"passed": "st-completed", "failed": "st-failed", "missed requirement": "st-failed",
-                  "timed out": "st-failed",
-                  "broken": "st-failed", "running": "st-in_progress", "unknown": "st-none",
-                  "missing": "st-none", "": ""}
+MARKS = {"passed": "✓", "partial": "◐", "failed": "✗", "missed requirement": "≠", "timed out": "◷",
+         "broken": "!", "running": "…", "unknown": "?", "missing": "–", "": ""}
+COLOUR_CLASSES = {"passed": "st-completed", "partial": "st-partial", "failed": "st-failed",
+                  "missed requirement": "st-failed", "timed out": "st-failed", "broken": "st-failed",
+                  "running": "st-in_progress", "unknown": "st-none", "missing": "st-none", "": ""}
 
 
 def coverage_page(cov: Coverage, site: SiteInfo) -> Page:

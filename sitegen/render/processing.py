@@ -172,6 +172,10 @@ def _errors(snapshot: ProcessingSnapshot, logs: Sequence[tuple[LogStream, str]])
     told = {message for _where, message in found}
     found += [(key, op.error_message) for key, op in snapshot.operation_progress.items()
               if op.error_message and op.error_message not in told]
+    if snapshot.processing_summary is not None:
+        told = {message for _where, message in found}
+        found += [("processing summary", error) for error in snapshot.processing_summary.errors
+                  if error not in told]
     return [ErrorLine(where, message, _log_line(message, logs)) for where, message in found[:MAX_ERRORS]]
 
 

@@ -66,3 +66,9 @@ def test_a_benchmark_twice_in_a_session_shows_its_latest_run():
 def test_no_sessions():
     cov = coverage([Run(run_id="r", root="/r", slug="r", kind="sidecar", name="r", status="completed")])
     assert cov.sessions == [] and cov.rows == []
+
+
+def test_a_partial_run_has_a_state_of_its_own():
+    cov = coverage([_run("s1", "dedup", 1), _run("s2", "dedup", 2, "partial")])
+    assert _grid(cov) == {"dedup": "partial passed"}
+    assert cov.sessions[0].totals == {"partial": 1}

@@ -181,3 +181,15 @@ def test_acknowledgements_from_a_file():
     assert not ack.expired("2025-04-30") and ack.expired("2025-05-01")
     assert parse("just text")[1] == ["expected a list of entries (benchmark, metric, from, reason, until)"]
     assert parse(": : :")[1][0].startswith("not valid YAML")
+
+
+def test_a_partial_run_is_marked_and_never_a_baseline():
+    """A job that ended with some partitions failed measured less than the whole job: its value
+    would look like a speed-up."""
+    runs = noisy_sessions(20, seed=4, step_at=15, step={"time_taken_s": 0.12})
+    runs[14] = nightly(14, "dedup", {"time_taken_s": 40.0}, status="partial")
+    time_trend = next(t for t in trends(runs) if t.metric == "time_taken_s")
+    assert [(p.label, p.status, p.value) for p in time_trend.points if p.value is None] == [
+        ("nightly-14", "partial", None)]
+    [step] = steps_of(runs)
+    assert (step.last_good.label, step.first_bad.label) == ("nightly-13", "nightly-15")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import msgspec
 import pytest
+import yaml
 from conftest import SHARED, age, make_config, run_build
 from job_events import OPS, T0, finished_job, logger_event, write_job
 
@@ -22,6 +24,8 @@ from sitegen.render.site import SiteInfo
 JOB = "20250809_040053_a001de"
 SECRET = "hf_" + "S" * 34
 DEMO_LOG = SHARED / "realdata/data-juicer/demos/partition_and_checkpoint/example_event_log.jsonl"
+DEMO_SUMMARY = DEMO_LOG.with_name("example_processing_summary.json")
+REAL_161 = Path(__file__).resolve().parent.parent / "fixtures/real/data-juicer/1.6.1"
 # the top-level keys of DataJuicer's snapshot JSON (`ProcessingSnapshotAnalyzer.to_json_dict`)
 SNAPSHOT_KEYS = ["job_info", "overall_status", "overall_progress", "job_start_time", "job_end_time",
                  "total_duration", "timing", "progress_summary", "checkpointing", "partition_progress",
@@ -86,8 +90,7 @@ def test_a_running_job_with_a_half_written_last_line(tmp_path: Path):
     assert run.status == "running" and run.ended_at is None
     assert run.heartbeat_at == os.stat(job / "events.jsonl").st_mtime
     assert run.snapshot.overall_progress.partition_percentage == 50.0
-    assert run.warnings == ["events.jsonl: the last line is still being written; left out",
-                            "no job_summary.json: timing and job info from the events"]
+    assert run.warnings == ["events.jsonl: the last line is still being written; left out"]
 
 
 def test_a_failed_job_names_where_and_why_and_links_the_log_line(tmp_path: Path):
@@ -232,17 +235,106 @@ def test_snapshot_command_on_a_directory_that_is_not_a_job(tmp_path: Path, capsy
     assert len(err) == 1 and err[0].startswith("sitegen: error:") and "nothing" in err[0]
 
 
-@pytest.mark.skipif(not DEMO_LOG.is_file(), reason="needs ../shared/realdata (the real DataJuicer demo log)")
-def test_the_real_demo_log(tmp_path: Path):
-    job = tmp_path / JOB
-    job.mkdir()
+@pytest.mark.skipif(not DEMO_LOG.is_file(), reason="needs ../shared/realdata (DataJuicer's demo files)")
+def test_the_real_demo_job_is_partial_and_its_processing_summary_is_shown(tmp_path: Path):
+    """DataJuicer's demo: a log that ends with `processing_complete` after 2 of 3 partitions, and
+    the executor's `processing_summary.json`; every value checked is parsed from the raw files."""
+    raw_events = [json.loads(line) for line in DEMO_LOG.read_text().splitlines() if line.strip()]
+    raw = json.loads(DEMO_SUMMARY.read_text())
+    root = tmp_path / "jobs"
+    job = root / JOB
+    (job / "logs").mkdir(parents=True)
     (job / "events.jsonl").write_bytes(DEMO_LOG.read_bytes())
+    (job / "logs" / "processing_summary.json").write_bytes(DEMO_SUMMARY.read_bytes())
     run = read(job)
     snap = run.snapshot
-    assert snap.overall_status == "failed" and snap.progress_summary.total_partitions == 3
+    end = raw_events[-1]
+    assert end["event_type"] == "processing_complete" and end["metadata"]["failed_partitions"] == 1
+    assert run.status == "partial" and snap.overall_status == "partial" and run.warnings == []
+    assert snap.progress_summary.total_partitions == end["metadata"]["total_partitions"]
     assert snap.partition_progress["1"].error_message.startswith("ValueError: Invalid text format")
     assert snap.operation_progress["p0_op1_text_length_filter"].output_rows == 8750
     assert snap.checkpointing.resumable
+    # timing from the executor's summary (there is no job_summary.json)
+    assert snap.timing.timing_source == "processing_summary"
+    assert (run.created_at, run.ended_at) == (raw["start_time"], raw["end_time"])
+    assert run.summary["duration_s"] == raw["total_processing_time"]
+    assert run.summary["peak_memory_mb"] == raw["resource_usage"]["peak_memory_mb"]
+    assert run.summary["success_rate"] == raw["success_rate"]
+    assert run.params["partition_size"] == raw["configuration"]["partition_size"]
+
+    age(root)
+    out = tmp_path / "site"
+    run_build(make_config(root, out))
+    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    assert runs[JOB]["status"] == "partial"
+    index = (out / "index.html").read_text()
+    assert "<option>partial</option>" in index  # the runs table filters on it
+    html = (out / runs[JOB]["url"]).read_text()
+    assert "The executor's summary" in html
+    performance = raw["operation_performance"]["language_id_score_filter"]
+    cells = "".join(f'<td class="num">{performance[k]}</td>' for k in (
+        "total_executions", "successful_executions", "failed_executions"))
+    assert f"<th>language_id_score_filter</th>{cells}" in html
+    detail = raw["partition_details"][2]
+    assert (f'<td class="num">{detail["initial_sample_count"]}</td>'
+            f'<td class="num">{detail["final_sample_count"]}</td>') in html
+    assert "<h3>Resume</h3>" not in html  # nothing to resume from: no job summary, no cli.yaml
+
+
+def test_a_partial_job_shows_a_resume_command_a_shell_takes(tmp_path: Path):
+    """The job summary of 2025-07..09 says `dj-process --config [Path_fr(…)] --job_id …`."""
+    events = [e for e in finished_job()
+              if not (e.get("partition_id") == 1 and e["event_type"] == "partition_complete")]
+    events.insert(-1, logger_event("partition_failed", T0 + 30, partition_id=1, error_message="ValueError"))
+    root = tmp_path / "jobs"
+    write_job(root, events=events, summary=summary(status="completed"))
+    age(root)
+    out = tmp_path / "site"
+    run_build(make_config(root, out))
+    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    assert runs[JOB]["status"] == "partial"
+    html = (out / runs[JOB]["url"]).read_text()
+    assert "Path_fr" not in html
+    assert f"<code>dj-process --config configs/demo/x.yaml --job_id {JOB}</code>" in html
+
+
+def test_a_job_that_ended_with_every_partition_failed_is_failed(tmp_path: Path):
+    events = [logger_event("job_start", T0, total_partitions=2),
+              *(logger_event("partition_failed", T0 + 1 + p, partition_id=p) for p in (0, 1)),
+              logger_event("job_complete", T0 + 5, metadata={"status": "completed"})]
+    assert read(write_job(tmp_path, events=events)).status == "failed"
+
+
+def test_a_real_datajuicer_1_6_1_job(tmp_path: Path):
+    """A job DataJuicer 1.6.1 wrote (its `ray_partitioned` executor on a local Ray; see
+    tests/fixtures/real/data-juicer/PROVENANCE.md): no job_summary.json, `events_<time>.jsonl`,
+    per-partition plan nodes, op indices numbered within a checkpoint group."""
+    job = next(REAL_161.glob("outputs/tiny-partitioned/2*"))
+    events = [json.loads(line) for line in next(job.glob("events_*.jsonl")).read_text().splitlines()]
+    config = yaml.safe_load((job / "tiny-partitioned.yaml").read_text())
+    arguments = yaml.safe_load((job / "cli.yaml").read_text())["arguments"]
+    run = read(job)
+    snap = run.snapshot
+    assert run.status == "completed" and run.problem is None and run.warnings == []
+    end = next(e for e in events if e["event_type"] == "job_complete")
+    starts = [e["timestamp"] for e in events if e["event_type"] == "job_start"]
+    assert run.created_at == min(starts) and run.ended_at == end["timestamp"]
+    assert run.summary["duration_s"] == end["timestamp"] - min(starts)
+    partitions = max(e.get("total_partitions", 0) for e in events)
+    assert snap.progress_summary.total_partitions == partitions == len(snap.partition_progress)
+    completes = [e for e in events if e["event_type"] == "op_complete"]
+    ops = [next(iter(step)) for step in config["process"]]
+    assert snap.progress_summary.total_operations == len(ops) * partitions == len(snap.operation_progress)
+    for event in completes:  # one key per operation, whatever index the event gives it
+        key = f"p{event['partition_id']}_op{ops.index(event['operation_name'])}_{event['operation_name']}"
+        op = snap.operation_progress[key]
+        meta = event["metadata"]
+        assert (op.input_rows, op.output_rows) == (meta["input_rows"], meta["output_rows"])
+        assert op.status == "checkpointed"
+    min_len = config["process"][1]["text_length_filter"]["min_len"]
+    assert run.params["process.1.text_length_filter.min_len"] == min_len
+    assert snap.job_info.resumption_command == shlex.join(["dj-process", *arguments, "--resume", job.name])
 
 
 def test_a_snapshot_too_large_for_a_static_host_is_not_published(tmp_path: Path, monkeypatch):

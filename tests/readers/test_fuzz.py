@@ -157,7 +157,21 @@ def write_synthetic_runs(root: Path) -> None:
                                             operation_name="text_length_filter", error_message="boom")]
     write_event_job(root / "dj", events=failed, summary={"job_id": "x", "start_time": 1754712053.0,
                                                          "status": "failed", "resumption_command": "dj"},
-                    plan={"nodes": {"a": {"op_name": "x"}}, "edges": []}, logs={"log.txt": "INFO start\n"})
+                    plan={"nodes": {"a": {"op_name": "x"}}, "edges": []}, logs={
+                        "log.txt": "INFO start\n", "processing_summary.json": json.dumps(EXECUTOR_SUMMARY)})
+    (root / "dj" / "cli.yaml").write_text("arguments:\n- --config\n- cfg.yaml\n")
+
+
+# DataJuicer's logs/processing_summary.json in its demo's shape (FORMATS.md §5)
+EXECUTOR_SUMMARY = {
+    "start_time": 1754712053.0, "end_time": 1754712090.5, "total_processing_time": 37.5,
+    "total_partitions": 2, "completed_partitions": 1, "failed_partitions": 1, "success_rate": 0.5,
+    "errors": [{"timestamp": 1754712080.0, "message": "m", "partition_id": 1, "error_details": "ValueError"}],
+    "partition_details": [{"partition_id": 0, "status": "completed", "initial_sample_count": 10,
+                           "final_sample_count": 8, "processing_time": 3.0}],
+    "operation_performance": {"text_length_filter": {"total_executions": 2, "average_duration": 1.5}},
+    "resource_usage": {"peak_memory_mb": 2048}, "configuration": {"partition_size": 10000},
+}
 
 
 def seeds_under(root: Path) -> list[Seed]:
