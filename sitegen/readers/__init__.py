@@ -44,6 +44,32 @@ def _claims_jobdir(dir_name: str, names: Set[str]) -> bool:
     return any(map(is_result_dir_name, names))
 
 
+# A serving-benchmark client's own output dir: its signature files (FORMATS.md §1.5-1.6 and the
+# clients' default names). vLLM's default result name:
+# `{backend}-{rate}qps[-concurrency{N}]-{model}-{date}.json`
+SERVING_CLIENT_FILES = {
+    "profile_export_aiperf.json": "aiperf", "sweep_aggregate": "aiperf",
+    "profile_export_genai_perf.json": "genai-perf", "benchmarks.json": "guidellm",
+    "experiment_metadata.json": "genai-bench", "summary_lifecycle_metrics.json": "inference-perf",
+    "stage_0_lifecycle_metrics.json": "inference-perf", "benchmark-rollup.csv": "sa-bench rollup",
+}
+VLLM_RESULT_NAME = re.compile(r"(.+?)-(?:inf|\d+(?:\.\d+)?)qps(?:-concurrency\d+)?-(.+)-(\d{8}-\d{6})\.json")
+SGLANG_RESULT_NAME = re.compile(r"[a-z0-9-]+_\d{4}_\d+_(?:\d+_\d+|sharegpt)\.jsonl")
+
+
+def serving_client(names: Set[str]) -> str | None:
+    """The client whose output these entry names are, if any."""
+    for name, client in SERVING_CLIENT_FILES.items():
+        if name in names:
+            return client
+    for name in names:
+        if name.endswith(".json") and "qps" in name and VLLM_RESULT_NAME.fullmatch(name):
+            return "vllm bench serve"
+        if name.endswith(".jsonl") and SGLANG_RESULT_NAME.fullmatch(name):
+            return "sglang bench_serving"
+    return None
+
+
 def is_event_log_name(name: str) -> bool:
     """`events.jsonl`, or a newer DataJuicer writer's `events_<YYYYMMDD_HHMMSS>.jsonl`."""
     return name.startswith("events") and EVENT_LOG.fullmatch(name) is not None
@@ -55,6 +81,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("jobdir", 2, _claims_jobdir),
     Layout("nightly", 3, lambda _name, names: "benchmark_results" in names),
     Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
+    Layout("serving", 1, lambda _name, names: serving_client(names) is not None),  # after all others
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
