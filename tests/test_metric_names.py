@@ -62,7 +62,8 @@ def test_genai_perf_objects():
         "input_config": {"perf_analyzer": {"stimulus": {"concurrency": 8}}},
     })
     assert metrics == {"itl_ms_mean": 2.0, "max_concurrency": 8.0, "output_throughput_per_user": 50.0,
-                       "request_throughput": 3.0, "ttft_ms_mean": 5.0, "ttft_ms_median": 4.0, "ttft_ms_p99": 9.0}
+                       "request_throughput": 3.0, "ttft_ms_mean": 5.0, "ttft_ms_median": 4.0,
+                       "ttft_ms_p99": 9.0}
     assert dropped == ["gpu_power_usage"]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from sitegen.model import Run, Scalar
+from sitegen.model import Problem, Run, Scalar
 from sitegen.numbers import epoch_seconds
 from sitegen.readers import VLLM_RESULT_NAME, serving_client
 from sitegen.readers._tolerant import list_dir, read_json
@@ -63,9 +63,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     )
 
 
-def _problem(vanished: bool):
-    from sitegen.model import Problem
-
+def _problem(vanished: bool) -> Problem:
     if vanished:
         return Problem("run directory vanished or is unreadable")
     return Problem("run directory: a link out of the configured roots; not read")
