@@ -78,7 +78,7 @@ def is_event_log_name(name: str) -> bool:
 # In detection order: the first layout that claims a directory reads it.
 LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 3, lambda _name, names: "sidecar.json" in names),  # 3: long series kept as envelopes
-    Layout("jobdir", 2, _claims_jobdir),
+    Layout("jobdir", 3, _claims_jobdir),  # 3: other clients' files in result folders
     Layout("nightly", 3, lambda _name, names: "benchmark_results" in names),
     Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
     Layout("serving", 1, lambda _name, names: serving_client(names) is not None),  # after all others

@@ -65,8 +65,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     for client in CLIENTS:
         shutil.copytree(REAL / client / "runs", root / client)
     age(root)
-    reporter = run_build(make_config(root, base / "site"))
-    return Site(base / "site", reporter)
+    config = make_config(root, base / "site")
+    site = Site(base / "site", run_build(config))
+    again = run_build(config)
+    assert again.read == [] and again.report.pages_written == 0  # a no-op rebuild reads nothing
+    return site
 
 
 def test_every_client_output_is_discovered_and_read_without_warnings(site: Site):
