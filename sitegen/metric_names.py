@@ -1,14 +1,17 @@
 """What metric names mean: the alias table from what serving benchmarks write to the names pages
 rely on, and which way is better for a metric, from its name (`direction`).
 
-vLLM `benchmark_serving`, SGLang `bench_serving` and genai-perf name one measurement
-differently (`e2el` vs `e2e_latency`, `"request_goodput:"` with a stray colon, `duration`
-in seconds, genai-perf's `{"avg": …, "p99": …}` objects). `normalise` maps a result record to:
+vLLM `benchmark_serving`/`vllm bench serve`, SGLang `bench_serving`, genai-perf and aiperf name
+one measurement differently (`e2el` vs `e2e_latency`, `"request_goodput:"` with a stray colon,
+`duration` in seconds, genai-perf's and aiperf's `{"unit": …, "avg": …, "p99": …}` objects).
+`normalise` maps a result record to (other clients' files are first put in vLLM's words by
+`sitegen.readers.client_results`):
 
 - throughputs: `request_throughput`, `output_throughput`, `total_token_throughput`,
-  `input_throughput`, `request_goodput`, and `output_throughput_per_gpu` (derived, `per_gpu`)
+  `input_throughput`, `request_goodput`, `output_throughput_per_user`,
+  `total_token_throughput_per_gpu`, and `output_throughput_per_gpu` (derived, `per_gpu`)
 - latencies: `{ttft|tpot|itl|e2el}_ms_{mean|median|std|p<P>}`, P as written ("p99", "p99.9")
-- counts: `completed`, `duration_s`, `total_input_tokens`, `total_output_tokens`,
+- counts: `completed`, `failed`, `duration_s`, `total_input_tokens`, `total_output_tokens`,
   `request_rate` (only when finite), `max_concurrency`
 
 Values are finite floats only: NaN, ±Infinity, "inf" and null never become metrics.
@@ -27,19 +30,23 @@ from collections.abc import Mapping
 from sitegen.numbers import finite
 
 THROUGHPUTS = ("request_throughput", "output_throughput", "total_token_throughput",
-               "input_throughput", "request_goodput")
+               "input_throughput", "request_goodput", "output_throughput_per_user",
+               "total_token_throughput_per_gpu")
 PER_GPU = "output_throughput_per_gpu"
 LATENCY_KINDS = ("ttft", "tpot", "itl", "e2el")
-COUNTS = ("completed", "duration_s", "total_input_tokens", "total_output_tokens",
+COUNTS = ("completed", "failed", "duration_s", "total_input_tokens", "total_output_tokens",
           "request_rate", "max_concurrency")
 
 # Per-request arrays (megabytes at high concurrency): never metrics; readers summarise or skip them.
-PER_REQUEST_KEYS = frozenset({"input_lens", "output_lens", "ttfts", "itls", "generated_texts", "errors"})
+PER_REQUEST_KEYS = frozenset({"input_lens", "output_lens", "ttfts", "itls", "generated_texts", "errors",
+                              "latencies", "start_times", "queue_times"})
 
 ALIASES: dict[str, str] = {
     **{name: name for name in THROUGHPUTS},
     "request_goodput:": "request_goodput",  # the vendored vLLM copy's typo
     "completed": "completed",
+    "failed": "failed",
+    "total_throughput": "total_token_throughput",  # SGLang 0.5
     "duration": "duration_s",
     "total_input_tokens": "total_input_tokens",
     "total_output_tokens": "total_output_tokens",
@@ -55,15 +62,32 @@ CONTEXT_KEYS = frozenset({
     "dataset_name", "sharegpt_output_len", "random_input_len", "random_output_len",
     "random_range_ratio", "total_output_tokens_retokenized", "concurrency", "endpoint_type",
     "label", "reuse_http_connections", "benchmark_start_time_unix", "benchmark_end_time_unix",
-    "input_config",
+    "input_config", "tag", "server_info", "total_input_text_tokens", "total_input_vision_tokens",
+    "max_output_tokens_per_s", "max_concurrent_requests", "rtfx",  # vLLM 0.33 / SGLang 0.5 extras
+    "scenario", "config", "total_gpus",  # genai-bench's traffic scenario; a rollup row's config and GPUs
 })
 
 # genai-perf summaries hold objects such as {"unit": "ms", "avg": 1.2, "p50": …, "p99": …}
 _GENAI_LATENCIES = {"time_to_first_token": "ttft", "time_per_output_token": "tpot",
                     "inter_token_latency": "itl", "request_latency": "e2el"}
-_GENAI_AVERAGES = {"request_throughput": "request_throughput",
-                   "output_token_throughput": "output_throughput", "request_count": "completed"}
-_GENAI_IGNORED_STATS = frozenset({"unit", "min", "max"})
+_GENAI_AVERAGES = {"request_throughput": "request_throughput", "output_token_throughput": "output_throughput",
+                   "request_count": "completed", "total_token_throughput": "total_token_throughput",
+                   "input_token_throughput": "input_throughput", "error_request_count": "failed",
+                   "output_token_throughput_per_user": "output_throughput_per_user",
+                   "total_isl": "total_input_tokens", "total_osl": "total_output_tokens",
+                   "total_output_tokens": "total_output_tokens"}
+_GENAI_SECONDS = {"benchmark_duration": "duration_s"}
+# aiperf's further statistics (HTTP timings, token-usage checks, sliding-window throughputs …):
+# known, and not shown
+_AIPERF_EXTRA_PREFIXES = ("http_req_", "usage_", "total_usage_", "effective_", "active_", "osl_mismatch_")
+_AIPERF_EXTRAS = frozenset({
+    "time_to_second_token", "time_to_first_output_token", "inter_chunk_latency", "input_sequence_length",
+    "output_sequence_length", "output_token_count", "e2e_output_token_throughput", "decode_duration",
+    "prefill_throughput_per_user", "credit_to_start_latency", "tokens_in_flight", "request_error_rate",
+    "completed_request_count", "goodput", "good_request_count",
+})
+_GENAI_IGNORED_STATS = frozenset({"unit", "min", "max", "sum", "count"})
+_TO_S = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "": 1.0}
 _TO_MS = {"ms": 1.0, "": 1.0, "ns": 1e-6, "us": 1e-3, "µs": 1e-3, "s": 1e3, "sec": 1e3}
 
 
@@ -116,9 +140,8 @@ def normalise(raw: Mapping[str, object]) -> tuple[dict[str, float], list[str]]:
             metrics[name] = number
         elif not (name == "request_rate" and _is_infinite(value)):
             dropped.append(key)
-    concurrency = _genai_concurrency(raw.get("input_config"))
-    if concurrency is not None:
-        metrics.setdefault("max_concurrency", concurrency)
+    for name, number in _genai_load(raw.get("input_config")).items():
+        metrics.setdefault(name, number)
     return dict(sorted(metrics.items())), dropped
 
 
@@ -159,6 +182,16 @@ def _name(key: str) -> str | None:
 
 
 def _genai(key: str, value: dict, metrics: dict[str, float], dropped: list[str]) -> None:
+    if key in _GENAI_SECONDS:
+        number = finite(value.get("avg"))
+        scale = _TO_S.get(str(value.get("unit", "")).strip().lower())
+        if number is None or scale is None:
+            dropped.append(key)
+        else:
+            metrics[_GENAI_SECONDS[key]] = number * scale
+        return
+    if key in _AIPERF_EXTRAS or key.startswith(_AIPERF_EXTRA_PREFIXES):
+        return
     if key in _GENAI_AVERAGES:
         number = finite(value.get("avg"))
         if number is None:
@@ -184,13 +217,34 @@ def _genai(key: str, value: dict, metrics: dict[str, float], dropped: list[str])
             metrics[f"{kind}_ms_{name}"] = number * scale
 
 
-def _genai_concurrency(config: object) -> float | None:
-    """genai-perf's configured concurrency: `input_config.perf_analyzer.stimulus.concurrency`."""
-    for key in ("perf_analyzer", "stimulus", "concurrency"):
-        if not isinstance(config, dict):
+def _genai_load(config: object) -> dict[str, float]:
+    """The configured concurrency or request rate of a genai-perf or aiperf run: genai-perf's
+    `input_config.perf_analyzer.stimulus.concurrency`, aiperf's `input_config.loadgen`
+    (`concurrency`, `request_rate`; early versions) or its profiling phase (`phases[]`: 0.13)."""
+    if not isinstance(config, dict):
+        return {}
+    stimulus = _path(config, "perf_analyzer", "stimulus")
+    loadgen = config.get("loadgen")
+    phases = config.get("phases")
+    if isinstance(phases, list):
+        profiling = (p for p in phases if isinstance(p, dict) and p.get("kind", p.get("name")) == "profiling")
+        loadgen = next(profiling, None)
+    found = {}
+    for source, key, name in ((stimulus, "concurrency", "max_concurrency"),
+                              (loadgen, "concurrency", "max_concurrency"),
+                              (loadgen, "request_rate", "request_rate"), (loadgen, "rate", "request_rate")):
+        number = finite(source.get(key)) if isinstance(source, dict) else None
+        if number is not None:
+            found.setdefault(name, number)
+    return found
+
+
+def _path(value: object, *keys: str) -> object:
+    for key in keys:
+        if not isinstance(value, dict):
             return None
-        config = config.get(key)
-    return finite(config)
+        value = value.get(key)
+    return value
 
 
 def _is_number(value: object) -> bool:

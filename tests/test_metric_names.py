@@ -57,11 +57,25 @@ def test_genai_perf_objects():
         "inter_token_latency": {"unit": "ns", "avg": 2_000_000.0},
         "request_throughput": {"unit": "requests/sec", "avg": 3.0},
         "output_token_throughput_per_user": {"unit": "tokens/sec/user", "avg": 50.0},
+        "gpu_power_usage": {"unit": "W", "avg": 300.0},
+        "http_req_waiting": {"unit": "ms", "avg": 1.0},  # aiperf's own statistics: known, not shown
         "input_config": {"perf_analyzer": {"stimulus": {"concurrency": 8}}},
     })
-    assert metrics == {"itl_ms_mean": 2.0, "max_concurrency": 8.0, "request_throughput": 3.0,
-                       "ttft_ms_mean": 5.0, "ttft_ms_median": 4.0, "ttft_ms_p99": 9.0}
-    assert dropped == ["output_token_throughput_per_user"]
+    assert metrics == {"itl_ms_mean": 2.0, "max_concurrency": 8.0, "output_throughput_per_user": 50.0,
+                       "request_throughput": 3.0, "ttft_ms_mean": 5.0, "ttft_ms_median": 4.0,
+                       "ttft_ms_p99": 9.0}
+    assert dropped == ["gpu_power_usage"]
+
+
+@pytest.mark.parametrize(("config", "load"), [
+    ({"loadgen": {"concurrency": 16, "request_rate": None}}, {"max_concurrency": 16.0}),  # early aiperf
+    ({"loadgen": {"concurrency": None, "request_rate": 2.5}}, {"request_rate": 2.5}),
+    ({"phases": [{"name": "warmup", "concurrency": 2}, {"kind": "profiling", "concurrency": 4}]},
+     {"max_concurrency": 4.0}),  # aiperf 0.13
+    ({"phases": [{"kind": "profiling", "type": "poisson", "rate": 20.0}]}, {"request_rate": 20.0}),
+])
+def test_aiperf_load(config: dict, load: dict):
+    assert normalise({"input_config": config}) == (load, [])
 
 
 def test_helpers():

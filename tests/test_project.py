@@ -84,7 +84,8 @@ def test_public_api():
 
 
 def test_layouts_in_detection_order():
-    assert [layout.name for layout in LAYOUTS] == ["sidecar", "jobdir", "nightly", "eventlog", "mlflow"]
+    assert [layout.name for layout in LAYOUTS] == ["sidecar", "jobdir", "nightly", "eventlog", "serving",
+                                                   "mlflow"]
     assert layout_of("run", {"sidecar.json", "metrics.csv"}) == "sidecar"
     assert layout_of("run", {"metrics.csv"}) is None
 

@@ -56,6 +56,32 @@ def _claims_nightly(_dir_name: str, names: Set[str]) -> bool:
     return "results.json" in names or "tasks.pkl" in names or ("metrics.json" in names and "logs" in names)
 
 
+# A serving-benchmark client's own output dir: its signature files (FORMATS.md §1.5-1.6 and the
+# clients' default names). vLLM's default result name:
+# `{backend}-{rate}qps[-concurrency{N}]-{model}-{date}.json`
+SERVING_CLIENT_FILES = {
+    "profile_export_aiperf.json": "aiperf", "sweep_aggregate": "aiperf",
+    "profile_export_genai_perf.json": "genai-perf", "benchmarks.json": "guidellm",
+    "experiment_metadata.json": "genai-bench", "summary_lifecycle_metrics.json": "inference-perf",
+    "stage_0_lifecycle_metrics.json": "inference-perf", "benchmark-rollup.csv": "sa-bench rollup",
+}
+VLLM_RESULT_NAME = re.compile(r"(.+?)-(?:inf|\d+(?:\.\d+)?)qps(?:-concurrency\d+)?-(.+)-(\d{8}-\d{6})\.json")
+SGLANG_RESULT_NAME = re.compile(r"[a-z0-9-]+_\d{4}_\d+_(?:\d+_\d+|sharegpt)\.jsonl")
+
+
+def serving_client(names: Set[str]) -> str | None:
+    """The client whose output these entry names are, if any."""
+    for name, client in SERVING_CLIENT_FILES.items():
+        if name in names:
+            return client
+    for name in names:
+        if name.endswith(".json") and "qps" in name and VLLM_RESULT_NAME.fullmatch(name):
+            return "vllm bench serve"
+        if name.endswith(".jsonl") and SGLANG_RESULT_NAME.fullmatch(name):
+            return "sglang bench_serving"
+    return None
+
+
 def is_event_log_name(name: str) -> bool:
     """`events.jsonl`, or a newer DataJuicer writer's `events_<YYYYMMDD_HHMMSS>.jsonl`."""
     return name.startswith("events") and EVENT_LOG.fullmatch(name) is not None
@@ -64,9 +90,10 @@ def is_event_log_name(name: str) -> bool:
 # In detection order: the first layout that claims a directory reads it.
 LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 4, lambda _name, names: "sidecar.json" in names),  # 4: summary stats, requeued, files
-    Layout("jobdir", 2, _claims_jobdir),
+    Layout("jobdir", 3, _claims_jobdir),  # 3: other clients' files in result folders
     Layout("nightly", 4, _claims_nightly),  # 4: the current runner's flat entries, requirements_not_met
     Layout("eventlog", 2, lambda _name, names: any(map(is_event_log_name, names))),  # 2: processing_summary
+    Layout("serving", 1, lambda _name, names: serving_client(names) is not None),  # after all others
     Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
 )
 # What each layout needs, told when a root holds none of them (README "Layouts read" has the detail).
@@ -74,8 +101,12 @@ LOOKED_FOR = {
     "sidecar": "training runs: a dir holding sidecar.json (stable-pretraining)",
     "jobdir": "serving jobs: a dir named by a numeric job id holding {jobid}.json, log.out/log.err "
               "or *_isl_*_osl_* result folders (srt-slurm)",
-    "nightly": "nightly sessions: entries holding benchmark_results/ (NeMo-Curator)",
+    "nightly": "nightly sessions: entries holding benchmark_results/, or params.json beside results.json "
+               "or tasks.pkl (NeMo-Curator)",
     "eventlog": "processing jobs: a dir holding events.jsonl or events_<time>.jsonl (DataJuicer)",
+    "serving": "serving-benchmark clients' output: profile_export_aiperf.json, benchmarks.json (guidellm), "
+               "experiment_metadata.json (genai-bench), summary_lifecycle_metrics.json (inference-perf), "
+               "vllm bench serve / sglang bench_serving results, benchmark-rollup.csv",
     "mlflow": "MLflow stores: a root that is an mlruns/ store or a tracking URI (sqlite:///mlflow.db, http://…)",
 }
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}

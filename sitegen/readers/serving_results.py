@@ -1,15 +1,19 @@
 """Serving-benchmark result files (FORMATS.md §1.5-1.6) as benchmark points and latency histograms.
 
-A result folder `{type}_isl_{isl}_osl_{osl}/` (or `sa-bench_custom_<label>/`) holds vLLM
-`benchmark_serving` files (one compact JSON object each, one per concurrency), SGLang
-`bench_serving` JSON lines (one object per run, appended) or genai-perf summaries. Per-request
-arrays can be megabytes: each record's top-level values are first kept as undecoded bytes
-(`msgspec.Raw`); only the scalars, and the TTFT/ITL arrays for the histograms, are decoded.
+A result folder `{type}_isl_{isl}_osl_{osl}/` (or `sa-bench_custom_<label>/`, or a client's own
+output dir, `serving`) holds vLLM `benchmark_serving` / `vllm bench serve` files (one compact JSON
+object each, one per concurrency), SGLang `bench_serving` JSON lines (one object per run,
+appended), genai-perf or aiperf summaries, guidellm, genai-bench or inference-perf reports
+(`client_results`), or sa-bench's `benchmark-rollup.csv`. Per-request arrays can be megabytes:
+each record's top-level values are first kept as undecoded bytes (`msgspec.Raw`); only the
+scalars, and the TTFT/ITL arrays for the histograms, are decoded.
 """
 
 from __future__ import annotations
 
 import bisect
+import csv
+import io
 import json
 import os
 import re
@@ -23,10 +27,20 @@ from sitegen.metric_names import PER_REQUEST_KEYS, finite, normalise, per_gpu
 from sitegen.model import BenchPoint, Histogram
 from sitegen.readers import CUSTOM_RESULT_PREFIX, RESULT_DIR
 from sitegen.readers._tolerant import list_dir, loads_json, read_bytes, stat_or_none
+from sitegen.readers.client_results import flatten, rollup_row
 
 MAX_RESULT_BYTES = 256 * 1024 * 1024
 HISTOGRAM_BUCKETS = 30
 RESULT_SUFFIXES = (".json", ".jsonl")
+ROLLUP = "benchmark-rollup.csv"
+# Files clients write beside their results that hold no result (settings, per-request records,
+# aggregates of results read elsewhere): aiperf, genai-bench, inference-perf
+NOT_RESULTS = frozenset({
+    "run_config.json", "inputs.json", "profile_export.jsonl", "profile_export_raw.jsonl",
+    "profile_export_aiperf_sweep.json", "profile_export_aiperf_aggregate.json", "experiment_metadata.json",
+    "validation.json", "per_request_lifecycle_metrics.json", "outputs.json",
+})
+INFERENCE_PERF_SUMMARY = "summary_lifecycle_metrics.json"  # all stages together: read without stage files
 
 _FILE_CONCURRENCY = re.compile(r"(?:^|_)concurrency_(\d+)")
 _FILE_GPUS = re.compile(r"(?:^|_)gpus_(\d+)")
@@ -82,15 +96,16 @@ def read_results(dirs: list[ResultDir], gpus: int | None, followable: Callable[[
             warnings.append(f"{os.path.basename(folder.path)}: vanished or unreadable")
             continue
         records: list[_Record] = []
-        for name in names:
+        for name in result_files(names):
             path = os.path.join(folder.path, name)
-            if name.startswith(".") or not name.endswith(RESULT_SUFFIXES) or not followable(path):
+            if not followable(path):
                 continue
             inputs.append(path)
-            file_records, problems = _read_records(path)
+            file_records, problems = _read_rollup(path) if name == ROLLUP else _read_records(path)
             warnings.extend(f"{os.path.basename(folder.path)}/{p}" for p in problems)
             # summarised at once: a record's raw values keep its whole file's bytes alive
-            records.extend(_summarise(name, record) for record in file_records)
+            for record in file_records:
+                records.extend(_summarise(name, record))
             del file_records
         points.extend(_points(folder, records, gpus, warnings, dropped))
     if dropped:
@@ -100,6 +115,16 @@ def read_results(dirs: list[ResultDir], gpus: int | None, followable: Callable[[
     points.sort(key=lambda p: (p.point.curve, p.point.x))
     histograms = [h for p in points for h in p.histograms]
     return Results([p.point for p in points], histograms, warnings, inputs)
+
+
+def result_files(names: list[str]) -> list[str]:
+    """The names in a folder that may hold results, sorted."""
+    staged = any(n.startswith("stage_") and n.endswith("_lifecycle_metrics.json") for n in names)
+    return sorted(
+        name for name in names
+        if (name.endswith(RESULT_SUFFIXES) or name == ROLLUP) and not name.startswith(".")
+        and name not in NOT_RESULTS and not (staged and name == INFERENCE_PERF_SUMMARY)
+    )
 
 
 class _Record(NamedTuple):
@@ -218,16 +243,35 @@ def _plain(value: object, decoder: msgspec.json.Decoder | None = None) -> object
 # --- points --------------------------------------------------------------------------------------
 
 
-def _summarise(file_name: str, record: dict) -> _Record:
+def _read_rollup(path: str) -> tuple[list[dict], list[str]]:
+    """sa-bench's `benchmark-rollup.csv`: one record per row."""
+    name = os.path.basename(path)
+    data, problem = read_bytes(path, MAX_RESULT_BYTES)
+    if not data:
+        return [], [problem or f"{name}: empty"]
+    text = data.decode("utf-8", errors="replace")
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        return [], [f"{name}: not a readable CSV ({exc})"]
+    return [{**rollup_row(row), "config": row.get("Config"), "total_gpus": row.get("Total GPU Count")}
+            for row in rows], [problem] if problem else []
+
+
+def _summarise(file_name: str, record: dict) -> list[_Record]:
+    """One result record, or several when a client nests them (`client_results.flatten`)."""
     scalars = {k: _plain(v) for k, v in record.items() if k not in PER_REQUEST_KEYS}
-    return _Record(file_name, scalars, _histograms(record))
+    flat = flatten(scalars)
+    if flat is not None:
+        return [_Record(file_name, r, []) for r in flat]
+    return [_Record(file_name, scalars, _histograms(record))]
 
 
 def _points(
     folder: ResultDir, records: list[_Record], gpus: int | None, warnings: list[str], dropped: set[str],
 ) -> list[_Point]:
-    datasets = {r.scalars.get("dataset_name") for r in records}
-    datasets = {d for d in datasets if isinstance(d, str)}
+    labels = {_label(r.scalars) for r in records}
+    labels = {label for label in labels if label}
     ordinals: dict[str, int] = defaultdict(int)
     found = []
     for file_name, scalars, histograms in records:
@@ -237,9 +281,9 @@ def _points(
             warnings.append(f"{os.path.basename(folder.path)}/{file_name}: no benchmark metrics; skipped")
             continue
         curve = folder.curve
-        dataset = scalars.get("dataset_name")
-        if len(datasets) > 1 and isinstance(dataset, str):
-            curve = f"{curve} · {dataset}"
+        label = _label(scalars)
+        if len(labels) > 1 and label:
+            curve = f"{curve} · {label}"
         x_name, x = _x(metrics, scalars, file_name)
         if x is None:
             curve = f"{curve} · by result"
@@ -247,7 +291,7 @@ def _points(
             x = float(ordinals[curve])
         elif x_name != "concurrency":
             curve = f"{curve} · by {x_name}"
-        metrics = per_gpu(metrics, gpus or _file_gpus(file_name))
+        metrics = per_gpu(metrics, gpus or _record_gpus(scalars) or _file_gpus(file_name))
         point = BenchPoint(curve=curve, x_name=x_name, x=x, metrics=metrics)
         where = f"{x_name} {x:g} ({curve})"
         named = [msgspec.structs.replace(h, name=f"{metric} @ {where}") for metric, h in histograms]
@@ -269,6 +313,21 @@ def _x(metrics: dict[str, float], scalars: dict, file_name: str) -> tuple[str, f
     if "request_rate" in metrics:
         return "request_rate", metrics["request_rate"]
     return "result", None
+
+
+def _label(scalars: dict) -> str | None:
+    """What tells one record's curve from another's in a folder: SGLang's dataset, genai-bench's
+    traffic scenario, a rollup row's config."""
+    for key in ("dataset_name", "scenario", "config"):
+        value = scalars.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _record_gpus(scalars: dict) -> int | None:
+    number = finite(scalars.get("total_gpus"))
+    return int(number) if number and number > 0 else None
 
 
 def _file_gpus(file_name: str) -> int | None:

@@ -51,6 +51,7 @@ from sitegen.render.run_page import run_pages
 from sitegen.render.site import SiteInfo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "runs"
+REAL_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real"
 HUNTING = "SITEGEN_FUZZ_EXAMPLES" in os.environ
 FUZZ = settings(
     max_examples=int(os.environ.get("SITEGEN_FUZZ_EXAMPLES", "100")),
@@ -148,6 +149,8 @@ def write_synthetic_runs(root: Path) -> None:
     write_serving_job(root / "serving", "3600_2P_4D_20251101_080910", results={
         f"sglang_isl_1024_osl_1024/{p.name}": p.read_bytes() for p in sorted(sglang.glob("*.jsonl"))
     }, files={"log.err": "srun --container-image=/l/x+sglang+v0.5.sqsh\nTraceback (most recent call last)\n"})
+    for client in ("aiperf", "guidellm", "genai-bench", "inference-perf", "vllm-bench-serve"):
+        shutil.copytree(REAL_FIXTURES / client / "runs", root / "clients" / client)
     session = root / "nightly" / "nightly-run-20250901-020000"
     write_entry(session, artifacts={"pip-freeze.txt": "numpy==1.26.4\n", "conda-explicit.txt": "@EXPLICIT\n",
                                     "sys-env.json": json.dumps({"python": "3.12.3"})})
