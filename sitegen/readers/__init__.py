@@ -55,7 +55,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("jobdir", 2, _claims_jobdir),
     Layout("nightly", 3, lambda _name, names: "benchmark_results" in names),
     Layout("eventlog", 1, lambda _name, names: any(map(is_event_log_name, names))),
-    Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
+    Layout("mlflow", 2, lambda _name, _names: False),  # 2: stores found under roots, committed stores read
 )
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
 LAYOUT_NAMES = frozenset(_VERSIONS)

@@ -3,8 +3,9 @@
 A run records where its artifacts went (`artifact_uri`). In a store that was committed, copied
 or synced that is often a folder on another machine (`file:///home/someone/mlruns/0/<run>/artifacts`),
 while the store holds the same folder at `<experiment id>/<run>/artifacts/`: that copy is listed.
-A local folder is listed only inside the configured roots or the store's own directory (names and
-sizes only; nothing is published). Other schemes (`s3://`, `mlflow-artifacts:`) are MLflow's to list.
+A file store's run names its folder in a file anyone can edit (`meta.yaml`): that folder is listed
+only inside the configured roots or the store (names and sizes only; nothing is published). What a
+database or a server chose, and other schemes (`s3://`, `mlflow-artifacts:`), MLflow lists.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def locate(view: RunView, store_dir: str | None, allowed: tuple[str, ...]) -> So
             return Source(local_lister(copy))
         return Source(local_lister(copy), fact=f"listed from the store's copy (recorded at {uri})")
     if os.path.isdir(recorded):
-        if resolve_within(recorded, "/", allowed + ((store_dir,) if store_dir else ())) is None:
+        if copy is None:
+            return Source(None)  # a database or a server chose the folder, not a file anyone can edit
+        if resolve_within(recorded, "/", (*allowed, *filter(None, [store_dir]))) is None:
             return Source(_nothing, warning=f"artifacts: {uri} is outside the configured roots; not listed")
         return Source(local_lister(recorded))
     return Source(_nothing, note=f"not listed: recorded at {uri}, which is not on this machine")

@@ -161,7 +161,7 @@ def write_synthetic_runs(root: Path) -> None:
 
 
 def seeds_under(root: Path) -> list[Seed]:
-    locations, _dirs = find_runs([str(root)], {})
+    locations = find_runs([str(root)], {}).locations
     seeds = []
     for loc in locations:
         seed = Seed(loc.reader, loc.root, loc.run_dir, loc.run_id, ())
