@@ -248,7 +248,7 @@ def header(run: Run) -> Run:
     a job has a few dozen, and trends and serving comparisons are made of them."""
     logs = [msgspec.structs.replace(s, text="") for s in run.logs]
     return msgspec.structs.replace(run, series={}, logs=logs, media=[], histograms=[],
-                                   artifacts=[], stages={}, snapshot=None, inputs=())
+                                   artifacts=[], models=[], stages={}, snapshot=None, inputs=())
 
 
 def load_listings(out: str) -> dict[str, Listing]:

@@ -12,7 +12,7 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-from sitegen.model import Artifact, Problem, Run, RunRef, Scalar, Series
+from sitegen.model import Artifact, LoggedModel, Problem, Run, RunRef, Scalar, Series
 from sitegen.readers import mlflow_artifacts, mlflow_files
 from sitegen.readers.base import ReadContext
 from sitegen.readers.mlflow_store import (
@@ -34,6 +34,7 @@ from sitegen.slug import run_slug
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import LoggedModel as MlflowLoggedModel
 
 NAME = "mlflow"
 
@@ -44,6 +45,7 @@ SYSTEM_TAGS = {
     "mlflow.user": "User",
     "mlflow.source.type": "Source type",
     "mlflow.source.name": "Source",
+    "mlflow.databricks.notebookPath": "Notebook",
     "mlflow.source.git.commit": "Git commit",
     "mlflow.source.git.branch": "Git branch",
     "mlflow.source.git.repoURL": "Git repository",
@@ -124,6 +126,7 @@ class _Reading:
             summary=self._summary(),
             series=self._series(started),
             artifacts=self._artifacts(artifacts),
+            models=self._models(),
             session=parent.name if parent else None,
             parent=parent,
             children=self._children(),
@@ -226,6 +229,46 @@ class _Reading:
             return [(i.path, i.is_dir, i.file_size or 0) for i in self.client.list_artifacts(uuid, path)]
 
         return mlflow_artifacts.listing(source.lister or from_client, self.warnings)
+
+
+    # --- logged models (MLflow 3) -----------------------------------------------------------
+
+    def _models(self) -> list[LoggedModel]:
+        """The models this run logged; an MLflow before 3 has none to give."""
+        search = getattr(self.client, "search_logged_models", None)
+        if search is None:
+            return []
+        experiments, query = [self.view.experiment_id], f"source_run_id = '{self.view.uuid}'"
+        try:
+            found = all_pages(lambda token: search(experiments, query, page_token=token))
+        except Exception as exc:  # the store failing on this request, or a server without models
+            self.warnings.append(f"logged models: could not be listed ({describe(exc)})")
+            return []
+        return sorted((self._model(model) for model in found), key=lambda m: (m.name, m.model_id))
+
+    def _model(self, model: MlflowLoggedModel) -> LoggedModel:
+        metrics = {}
+        for metric in model.metrics or ():
+            key = f"{metric.key} ({metric.dataset_name})" if metric.dataset_name else metric.key
+            if math.isfinite(metric.value):
+                metrics[key] = metric.value
+        status = getattr(model.status, "value", model.status)
+        return LoggedModel(
+            name=as_name(model.name) or model.model_id, model_id=model.model_id,
+            status=as_name(status), created_at=_seconds(model.creation_timestamp),
+            params=dict(sorted(self.ctx.redactor.mapping(model.params or {}).items())),
+            metrics=dict(sorted(metrics.items())),
+            files=mlflow_artifacts.listing(self._model_files(model.model_id), self.warnings),
+        )
+
+    def _model_files(self, model_id: str) -> mlflow_artifacts.Lister:
+        """A model's files: the store's copy in a file store, else as MLflow lists them."""
+        store = file_store_dir(self.uri)
+        if store is None:
+            return lambda path: [(i.path, i.is_dir, i.file_size or 0)
+                                 for i in self.client.list_logged_model_artifacts(model_id, path)]
+        copy = os.path.join(store, self.view.experiment_id, "models", model_id, "artifacts")
+        return mlflow_artifacts.local_lister(copy) if os.path.isdir(copy) else mlflow_artifacts.nothing
 
 
 def _seconds(millis: int | None) -> float | None:

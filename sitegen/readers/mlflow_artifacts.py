@@ -37,7 +37,7 @@ class Source(NamedTuple):
     warning: str = ""
 
 
-def _nothing(_path: str | None) -> list[Item]:
+def nothing(_path: str | None) -> list[Item]:
     return []
 
 
@@ -48,12 +48,12 @@ def locate(view: RunView, store_dir: str | None, allowed: tuple[str, ...]) -> So
     recorded = artifact_folder(uri)
     if recorded is None:
         if view.run_dir is not None:  # MLflow refuses the run, so it cannot list its artifacts either
-            return Source(_nothing, note=f"not listed: stored at {uri}, and MLflow does not accept this run")
+            return Source(nothing, note=f"not listed: stored at {uri}, and MLflow does not accept this run")
         return Source(None)
     copy = os.path.join(view.run_dir, "artifacts") if view.run_dir else _store_copy(view, store_dir)
     if copy is not None and (os.path.isdir(copy) or _store_layout(recorded, view)):
         if not os.path.isdir(copy):
-            return Source(_nothing)  # the store's own folder, empty, dropped by git or a sync
+            return Source(nothing)  # the store's own folder, empty, dropped by git or a sync
         if _same(copy, recorded):
             return Source(local_lister(copy))
         return Source(local_lister(copy), fact=f"listed from the store's copy (recorded at {uri})")
@@ -61,9 +61,9 @@ def locate(view: RunView, store_dir: str | None, allowed: tuple[str, ...]) -> So
         if copy is None:
             return Source(None)  # a database or a server chose the folder, not a file anyone can edit
         if resolve_within(recorded, "/", (*allowed, *filter(None, [store_dir]))) is None:
-            return Source(_nothing, warning=f"artifacts: {uri} is outside the configured roots; not listed")
+            return Source(nothing, warning=f"artifacts: {uri} is outside the configured roots; not listed")
         return Source(local_lister(recorded))
-    return Source(_nothing, note=f"not listed: recorded at {uri}, which is not on this machine")
+    return Source(nothing, note=f"not listed: recorded at {uri}, which is not on this machine")
 
 
 def artifact_folder(uri: str) -> str | None:
