@@ -150,12 +150,16 @@ class _Reading:
 
     def _children(self) -> tuple[RunRef, ...]:
         """The child runs in this run's experiment, by name."""
-        query = f"tags.{PARENT_TAG} = '{self.view.uuid}'"
-        experiments = [self.view.experiment_id]
-        found = all_pages(lambda token: self.client.search_runs(experiments, query, page_token=token))
-        refs = sorted((RunRef(self.prefix + store_run_id(self.experiment, run.info.run_id),
-                              as_name(run.info.run_name) or run.info.run_id) for run in found),
-                      key=lambda ref: (ref.name, ref.run_id))
+        store = file_store_dir(self.uri)
+        if store is not None:  # MLflow's search would read every run of the experiment whole
+            found = mlflow_files.children(os.path.join(store, self.view.experiment_id), self.view.uuid)
+        else:
+            query = f"tags.{PARENT_TAG} = '{self.view.uuid}'"
+            experiments = [self.view.experiment_id]
+            found = [(run.info.run_id, as_name(run.info.run_name)) for run in all_pages(
+                lambda token: self.client.search_runs(experiments, query, page_token=token))]
+        refs = sorted((RunRef(self.prefix + store_run_id(self.experiment, uuid), name or uuid)
+                       for uuid, name in found), key=lambda ref: (ref.name, ref.run_id))
         if len(refs) > MAX_CHILDREN:
             self.warnings.append(f"child runs: only the first {MAX_CHILDREN} of {len(refs)} are listed")
         return tuple(refs[:MAX_CHILDREN])

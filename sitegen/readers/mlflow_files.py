@@ -18,7 +18,7 @@ import os
 import re
 
 from sitegen.readers._tolerant import list_dir, read_bytes, read_yaml
-from sitegen.readers.mlflow_store import RunView, as_name
+from sitegen.readers.mlflow_store import PARENT_TAG, RunView, as_name
 
 STATUSES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 MAX_VALUE_BYTES = 1024 * 1024
@@ -58,6 +58,27 @@ def read_run(run_dir: str, warnings: list[str]) -> RunView | str:
         tags=tags, latest=sorted((name, *_latest(points)) for name, points in metrics.items() if points),
         history=lambda name: metrics.get(name, []), run_dir=run_dir,
     )
+
+
+def children(experiment_dir: str, parent_uuid: str) -> list[tuple[str, str]]:
+    """(uuid, name) of the active runs in `experiment_dir` whose parent is `parent_uuid`: one
+    small file per run, where MLflow's search would read every run whole (for every run)."""
+    found = []
+    for uuid in list_dir(experiment_dir) or ():
+        run_dir = os.path.join(experiment_dir, uuid)
+        if (_text(os.path.join(run_dir, "tags", PARENT_TAG)) or "").strip() != parent_uuid:
+            continue
+        meta, _problem = read_yaml(os.path.join(run_dir, "meta.yaml"))
+        if isinstance(meta, dict) and meta.get("lifecycle_stage") != "deleted":
+            name = as_name(meta.get("run_name")) or _text(os.path.join(run_dir, "tags", "mlflow.runName"))
+            found.append((uuid, name or ""))
+    return found
+
+
+def _text(path: str) -> str | None:
+    """A small file's text; None when it is missing, unreadable or a link."""
+    data, _problem = (None, None) if os.path.islink(path) else read_bytes(path, MAX_VALUE_BYTES)
+    return data.decode("utf-8", errors="replace") if data is not None else None
 
 
 def _status(value: object) -> str:
