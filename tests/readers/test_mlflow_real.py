@@ -240,6 +240,19 @@ def test_a_committed_file_store_of_an_older_mlflow_is_read(version, tmp_path):
     assert [a.name for a in runs["lr-0.1"].artifacts] == ["docs/notes.txt"]
 
 
+def test_a_run_logged_from_a_jupyter_kernel_says_it_ran_in_a_notebook(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "mlflow-2.17.2-notebook" / "mlruns", project / "mlruns")
+    build(tmp_path, project)
+    out = tmp_path / "site"
+    runs = check_site_against_store(out, project / "mlruns", "mlruns/")
+    assert runs["in-kernel"].facts["Source"].endswith("/ipykernel_launcher.py")  # what MLflow 2 recorded
+    (shown,) = shown_runs(out).values()
+    reproduce = (out / shown["url"]).read_text().split('class="reproduce"')[1].split("</section>")[0]
+    assert "# ran in a Jupyter notebook; which one was not recorded" in reproduce
+    assert "ipykernel_launcher" not in reproduce
+
+
 # --- stores found under a directory root ------------------------------------------------------
 
 
