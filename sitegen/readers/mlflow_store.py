@@ -12,11 +12,13 @@ pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
@@ -146,6 +148,8 @@ def list_runs(uri: str, prefix: str = "") -> list[StoreRun]:
     """Every active run of every active experiment, with its change token, its id starting
     with `prefix`; raises when the store cannot be reached (the caller keeps the runs of the
     last build)."""
+    if scheme(uri) == "sqlite":
+        check_database(local_path(uri) or "")
     client = connect(uri)
     experiments = all_pages(lambda token: client.search_experiments(page_token=token))
     names = {e.experiment_id: e.name for e in experiments}
@@ -169,6 +173,35 @@ def list_runs(uri: str, prefix: str = "") -> list[StoreRun]:
         run_id = prefix + store_run_id(experiment, run.info.run_id)
         listed.append(StoreRun(run_id, change_token(run, related)))
     return sorted(listed)
+
+
+class NotAStore(Exception):
+    pass
+
+
+SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def check_database(path: str) -> None:
+    """Refuse a file that is not an MLflow database before MLflow opens it: on an empty file or
+    a database without its tables MLflow creates them, writing into the user's file."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise NotAStore(f"{path}: {exc.strerror or exc}") from None
+    if header != SQLITE_HEADER:
+        raise NotAStore(f"{path} is not an SQLite database (empty, or a Git LFS pointer?); not opened")
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True)) as db:
+            query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+            found = db.execute(query).fetchone()
+    except sqlite3.Error as exc:
+        raise NotAStore(f"{path}: {exc}") from None
+    if found is None:
+        raise NotAStore(f"{path} holds no MLflow runs; not opened (MLflow would create its tables in it)")
 
 
 def all_pages(search: Callable[[str | None], Any]) -> list:

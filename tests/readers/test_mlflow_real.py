@@ -5,10 +5,12 @@ dropped), written here by MLflow's own client (3.x, in this venv) and by MLflow 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -283,3 +285,27 @@ def test_stores_below_a_directory_root_are_found_and_read_once(tmp_path):
 
     build(tmp_path, project, project / "exp" / "mlruns")  # also configured as a root: read once, as that
     assert sorted(shown_runs(out)) == [f"db/mlflow.db/db/{in_db}", f"disk/{on_disk}"]
+
+
+def test_a_found_mlflow_db_that_is_not_a_store_is_left_untouched(tmp_path):
+    """MLflow creates its tables in an empty database it opens: a placeholder or a Git LFS pointer
+    named mlflow.db must not become one."""
+    project = tmp_path / "project"
+    (project / "empty").mkdir(parents=True)
+    (project / "empty" / "mlflow.db").write_bytes(b"")
+    (project / "lfs").mkdir()
+    pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n"
+    (project / "lfs" / "mlflow.db").write_bytes(pointer)
+    (project / "app").mkdir()
+    with contextlib.closing(sqlite3.connect(project / "app" / "mlflow.db")) as db:
+        db.execute("CREATE TABLE notes (text)")
+    rep = build(tmp_path, project)
+    assert sorted(w.message for w in rep.report.warnings) == [
+        f"mlflow store unreachable ({project}/app/mlflow.db holds no MLflow runs; not opened (MLflow "
+        "would create its tables in it)); no runs from an earlier build"] + [
+        f"mlflow store unreachable ({project}/{name}/mlflow.db is not an SQLite database (empty, or a "
+        "Git LFS pointer?); not opened); no runs from an earlier build" for name in ("empty", "lfs")]
+    with contextlib.closing(sqlite3.connect(project / "app" / "mlflow.db")) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
+    assert (project / "empty" / "mlflow.db").read_bytes() == b""
+    assert (project / "lfs" / "mlflow.db").read_bytes() == pointer
