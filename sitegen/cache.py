@@ -32,7 +32,7 @@ MISSING = (0, 0, -1, 0)
 Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
 
 
-class DirEntry(msgspec.Struct, array_like=True):
+class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True):
     """A listed directory: its mtime, its sub-directories, the reader that claims it, and its
     entries that are MLflow stores (an `mlruns/` folder, an `mlflow.db` file)."""
 

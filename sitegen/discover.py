@@ -103,7 +103,8 @@ def _walk(root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[t
         if entry is None:
             continue
         found.dirs[directory] = entry
-        found.stores.extend((root, store_uri(os.path.join(directory, name))) for name in entry.stores)
+        if entry.stores:
+            found.stores.extend((root, store_uri(os.path.join(directory, name))) for name in entry.stores)
         if entry.reader is not None:
             run_id = directory[prefix:].replace(os.sep, "/") if directory != root else "."
             found.locations.append(Location(root, directory, run_id, entry.reader))
