@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 
-from sitegen.readers._tolerant import list_dir, read_bytes, read_yaml
+from sitegen.readers._tolerant import is_storable_name, list_dir, read_bytes, read_yaml
 from sitegen.readers.mlflow_store import PARENT_TAG, RunView, as_name
 
 STATUSES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
@@ -107,7 +107,9 @@ def _files(run_dir: str, folder: str, warnings: list[str]) -> list[tuple[str, st
         for name in sorted(names):
             path = os.path.join(directory, name)
             key = os.path.relpath(path, top).replace(os.sep, "/")
-            if os.path.islink(path):
+            if not is_storable_name(key):  # neither the cache nor a page can hold the name
+                warnings.append(f"{folder}/: a file whose name is not UTF-8; skipped")
+            elif os.path.islink(path):
                 warnings.append(f"{folder}/{key}: a link; not followed")
             else:
                 found.append((key, path))
