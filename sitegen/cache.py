@@ -26,18 +26,20 @@ if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs t
     from sitegen.analysis.trends import Trend
     from sitegen.render.report_blocks import Block
 
-MANIFEST_FORMAT = 7
+MANIFEST_FORMAT = 8
 MISSING = (0, 0, -1, 0)
 
 Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
 
 
-class DirEntry(msgspec.Struct, array_like=True):
-    """A listed directory: its mtime, its sub-directories, and the reader that claims it."""
+class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True):
+    """A listed directory: its mtime, its sub-directories, the reader that claims it, and its
+    entries that are MLflow stores (an `mlruns/` folder, an `mlflow.db` file)."""
 
     mtime_ns: int
     subdirs: list[str]
     reader: str | None
+    stores: list[str] = []
 
 
 class RunRecord(msgspec.Struct, array_like=True):
@@ -246,7 +248,7 @@ def header(run: Run) -> Run:
     a job has a few dozen, and trends and serving comparisons are made of them."""
     logs = [msgspec.structs.replace(s, text="") for s in run.logs]
     return msgspec.structs.replace(run, series={}, logs=logs, media=[], histograms=[],
-                                   artifacts=[], stages={}, snapshot=None, inputs=())
+                                   artifacts=[], models=[], stages={}, snapshot=None, inputs=())
 
 
 def load_listings(out: str) -> dict[str, Listing]:

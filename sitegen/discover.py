@@ -1,5 +1,6 @@
 """Find the runs of every root: run directories under directory roots, by names only (reusing
-listings whose dir mtime is unchanged), and the runs of tracking-store roots (MLflow), each
+listings whose dir mtime is unchanged), the MLflow stores found among them (an `mlruns/` folder,
+an `mlflow.db` file, by name), and the runs of each store (a store root or a found one), each
 with the store's change token.
 
 A directory whose mtime has not moved since the last build is not listed again
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -17,6 +20,8 @@ from sitegen.cache import DirEntry, RunRecord
 from sitegen.readers import LAYOUT_NAMES, layout_of
 
 SKIP_NAMES = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
+FILE_STORE_NAME = "mlruns"
+DATABASE_STORE_NAME = "mlflow.db"
 
 
 class Location(msgspec.Struct, frozen=True):
@@ -33,23 +38,29 @@ class StoreRuns(msgspec.Struct):
     unreachable: list[tuple[str, str]]  # (store, why)
 
 
-def find_store_runs(uris: Sequence[str], known: dict[str, RunRecord]) -> StoreRuns:
-    """Every run of each MLflow store, with its change token. A store that cannot be reached
-    keeps the runs it had in the last build: nothing is pruned because a server is down."""
+def find_store_runs(stores: Sequence[tuple[str, str]], known: dict[str, RunRecord]) -> StoreRuns:
+    """Every run of each MLflow store `(root, uri)`, with its change token. A store that cannot be
+    reached keeps the runs it had in the last build: nothing is pruned because a server is down."""
     found = StoreRuns([], [], [])
-    if not uris:
+    if not stores:
         return found
     from sitegen.readers import mlflow_store
 
-    for uri in uris:
+    for root, uri in stores:
         try:
-            listed = mlflow_store.list_runs(uri)
+            listed = mlflow_store.list_runs(uri, mlflow_store.id_prefix(uri, root))
         except Exception as exc:  # MLflow, requests, SQLAlchemy and OS errors alike
-            found.kept.extend(record for record in known.values() if record.root == uri)
+            found.kept.extend(r for r in known.values() if r.root == root and r.run_dir == uri)
             found.unreachable.append((uri, mlflow_store.describe(exc)))
             continue
-        found.locations.extend(Location(uri, uri, run.run_id, "mlflow", run.token) for run in listed)
+        found.locations.extend(Location(root, uri, run.run_id, "mlflow", run.token) for run in listed)
     return found
+
+
+class Found(NamedTuple):
+    locations: list[Location]  # the run directories, sorted
+    dirs: dict[str, DirEntry]  # the directory listings to remember
+    stores: list[tuple[str, str]]  # (root, tracking URI) of each MLflow store found under a root
 
 
 def find_runs(
@@ -58,8 +69,8 @@ def find_runs(
     *,
     relist: bool = False,
     skip: Sequence[str] = (),
-) -> tuple[list[Location], dict[str, DirEntry]]:
-    """All runs under `roots` (sorted) and the directory listings to remember."""
+) -> Found:
+    """All runs and MLflow stores under `roots`, and the directory listings to remember."""
     skip_ids = frozenset(ident[:2] for ident in map(_identity, skip) if ident)
     if len(roots) <= 1:  # a thread would only add its start-up to a stat-bound walk
         results = [_walk(root, known_dirs, relist, skip_ids) for root in roots]
@@ -68,20 +79,17 @@ def find_runs(
 
         with ThreadPoolExecutor(max_workers=min(len(roots), 8)) as pool:
             results = list(pool.map(lambda root: _walk(root, known_dirs, relist, skip_ids), roots))
-    locations: list[Location] = []
-    dirs: dict[str, DirEntry] = {}
-    for found, listed in results:
-        locations.extend(found)
-        dirs.update(listed)
-    locations.sort(key=lambda loc: (loc.root, loc.run_id))
-    return locations, dirs
+    found = Found([], {}, [])
+    for result in results:
+        found.locations.extend(result.locations)
+        found.dirs.update(result.dirs)
+        found.stores.extend(result.stores)
+    found.locations.sort(key=lambda loc: (loc.root, loc.run_id))
+    return found
 
 
-def _walk(
-    root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[tuple[int, int]]
-) -> tuple[list[Location], dict[str, DirEntry]]:
-    found: list[Location] = []
-    listed: dict[str, DirEntry] = {}
+def _walk(root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[tuple[int, int]]) -> Found:
+    found = Found([], {}, [])
     seen: set[tuple[int, int]] = set()
     prefix = len(root.rstrip(os.sep)) + 1  # every directory below is root + os.sep + ...
     stack = [root]
@@ -94,13 +102,22 @@ def _walk(
         entry = _list(directory, identity[2], known.get(directory), relist)
         if entry is None:
             continue
-        listed[directory] = entry
+        found.dirs[directory] = entry
+        if entry.stores:
+            found.stores.extend((root, store_uri(os.path.join(directory, name))) for name in entry.stores)
         if entry.reader is not None:
             run_id = directory[prefix:].replace(os.sep, "/") if directory != root else "."
-            found.append(Location(root, directory, run_id, entry.reader))
+            found.locations.append(Location(root, directory, run_id, entry.reader))
             continue
         stack.extend(os.path.join(directory, name) for name in reversed(entry.subdirs))
-    return found, listed
+    return found
+
+
+def store_uri(path: str) -> str:
+    """The tracking URI of a store found at `path` (absolute, links kept: run ids are relative
+    to the root as the walk saw it)."""
+    path = os.path.abspath(path)
+    return f"sqlite:///{path}" if os.path.basename(path) == DATABASE_STORE_NAME else Path(path).as_uri()
 
 
 def _identity(path: str) -> tuple[int, int, int] | None:
@@ -122,18 +139,24 @@ def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) 
         return None
     names = frozenset(name for name, _ in items)
     reader = layout_of(os.path.basename(directory), names)
+    stores = sorted(name for name, is_dir in items if (name, is_dir) in _STORE_ENTRIES)
     subdirs = sorted(  # a name that is not UTF-8 cannot be a run id: neither the cache nor a page holds it
         name for name, is_dir in items
-        if is_dir and not name.startswith(".") and name not in SKIP_NAMES and _is_utf8(name)
+        if is_dir and not name.startswith(".") and name not in SKIP_NAMES and name not in stores
+        and _is_utf8(name)
     )
-    return DirEntry(mtime_ns, [] if reader else subdirs, reader)
+    return DirEntry(mtime_ns, [] if reader else subdirs, reader, stores)
+
+
+_STORE_ENTRIES = frozenset({(FILE_STORE_NAME, True), (DATABASE_STORE_NAME, False)})
 
 
 def _plausible(entry: DirEntry) -> bool:
     """A listing read back from the manifest (input too) names only entries of its directory
     and a known layout: a tampered one must not lead discovery out of the roots."""
     return (entry.reader is None or entry.reader in LAYOUT_NAMES) and all(
-        name not in (".", "..") and os.sep not in name and "\0" not in name for name in entry.subdirs
+        name not in (".", "..") and os.sep not in name and "\0" not in name
+        for name in (*entry.subdirs, *entry.stores)
     )
 
 

@@ -92,6 +92,18 @@ class Artifact(Struct, frozen=True):
     note: str = ""  # shown beside it, e.g. why a file is not read
 
 
+class LoggedModel(Struct, frozen=True):
+    """A model a run logged (an MLflow 3 `LoggedModel`), with its own params, metrics and files."""
+
+    name: str
+    model_id: str
+    status: str = ""
+    created_at: float | None = None
+    params: dict[str, Scalar] = {}
+    metrics: dict[str, float] = {}
+    files: list[Artifact] = []
+
+
 class Gpu(Struct, frozen=True):
     index: int
     name: str | None = None
@@ -162,6 +174,7 @@ class Run(Struct, frozen=True):
     logs: list[LogStream] = []
     media: list[Media] = []
     artifacts: list[Artifact] = []
+    models: list[LoggedModel] = []
     compute: ComputeInfo | None = None
     env: dict[str, str] = {}  # environment snapshot (python, platform, CUDA devices, …)
     packages: dict[str, str] = {}  # installed package → version or spec (pip freeze, conda)

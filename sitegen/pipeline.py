@@ -12,7 +12,7 @@ import msgspec
 from sitegen import __version__, cache, journal, tracking_uri
 from sitegen.analysis.status import settle_status
 from sitegen.config import Config, theme_dir
-from sitegen.discover import Location, find_runs, find_store_runs
+from sitegen.discover import Found, Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
 from sitegen.out_dir import check_out_dir
 from sitegen.readers import no_runs_message, reader_version
@@ -48,11 +48,12 @@ def build(
         settings = _job_settings(config, started)
         relist = full or _periodic_relist(config, manifest)
         reporter.stage("finding runs")
-        locations, dirs = find_runs(dir_roots, manifest.dirs, relist=relist, skip=[out])
-        _report_empty_roots(dir_roots, locations, reporter)
-        stores = find_store_runs(store_uris, _shown_runs(out, manifest, full and bool(store_uris)))
+        found = find_runs(dir_roots, manifest.dirs, relist=relist, skip=[out])
+        _report_empty_roots(dir_roots, found, reporter)
+        store_roots = _store_roots(store_uris, found.stores)
+        stores = find_store_runs(store_roots, _shown_runs(out, manifest, full and bool(store_roots)))
         _report_unreachable(stores.unreachable, stores.kept, reporter)
-        jobs, kept = plan_run_jobs(locations + stores.locations, manifest, settings)
+        jobs, kept = plan_run_jobs(found.locations + stores.locations, manifest, settings)
         reporter.stage("reading runs", total=sum(job.read for job in jobs))
         if config.build.executor == "ray":
             from sitegen.ray_reads import read_on_ray
@@ -74,7 +75,7 @@ def build(
         if reporter.report.pages_written or reporter.report.pages_removed:
             os.sync()  # every page is on disk before the manifest says so
         cache.save_manifest(out, cache.Manifest(
-            version=__version__, builds=manifest.builds + 1, dirs=dirs,
+            version=__version__, builds=manifest.builds + 1, dirs=found.dirs,
             runs={cache.run_key(r.root, r.run_id): r for r in records}, pages=page_records,
         ))
         for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):
@@ -102,12 +103,25 @@ def _check_roots(roots: Iterable[str]) -> tuple[list[str], list[str]]:
     return dirs, stores
 
 
-def _report_empty_roots(roots: list[str], locations: list[Location], reporter: Reporter) -> None:
+def _report_empty_roots(roots: list[str], found: Found, reporter: Reporter) -> None:
     """A root in which no layout was recognised is most likely a mistake: say what was looked for."""
-    found = {location.root for location in locations}
+    used = {location.root for location in found.locations} | {root for root, _uri in found.stores}
     for root in roots:
-        if root not in found:
+        if root not in used:
             reporter.warning(root, no_runs_message())
+
+
+def _store_roots(configured: list[str], found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(root, tracking URI) of each store to read, once: a store found under a directory root
+    that is also configured as a root (or found under two roots) is read as the first one."""
+    stores, seen = [], set()
+    for root, uri in [(uri, uri) for uri in configured] + found:
+        path = tracking_uri.local_path(uri)
+        key = os.path.realpath(path) if path else uri
+        if key not in seen:
+            seen.add(key)
+            stores.append((root, uri))
+    return stores
 
 
 def _shown_runs(out: str, manifest: cache.Manifest, full: bool) -> dict[str, cache.RunRecord]:

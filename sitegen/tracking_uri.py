@@ -1,8 +1,10 @@
 """Roots that are MLflow tracking stores rather than directory trees: which ones, and their URIs.
 
 A root is a store when it is a tracking URI (`sqlite:///…`, `http(s)://…`, `file:///…`) or a
-directory that is an MLflow file store: one named `mlruns`, one holding `mlruns/`, or one whose
-entries look like a file store's (`.trash/` and experiment dirs with a `meta.yaml`).
+directory that is an MLflow file store: one named `mlruns`, or one whose entries look like a file
+store's (the default experiment `0/meta.yaml`, or `.trash/` beside experiment dirs with a
+`meta.yaml`; git drops the empty `.trash/`). A
+directory holding `mlruns/` is a directory root: discovery finds the store in it, beside other runs.
 """
 
 from __future__ import annotations
@@ -55,10 +57,7 @@ def store_uri(root: str) -> str | None:
     """The tracking URI of a root that is an MLflow store; None for a directory tree of runs."""
     if scheme(root) is not None:
         return root
-    for candidate in (root, os.path.join(root, "mlruns")):
-        if _is_file_store(candidate):
-            return Path(candidate).resolve().as_uri()
-    return None
+    return Path(root).resolve().as_uri() if _is_file_store(root) else None
 
 
 def _is_file_store(path: str) -> bool:
@@ -70,6 +69,6 @@ def _is_file_store(path: str) -> bool:
         names = os.listdir(path)
     except OSError:
         return False
-    return ".trash" in names and any(
-        name.isdigit() and os.path.isfile(os.path.join(path, name, "meta.yaml")) for name in names
-    )
+    experiments = [name for name in names
+                   if name.isdigit() and os.path.isfile(os.path.join(path, name, "meta.yaml"))]
+    return "0" in experiments or (".trash" in names and bool(experiments))

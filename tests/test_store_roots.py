@@ -57,16 +57,16 @@ def test_roots_split_into_directories_and_stores(tmp_path):
     roots = [str(tmp_path / "runs"), str(tmp_path / "team"), f"sqlite:///{tmp_path}/db.sqlite",
              "http://127.0.0.1:9"]
     dirs, stores = _check_roots(roots)
-    assert dirs == [str(tmp_path / "runs")]
-    assert stores == [(tmp_path / "team" / "mlruns").as_uri(), f"sqlite:///{tmp_path}/db.sqlite",
-                      "http://127.0.0.1:9"]
+    assert dirs == [str(tmp_path / "runs"), str(tmp_path / "team")]  # its mlruns/ is found by discovery
+    assert stores == [f"sqlite:///{tmp_path}/db.sqlite", "http://127.0.0.1:9"]
 
 
 def test_a_file_store_is_recognised_by_its_entries_whatever_its_name(tmp_path):
     store = tmp_path / "tracking"
-    (store / ".trash").mkdir(parents=True)
-    (store / "0").mkdir()
+    (store / "0").mkdir(parents=True)  # a committed store: git dropped the empty .trash/
     (store / "0" / "meta.yaml").write_text("name: Default\n")
     assert tracking_uri.store_uri(str(store)) == store.as_uri()
+    assert tracking_uri.store_uri(str(tmp_path)) is None
+    (tmp_path / ".trash").mkdir()  # a trash folder alone is not a store
     assert tracking_uri.store_uri(str(tmp_path)) is None
     assert tracking_uri.local_path(store.as_uri()) == str(store)

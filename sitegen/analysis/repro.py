@@ -87,6 +87,9 @@ def _command(run: Run) -> tuple[str | None, str]:
     for key, value in sorted(run.params.items()):
         if _COMMAND_KEY.search(key) and (text := _known(value)):
             return text, f"command from the parameter {key}"
+    notebook = _notebook(run)
+    if notebook:
+        return None, notebook
     source, entry = _known(run.facts.get("Source")), _known(run.facts.get("Entry point"))
     if entry and source:
         commit = _known(run.facts.get("Git commit"))
@@ -99,6 +102,19 @@ def _command(run: Run) -> tuple[str | None, str]:
     if _known(resume):
         return resume, "the job's resumption command (continues this job from its checkpoints)"
     return None, "no command was recorded for this run"
+
+
+def _notebook(run: Run) -> str:
+    """Why a run made in a notebook has no command, naming the notebook when it was recorded.
+    A Jupyter kernel is `ipykernel_launcher.py` to MLflow before 3 (and to MLflow 3 when it
+    cannot ask the Jupyter server); MLflow 3 and Databricks say NOTEBOOK and give its name."""
+    source = _known(run.facts.get("Source")) or ""
+    kernel = source.replace("\\", "/").rsplit("/", 1)[-1] == "ipykernel_launcher.py"
+    in_notebook = kernel or (_known(run.facts.get("Source type")) or "").upper() == "NOTEBOOK"
+    path = _known(run.facts.get("Notebook")) or (source if in_notebook and not kernel else None)
+    if path:
+        return f"ran in the notebook {path}: run its cells again to reproduce"
+    return "ran in a Jupyter notebook; which one was not recorded" if in_notebook else ""
 
 
 def _image(run: Run) -> list[tuple[str, str]]:

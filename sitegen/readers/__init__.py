@@ -94,7 +94,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("nightly", 4, _claims_nightly),  # 4: the current runner's flat entries, requirements_not_met
     Layout("eventlog", 2, lambda _name, names: any(map(is_event_log_name, names))),  # 2: processing_summary
     Layout("serving", 1, lambda _name, names: serving_client(names) is not None),  # after all others
-    Layout("mlflow", 1, lambda _name, _names: False),  # runs of a store root; discovery lists them
+    Layout("mlflow", 2, lambda _name, _names: False),  # 2: stores found under roots, committed stores read
 )
 # What each layout needs, told when a root holds none of them (README "Layouts read" has the detail).
 LOOKED_FOR = {
@@ -107,7 +107,7 @@ LOOKED_FOR = {
     "serving": "serving-benchmark clients' output: profile_export_aiperf.json, benchmarks.json (guidellm), "
                "experiment_metadata.json (genai-bench), summary_lifecycle_metrics.json (inference-perf), "
                "vllm bench serve / sglang bench_serving results, benchmark-rollup.csv",
-    "mlflow": "MLflow stores: a root that is an mlruns/ store or a tracking URI (sqlite:///mlflow.db, http://…)",
+    "mlflow": "MLflow stores: an mlruns/ dir or an mlflow.db file, or a root that is a tracking URI",
 }
 _VERSIONS = {layout.name: layout.version for layout in LAYOUTS}
 LAYOUT_NAMES = frozenset(_VERSIONS)

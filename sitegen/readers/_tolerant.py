@@ -66,6 +66,11 @@ def list_dir(path: str) -> list[str] | None:
     return sorted(name for name in names if not _SURROGATE.search(name))
 
 
+def is_storable_name(name: str) -> bool:
+    """False for a file name whose bytes are not UTF-8 (Python holds them as lone surrogates)."""
+    return _SURROGATE.search(name) is None
+
+
 def looks_binary(data: bytes) -> bool:
     """Text files hold no NUL bytes; a few stray ones are tolerated, many mean binary."""
     sample = data[:_BINARY_SAMPLE]

@@ -12,16 +12,19 @@ pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 from sitegen.redact import redact_text
+from sitegen.tracking_uri import local_path, scheme
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -43,8 +46,65 @@ CLIENT_ENV = {
 
 
 class StoreRun(NamedTuple):
-    run_id: str  # "<experiment name>/<run uuid>"
+    run_id: str  # "[<store's path under its root>/]<experiment name>/<run uuid>"
     token: str
+
+
+class RunView(NamedTuple):
+    """One MLflow run as the reader uses it, whether MLflow's client returned it or its files
+    in a file store were read (MLflow refuses a run that lost its empty folders)."""
+
+    uuid: str
+    experiment_id: str
+    name: str
+    status: str  # MLflow's: FINISHED, FAILED, KILLED, RUNNING, SCHEDULED
+    start_time: int | None  # ms
+    end_time: int | None
+    artifact_uri: str
+    params: dict[str, str]
+    tags: dict[str, str]
+    latest: list[tuple[str, float, int, int]]  # (name, value, step, time in ms) of each metric
+    history: Callable[[str], list[tuple[int, int, float]]]  # a metric's (step, time in ms, value)
+    run_dir: str | None = None  # the run's folder, when it was read from its files
+
+
+def view_of(client: MlflowClient, run: MlflowRun) -> RunView:
+    info, data = run.info, run.data
+    return RunView(
+        uuid=info.run_id, experiment_id=str(info.experiment_id),
+        name=as_name(info.run_name) or as_name(data.tags.get("mlflow.runName")),
+        status=info.status, start_time=info.start_time, end_time=info.end_time,
+        artifact_uri=info.artifact_uri or "", params=dict(data.params), tags=dict(data.tags),
+        latest=latest_metrics(run),
+        history=lambda name: [(m.step, m.timestamp, m.value)
+                              for m in client.get_metric_history(info.run_id, name)],
+    )
+
+
+def as_name(value: object) -> str:
+    """A name from a store's file as MLflow reads it: a YAML value, not necessarily a string."""
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def store_folder(uri: str) -> str | None:
+    """The folder a local store lives in: a file store's own, a sqlite database's parent."""
+    path = local_path(uri)
+    if path is None:
+        return None
+    return path if scheme(uri) == "file" else os.path.dirname(path)
+
+
+def file_store_dir(uri: str) -> str | None:
+    return local_path(uri) if scheme(uri) == "file" else None
+
+
+def id_prefix(uri: str, root: str) -> str:
+    """What the run ids of the store at `uri` start with: nothing when the store is the root
+    itself, else its path under the directory root it was found in (`mlruns/`, `sub/mlflow.db/`)."""
+    path = local_path(uri)
+    if uri == root or path is None:
+        return ""
+    return os.path.relpath(path, root).replace(os.sep, "/") + "/"
 
 
 def connect(uri: str) -> MlflowClient:
@@ -84,9 +144,12 @@ def _dispose_inherited_engines() -> None:
             pass
 
 
-def list_runs(uri: str) -> list[StoreRun]:
-    """Every active run of every active experiment, with its change token; raises when the
-    store cannot be reached (the caller keeps the runs of the last build)."""
+def list_runs(uri: str, prefix: str = "") -> list[StoreRun]:
+    """Every active run of every active experiment, with its change token, its id starting
+    with `prefix`; raises when the store cannot be reached (the caller keeps the runs of the
+    last build)."""
+    if scheme(uri) == "sqlite":
+        check_database(local_path(uri) or "")
     client = connect(uri)
     experiments = all_pages(lambda token: client.search_experiments(page_token=token))
     names = {e.experiment_id: e.name for e in experiments}
@@ -106,9 +169,39 @@ def list_runs(uri: str) -> list[StoreRun]:
     for run in runs:
         parent = by_uuid.get(run.data.tags.get(PARENT_TAG, ""))
         related = [parent.info.run_name if parent else None, sorted(children.get(run.info.run_id, []))]
-        run_id = store_run_id(names.get(run.info.experiment_id, run.info.experiment_id), run.info.run_id)
+        experiment = names.get(run.info.experiment_id, run.info.experiment_id)
+        run_id = prefix + store_run_id(experiment, run.info.run_id)
         listed.append(StoreRun(run_id, change_token(run, related)))
     return sorted(listed)
+
+
+class NotAStore(Exception):
+    pass
+
+
+SQLITE_HEADER = b"SQLite format 3\0"
+
+
+def check_database(path: str) -> None:
+    """Refuse a file that is not an MLflow database before MLflow opens it: on an empty file or
+    a database without its tables MLflow creates them, writing into the user's file."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise NotAStore(f"{path}: {exc.strerror or exc}") from None
+    if header != SQLITE_HEADER:
+        raise NotAStore(f"{path} is not an SQLite database (empty, or a Git LFS pointer?); not opened")
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True)) as db:
+            query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+            found = db.execute(query).fetchone()
+    except sqlite3.Error as exc:
+        raise NotAStore(f"{path}: {exc}") from None
+    if found is None:
+        raise NotAStore(f"{path} holds no MLflow runs; not opened (MLflow would create its tables in it)")
 
 
 def all_pages(search: Callable[[str | None], Any]) -> list:
@@ -157,6 +250,8 @@ _REASONS = (
 
 def describe(exc: BaseException) -> str:
     """One short line for why the store could not be used."""
+    if isinstance(exc, ImportError) and (exc.name or "").startswith("mlflow"):
+        return "MLflow is not installed where sitegen runs; install it with pip install 'sitegen[mlflow]'"
     text = str(exc)
     for pattern, reason in _REASONS:
         if pattern.search(text):

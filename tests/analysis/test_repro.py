@@ -136,3 +136,16 @@ def test_the_run_page_shows_the_block_escaped_with_a_copy_button():
     assert "<h2>Reproduce</h2>" in html and '<button type="button" class="copy"' in html
     assert "<script>alert(1)</script>" not in html
     assert "python x.py --q &#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39; &amp;&amp; echo done" in html
+
+
+def test_a_notebook_run_says_so_and_names_the_notebook_when_recorded():
+    launcher = "/opt/conda/lib/python3.11/site-packages/ipykernel_launcher.py"  # MLflow before 3
+    kernel = reproduction(_run(facts={"Source": launcher, "Source type": "LOCAL"}))
+    assert kernel.command is None
+    assert kernel.command_note == "ran in a Jupyter notebook; which one was not recorded"
+    named = reproduction(_run(facts={"Source": "analysis.ipynb", "Source type": "NOTEBOOK"}))  # MLflow 3
+    assert named.command is None
+    assert named.command_note == "ran in the notebook analysis.ipynb: run its cells again to reproduce"
+    databricks = reproduction(_run(facts={"Source": "/Users/a@b.c/train", "Source type": "NOTEBOOK",
+                                          "Notebook": "/Users/a@b.c/train"}))
+    assert databricks.command_note.startswith("ran in the notebook /Users/a@b.c/train: ")

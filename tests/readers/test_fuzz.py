@@ -178,7 +178,7 @@ EXECUTOR_SUMMARY = {
 
 
 def seeds_under(root: Path) -> list[Seed]:
-    locations, _dirs = find_runs([str(root)], {})
+    locations = find_runs([str(root)], {}).locations
     seeds = []
     for loc in locations:
         seed = Seed(loc.reader, loc.root, loc.run_dir, loc.run_id, ())

@@ -203,7 +203,7 @@ def test_an_mlruns_file_store_is_read(tmp_path, monkeypatch):
     run_build(config)
     runs = _runs(tmp_path / "site")
     (shown,) = runs.values()
-    assert shown["run_id"] == f"fs/{run.info.run_id}" and shown["status"] == "failed"
+    assert shown["run_id"] == f"mlruns/fs/{run.info.run_id}" and shown["status"] == "failed"
     assert len(cache.load_run(str(tmp_path / "site"), shown["slug"]).series["loss"].y) == 50
     assert run_build(config).report.runs_read == 0
 
