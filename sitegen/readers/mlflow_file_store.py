@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from typing import NamedTuple
 
 import msgspec
 
-from sitegen.readers._tolerant import list_dir, read_yaml
+from sitegen.readers._tolerant import MAX_YAML_BYTES, list_dir, read_bytes, read_yaml
 from sitegen.readers.mlflow_artifacts import listing, local_lister
-from sitegen.readers.mlflow_files import MODELS, TRASH, model_dirs, run_name, tag_text
+from sitegen.readers.mlflow_files import MODELS, TRASH, tag_text
 from sitegen.readers.mlflow_store import PARENT_TAG, StoreRun, as_name, store_run_id
 
 NOT_RUNS = frozenset({"tags", "datasets", "traces", MODELS})
@@ -81,10 +82,9 @@ def _experiments(store: str) -> dict[str, str]:
     for experiment_id in list_dir(store) or ():
         if experiment_id in (TRASH, MODELS):
             continue
-        meta, _problem = read_yaml(os.path.join(store, experiment_id, "meta.yaml"))
-        if (isinstance(meta, dict) and meta.get("lifecycle_stage") != "deleted"
-                and as_name(meta.get("experiment_id")) == experiment_id):
-            found[experiment_id] = as_name(meta.get("name")) or experiment_id
+        meta = _meta(os.path.join(store, experiment_id, "meta.yaml"))
+        if meta is not None and _active(meta, experiment_id):
+            found[experiment_id] = meta.get("name") or experiment_id
     return found
 
 
@@ -98,25 +98,63 @@ def _runs(store: str, experiment_id: str) -> list[_Run]:
         if uuid in NOT_RUNS or not os.path.isfile(meta_file):
             continue
         stats = _stats(run_dir, ("meta.yaml", *WATCHED))
-        meta, _problem = read_yaml(meta_file)
-        if not isinstance(meta, dict):  # listed: its page says why it cannot be read
+        meta = _meta(meta_file)
+        if meta is None:  # listed: its page says why it cannot be read
             found.append(_Run(uuid, experiment_id, True, "", "", stats))
-        elif as_name(meta.get("experiment_id")) == experiment_id:  # MLflow ignores a misplaced run
+        elif meta.get("experiment_id") == experiment_id:  # MLflow ignores a misplaced run
             parent = (tag_text(run_dir, PARENT_TAG) or "").strip()
-            found.append(_Run(uuid, experiment_id, meta.get("lifecycle_stage") != "deleted",
-                              run_name(meta, run_dir), parent, stats))
+            name = meta.get("run_name") or tag_text(run_dir, "mlflow.runName") or meta.get("name", "")
+            found.append(_Run(uuid, experiment_id, _active(meta, experiment_id), name, parent, stats))
     return found
 
 
 def _models(store: str, experiment_id: str) -> dict[str, list]:
     """run uuid → the stats of the models it logged in the experiment (its page shows them)."""
     found: dict[str, list] = {}
-    for model_dir in model_dirs(os.path.join(store, experiment_id), experiment_id):
-        meta, _problem = read_yaml(os.path.join(model_dir, "meta.yaml"))
-        source_run = as_name(meta.get("source_run_id")) if isinstance(meta, dict) else ""
-        stats = _stats(model_dir, ("meta.yaml", "params", "metrics"))
-        found.setdefault(source_run, []).append([os.path.basename(model_dir), stats, _artifacts(model_dir)])
+    top = os.path.join(store, experiment_id, MODELS)
+    for model_id in list_dir(top) or ():
+        model_dir = os.path.join(top, model_id)
+        meta = _meta(os.path.join(model_dir, "meta.yaml"))
+        if meta is not None and _active(meta, experiment_id):
+            stats = _stats(model_dir, ("meta.yaml", "params", "metrics"))
+            model = [model_id, stats, _artifacts(model_dir)]
+            found.setdefault(meta.get("source_run_id", ""), []).append(model)
     return found
+
+
+def _active(meta: dict[str, str], experiment_id: str) -> bool:
+    return meta.get("lifecycle_stage") != "deleted" and meta.get("experiment_id") == experiment_id
+
+
+_FLAT_LINE = re.compile(r"([A-Za-z_]+): ?(.*)")
+_SIMPLE_VALUE = re.compile(r"""'(?:[^']|'')*'|\[\]|\{\}|(?![][{}&*!|>'"%@`#,?:-])(?:(?!: | #).)*""")
+_EMPTY = ("", "null", "~", "[]", "{}")
+
+
+def _meta(path: str) -> dict[str, str] | None:
+    """A meta.yaml's top-level values as text (as the reader names them); None when it is missing
+    or not a mapping. MLflow writes a line `key: value` each, read here as such: parsing YAML
+    would be most of a no-op build's time over a large store. A file written otherwise is parsed."""
+    data, _problem = read_bytes(path, MAX_YAML_BYTES)
+    if data is None:
+        return None
+    values = {}
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        match = _FLAT_LINE.fullmatch(line)
+        if match is None or not _SIMPLE_VALUE.fullmatch(match[2]):
+            return _parsed(path)
+        value = match[2]
+        if value[:1] == "'":
+            value = value[1:-1].replace("''", "'")
+        values[match[1]] = "" if value in _EMPTY else value
+    return values
+
+
+def _parsed(path: str) -> dict[str, str] | None:
+    meta, _problem = read_yaml(path)
+    if not isinstance(meta, dict):
+        return None
+    return {str(key): as_name(value) for key, value in meta.items() if not isinstance(value, (list, dict))}
 
 
 def _stats(top: str, names: tuple[str, ...]) -> list[Stat]:

@@ -64,24 +64,15 @@ class FileSource:
         return nothing  # never asked: `mlflow_artifacts.locate` lists a file store's run itself
 
     def models(self, view: RunView) -> list[ModelView]:
+        top = os.path.join(self.store, view.experiment_id, MODELS)
         found = []
-        for model_dir in model_dirs(os.path.join(self.store, view.experiment_id), view.experiment_id):
-            meta, _problem = read_yaml(os.path.join(model_dir, "meta.yaml"))
-            if isinstance(meta, dict) and as_name(meta.get("source_run_id")) == view.uuid:
-                found.append(_model(model_dir, meta))
+        for model_id in list_dir(top) or ():  # the active models of the experiment, as MLflow lists them
+            meta, _problem = read_yaml(os.path.join(top, model_id, "meta.yaml"))
+            if (isinstance(meta, dict) and meta.get("lifecycle_stage") != "deleted"
+                    and as_name(meta.get("experiment_id")) == view.experiment_id
+                    and as_name(meta.get("source_run_id")) == view.uuid):
+                found.append(_model(os.path.join(top, model_id), meta))
         return found
-
-
-def model_dirs(experiment_dir: str, experiment_id: str) -> list[str]:
-    """The folders of the active models logged in an experiment (as MLflow lists them)."""
-    top = os.path.join(experiment_dir, MODELS)
-    found = []
-    for model_id in list_dir(top) or ():
-        meta, _problem = read_yaml(os.path.join(top, model_id, "meta.yaml"))
-        if (isinstance(meta, dict) and meta.get("lifecycle_stage") != "deleted"
-                and as_name(meta.get("experiment_id")) == experiment_id):
-            found.append(os.path.join(top, model_id))
-    return found
 
 
 def _model(model_dir: str, meta: dict) -> ModelView:
