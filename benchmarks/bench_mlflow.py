@@ -114,6 +114,8 @@ def main() -> None:
         shutil.rmtree(db, ignore_errors=True) if db.is_dir() else db.unlink(missing_ok=True)
         start = time.perf_counter()
         generate(uri, args.runs, args.steps)
+        if args.file_store:  # files younger than the racy window would be read again by a no-op
+            _age(db, time.time() - 3600)
         stamp.write_text(json.dumps(wanted))
         print(f"generated {args.runs} runs x {args.steps} steps in {time.perf_counter() - start:.0f} s",
               file=sys.stderr)
@@ -131,6 +133,11 @@ def main() -> None:
     print("| root | full build | no-op rebuild | one run changed |\n|---|---|---|---|")
     for name, figures in rows:
         print(f"| {name} | {figures['full']:.2f} s | {figures['noop']:.2f} s | {figures['changed']:.2f} s |")
+
+
+def _age(top: Path, when: float) -> None:
+    for path in [top, *top.rglob("*")]:
+        os.utime(path, (when, when))
 
 
 def _fresh(path: Path) -> Path:
