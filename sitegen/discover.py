@@ -38,17 +38,28 @@ class StoreRuns(msgspec.Struct):
     unreachable: list[tuple[str, str]]  # (store, why)
 
 
-def find_store_runs(stores: Sequence[tuple[str, str]], known: dict[str, RunRecord]) -> StoreRuns:
-    """Every run of each MLflow store `(root, uri)`, with its change token. A store that cannot be
-    reached keeps the runs it had in the last build: nothing is pruned because a server is down."""
+def find_store_runs(
+    stores: Sequence[tuple[str, str]],
+    known: dict[str, RunRecord],
+    now_ns: int = 0,
+    racy_window_s: float = 2.0,
+) -> StoreRuns:
+    """Every run of each MLflow store `(root, uri)`, with its change token (a file store's from
+    its files' stats, taken at `now_ns`). A store that cannot be reached keeps the runs it had in
+    the last build: nothing is pruned because a server is down."""
     found = StoreRuns([], [], [])
     if not stores:
         return found
-    from sitegen.readers import mlflow_store
+    from sitegen.readers import mlflow_file_store, mlflow_store
 
     for root, uri in stores:
+        prefix = mlflow_store.id_prefix(uri, root)
+        file_store = mlflow_store.file_store_dir(uri)
         try:
-            listed = mlflow_store.list_runs(uri, mlflow_store.id_prefix(uri, root))
+            if file_store is not None:
+                listed = mlflow_file_store.list_runs(file_store, prefix, now_ns, racy_window_s)
+            else:
+                listed = mlflow_store.list_runs(uri, prefix)
         except Exception as exc:  # MLflow, requests, SQLAlchemy and OS errors alike
             found.kept.extend(r for r in known.values() if r.root == root and r.run_dir == uri)
             found.unreachable.append((uri, mlflow_store.describe(exc)))

@@ -94,7 +94,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("nightly", 4, _claims_nightly),  # 4: the current runner's flat entries, requirements_not_met
     Layout("eventlog", 2, lambda _name, names: any(map(is_event_log_name, names))),  # 2: processing_summary
     Layout("serving", 1, lambda _name, names: serving_client(names) is not None),  # after all others
-    Layout("mlflow", 2, lambda _name, _names: False),  # 2: stores found under roots, committed stores read
+    Layout("mlflow", 3, lambda _name, _names: False),  # 3: file stores read from their files, never MLflow
 )
 # What each layout needs, told when a root holds none of them (README "Layouts read" has the detail).
 LOOKED_FOR = {

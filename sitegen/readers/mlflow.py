@@ -1,25 +1,25 @@
 """Reader for runs in an MLflow tracking store (a server, a `sqlite:///` database, an mlruns/ dir).
 
 `run_dir` is the store's tracking URI and `run_id` is `<experiment>/<run uuid>`. The run, its
-metric histories, artifacts, parent and children come from MLflow's own client; which runs
-exist and which changed is discovery's part (`mlflow_store`). Never detected by walking a
-directory: discovery of a store root makes the locations of its runs.
+metric histories, artifacts, parent, children and logged models come from the store's files in
+a file store (`mlflow_files`), else from MLflow's own client (`mlflow_store`); which runs exist
+and which changed is discovery's part (`mlflow_file_store`, `mlflow_store`). Never detected by
+walking a directory: discovery of a store root makes the locations of its runs.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from typing import TYPE_CHECKING
 
 from sitegen.model import Artifact, LoggedModel, Problem, Run, RunRef, Scalar, Series
-from sitegen.readers import mlflow_artifacts, mlflow_files
+from sitegen.readers import mlflow_artifacts
 from sitegen.readers.base import ReadContext
+from sitegen.readers.mlflow_files import FileSource
 from sitegen.readers.mlflow_store import (
     PARENT_TAG,
+    ClientSource,
+    ModelView,
     RunView,
-    all_pages,
-    as_name,
     connect,
     describe,
     file_store_dir,
@@ -27,14 +27,9 @@ from sitegen.readers.mlflow_store import (
     run_uuid,
     store_folder,
     store_run_id,
-    view_of,
 )
 from sitegen.redact import redact_text
 from sitegen.slug import run_slug
-
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
-    from mlflow.entities import LoggedModel as MlflowLoggedModel
 
 NAME = "mlflow"
 
@@ -61,43 +56,30 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     header = dict(run_id=run_id, root=ctx.root, slug=run_slug(ctx.root, run_id), kind=NAME)
     warnings: list[str] = []
     try:
-        client = connect(run_dir)
-        view = _fetch(client, run_dir, run_uuid(run_id), warnings)
-        reading = _Reading(client, run_dir, view, run_id, ctx, warnings)
-        fields = reading.fields()
+        source = _source(run_dir)
+        view = source.run(run_uuid(run_id), warnings)
+        fields = _Reading(source, run_dir, view, run_id, ctx, warnings).fields()
     except Exception as exc:  # MLflow, requests, SQLAlchemy and OS errors alike: the store failed us
         problem = Problem(f"mlflow store: {describe(exc)}")
         return Run(**header, name=run_uuid(run_id), status="broken", problem=problem)
     return Run(**header, **fields, warnings=warnings)
 
 
-class RunUnreadable(Exception):
-    """A run that neither MLflow nor its files in a file store can give."""
+Source = FileSource | ClientSource
 
 
-def _fetch(client: MlflowClient, uri: str, uuid: str, warnings: list[str]) -> RunView:
-    """The run as MLflow's client gives it; in a file store, from its files when MLflow
-    refuses it (a committed or synced store lacks the empty folders MLflow insists on)."""
-    try:
-        return view_of(client, client.get_run(uuid))
-    except Exception as exc:
-        store = file_store_dir(uri)
-        run_dir = mlflow_files.find_run_dir(store, uuid) if store else None
-        if run_dir is None:
-            raise
-        read = mlflow_files.read_run(run_dir, warnings)
-        if isinstance(read, str):
-            where = os.path.relpath(run_dir, store)
-            raise RunUnreadable(f"{where}: {read} (MLflow: {describe(exc)})") from exc
-        return read
+def _source(uri: str) -> Source:
+    """A file store is read from its files (MLflow would write into it); others through MLflow."""
+    store = file_store_dir(uri)
+    return FileSource(store) if store is not None else ClientSource(connect(uri))
 
 
 class _Reading:
-    """One run being read: the client, the run, and the warnings met."""
+    """One run being read: where from, the run, and the warnings met."""
 
-    def __init__(self, client: MlflowClient, uri: str, view: RunView, run_id: str, ctx: ReadContext,
+    def __init__(self, source: Source, uri: str, view: RunView, run_id: str, ctx: ReadContext,
                  warnings: list[str]) -> None:
-        self.client = client
+        self.source = source
         self.uri = uri
         self.view = view
         self.run_id = run_id
@@ -139,10 +121,10 @@ class _Reading:
         if not parent_uuid:
             return None
         try:
-            parent = _fetch(self.client, self.uri, parent_uuid, [])
+            parent = self.source.run(parent_uuid, [])
             experiment = self.experiment
             if parent.experiment_id != self.view.experiment_id:
-                experiment = self.client.get_experiment(parent.experiment_id).name
+                experiment = self.source.experiment_name(parent.experiment_id)
         except Exception as exc:  # a deleted parent, or the store failing on this one request
             self.warnings.append(f"parent run {parent_uuid}: not found ({describe(exc)})")
             return None
@@ -150,14 +132,7 @@ class _Reading:
 
     def _children(self) -> tuple[RunRef, ...]:
         """The child runs in this run's experiment, by name."""
-        store = file_store_dir(self.uri)
-        if store is not None:  # MLflow's search would read every run of the experiment whole
-            found = mlflow_files.children(os.path.join(store, self.view.experiment_id), self.view.uuid)
-        else:
-            query = f"tags.{PARENT_TAG} = '{self.view.uuid}'"
-            experiments = [self.view.experiment_id]
-            found = [(run.info.run_id, as_name(run.info.run_name)) for run in all_pages(
-                lambda token: self.client.search_runs(experiments, query, page_token=token))]
+        found = self.source.children(self.view)
         refs = sorted((RunRef(self.prefix + store_run_id(self.experiment, uuid), name or uuid)
                        for uuid, name in found), key=lambda ref: (ref.name, ref.run_id))
         if len(refs) > MAX_CHILDREN:
@@ -227,52 +202,32 @@ class _Reading:
             self.warnings.append(source.warning)
         if source.note:
             return [Artifact("artifacts/", 0, note=redact_text(source.note))]
-        uuid = self.view.uuid
-
-        def from_client(path: str | None) -> list[mlflow_artifacts.Item]:
-            return [(i.path, i.is_dir, i.file_size or 0) for i in self.client.list_artifacts(uuid, path)]
-
-        return mlflow_artifacts.listing(source.lister or from_client, self.warnings)
+        return mlflow_artifacts.listing(source.lister or self.source.artifacts(self.view), self.warnings)
 
 
     # --- logged models (MLflow 3) -----------------------------------------------------------
 
     def _models(self) -> list[LoggedModel]:
-        """The models this run logged; an MLflow before 3 has none to give."""
-        search = getattr(self.client, "search_logged_models", None)
-        if search is None:
-            return []
-        experiments, query = [self.view.experiment_id], f"source_run_id = '{self.view.uuid}'"
+        """The models this run logged (MLflow 3)."""
         try:
-            found = all_pages(lambda token: search(experiments, query, page_token=token))
+            found = self.source.models(self.view)
         except Exception as exc:  # the store failing on this request, or a server without models
             self.warnings.append(f"logged models: could not be listed ({describe(exc)})")
             return []
         return sorted((self._model(model) for model in found), key=lambda m: (m.name, m.model_id))
 
-    def _model(self, model: MlflowLoggedModel) -> LoggedModel:
+    def _model(self, model: ModelView) -> LoggedModel:
         metrics = {}
-        for metric in model.metrics or ():
-            key = f"{metric.key} ({metric.dataset_name})" if metric.dataset_name else metric.key
-            if math.isfinite(metric.value):
-                metrics[key] = metric.value
-        status = getattr(model.status, "value", model.status)
+        for name, dataset, value in model.metrics:
+            if math.isfinite(value):
+                metrics[f"{name} ({dataset})" if dataset else name] = value
         return LoggedModel(
-            name=as_name(model.name) or model.model_id, model_id=model.model_id,
-            status=as_name(status), created_at=_seconds(model.creation_timestamp),
-            params=dict(sorted(self.ctx.redactor.mapping(model.params or {}).items())),
+            name=model.name or model.model_id, model_id=model.model_id, status=model.status,
+            created_at=_seconds(model.created_at),
+            params=dict(sorted(self.ctx.redactor.mapping(model.params).items())),
             metrics=dict(sorted(metrics.items())),
-            files=mlflow_artifacts.listing(self._model_files(model.model_id), self.warnings),
+            files=mlflow_artifacts.listing(model.files, self.warnings),
         )
-
-    def _model_files(self, model_id: str) -> mlflow_artifacts.Lister:
-        """A model's files: the store's copy in a file store, else as MLflow lists them."""
-        store = file_store_dir(self.uri)
-        if store is None:
-            return lambda path: [(i.path, i.is_dir, i.file_size or 0)
-                                 for i in self.client.list_logged_model_artifacts(model_id, path)]
-        copy = os.path.join(store, self.view.experiment_id, "models", model_id, "artifacts")
-        return mlflow_artifacts.local_lister(copy) if os.path.isdir(copy) else mlflow_artifacts.nothing
 
 
 def _seconds(millis: int | None) -> float | None:

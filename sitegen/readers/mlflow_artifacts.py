@@ -4,27 +4,24 @@ A run records where its artifacts went (`artifact_uri`). In a store that was com
 or synced that is often a folder on another machine (`file:///home/someone/mlruns/0/<run>/artifacts`),
 while the store holds the same folder at `<experiment id>/<run>/artifacts/`: that copy is listed.
 A file store's run names its folder in a file anyone can edit (`meta.yaml`): that folder is listed
-only inside the configured roots or the store (names and sizes only; nothing is published). What a
-database or a server chose, and other schemes (`s3://`, `mlflow-artifacts:`), MLflow lists.
+only inside the configured roots or the store (names and sizes only; nothing is published); other
+schemes (`s3://`, `mlflow-artifacts:`) are not listed for a file store, whose runs are read without
+MLflow. What a database or a server chose, MLflow lists.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from sitegen.model import Artifact
 from sitegen.paths import resolve_within
-from sitegen.readers.mlflow_store import RunView, describe
+from sitegen.readers.mlflow_store import Item, Lister, RunView, describe
 from sitegen.tracking_uri import scheme
 
 MAX_ARTIFACTS = 200
 MAX_ARTIFACT_DEPTH = 4
-
-Item = tuple[str, bool, int]  # (path relative to the artifact root, is a folder, size)
-Lister = Callable[[str | None], Iterable[Item]]
 
 
 class Source(NamedTuple):
@@ -46,20 +43,21 @@ def locate(view: RunView, store_dir: str | None, allowed: tuple[str, ...]) -> So
     store's folder, or the folder of a sqlite database; None for a server)."""
     uri = view.artifact_uri
     recorded = artifact_folder(uri)
-    if recorded is None:
-        if view.run_dir is not None:  # MLflow refuses the run, so it cannot list its artifacts either
-            return Source(nothing, note=f"not listed: stored at {uri}, and MLflow does not accept this run")
-        return Source(None)
-    copy = os.path.join(view.run_dir, "artifacts") if view.run_dir else _store_copy(view, store_dir)
-    if copy is not None and (os.path.isdir(copy) or _store_layout(recorded, view)):
-        if not os.path.isdir(copy):
-            return Source(nothing)  # the store's own folder, empty, dropped by git or a sync
-        if _same(copy, recorded):
+    if view.run_dir is None:  # a database or a server chose the folder, not a file anyone can edit
+        if recorded is None or os.path.isdir(recorded):
+            return Source(None)
+        return Source(nothing, note=f"not listed: recorded at {uri}, which is not on this machine")
+    copy = os.path.join(view.run_dir, "artifacts")
+    if os.path.isdir(copy):
+        if recorded is not None and _same(copy, recorded):
             return Source(local_lister(copy))
         return Source(local_lister(copy), fact=f"listed from the store's copy (recorded at {uri})")
+    if recorded is None:
+        note = f"not listed: stored at {uri}; a file store's artifacts are listed from this machine only"
+        return Source(nothing, note=note if uri else "")
+    if _store_layout(recorded, view):
+        return Source(nothing)  # the store's own folder, empty, dropped by git or a sync
     if os.path.isdir(recorded):
-        if copy is None:
-            return Source(None)  # a database or a server chose the folder, not a file anyone can edit
         if resolve_within(recorded, "/", (*allowed, *filter(None, [store_dir]))) is None:
             return Source(nothing, warning=f"artifacts: {uri} is outside the configured roots; not listed")
         return Source(local_lister(recorded))
@@ -73,13 +71,6 @@ def artifact_folder(uri: str) -> str | None:
     if scheme(uri) is None:
         return uri if os.path.isabs(uri) else None
     return unquote(urlsplit(uri).path) if scheme(uri) == "file" else None
-
-
-def _store_copy(view: RunView, store_dir: str | None) -> str | None:
-    run_dir = os.path.join(store_dir, view.experiment_id, view.uuid) if store_dir else None
-    if run_dir is None or not os.path.isfile(os.path.join(run_dir, "meta.yaml")):
-        return None  # not a file store
-    return os.path.join(run_dir, "artifacts")
 
 
 def _same(a: str, b: str) -> bool:

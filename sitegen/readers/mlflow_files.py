@@ -1,15 +1,17 @@
-"""An MLflow file-store run read from its own files, for the runs MLflow's client refuses.
+"""What the reader asks of an MLflow file store (`mlruns/`), answered from its files: MLflow's
+client is never used on one. Opening a store, MLflow writes into it (`.trash/`), and it refuses a
+run that lacks one of its `params/`, `metrics/`, `artifacts/` folders, which git, zip and
+`aws s3 sync` drop when empty. The files say all there is:
 
-MLflow (from 2.x on) takes a run dir for a run only when its `params/`, `metrics/` and
-`artifacts/` folders all exist, and git, zip and `aws s3 sync` drop empty folders: in a committed
-`mlruns/` most runs miss one, and `get_run`, `get_metric_history` and `list_artifacts` answer "Run
-… not found" although `search_runs` lists the run. Its files say all there is:
-
+    <store>/<experiment id>/meta.yaml              name, experiment_id, lifecycle_stage
     <store>/<experiment id>/<run uuid>/meta.yaml   run_id (1.x also run_uuid), run_name (2.x on),
         experiment_id (a string, an int before 1.x), status (1 RUNNING … 5 KILLED), start_time and
         end_time (ms), artifact_uri, lifecycle_stage
     …/params/<key>, …/tags/<key>   the value is the file's text; a key with `/` is a sub-folder
     …/metrics/<key>                one line per value: `<ms> <value> [<step> [<dataset> <digest>]]`
+    <store>/<experiment id>/models/<model id>/   a logged model (MLflow 3): meta.yaml (name,
+        source_run_id, status 0 UNSPECIFIED … 3 FAILED, creation_timestamp), params/, tags/,
+        metrics/ (`<ms> <value> <step> <run uuid> [<dataset> <digest>]`), artifacts/
 """
 
 from __future__ import annotations
@@ -18,12 +20,80 @@ import os
 import re
 
 from sitegen.readers._tolerant import is_storable_name, list_dir, read_bytes, read_yaml
-from sitegen.readers.mlflow_store import PARENT_TAG, RunView, as_name
+from sitegen.readers.mlflow_artifacts import local_lister, nothing
+from sitegen.readers.mlflow_store import PARENT_TAG, Lister, ModelView, RunView, as_name
 
 STATUSES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+MODEL_STATUSES = {0: "UNSPECIFIED", 1: "PENDING", 2: "READY", 3: "FAILED"}
+MODELS = "models"
+TRASH = ".trash"
 MAX_VALUE_BYTES = 1024 * 1024
 MAX_METRIC_BYTES = 256 * 1024 * 1024
 _RUN_UUID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+class RunUnreadable(Exception):
+    """A run whose files cannot give it; the message says why, in words a user can act on."""
+
+
+class FileSource:
+    """What the reader asks of a store, answered from the files of the store in `store`."""
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+
+    def run(self, uuid: str, warnings: list[str]) -> RunView:
+        run_dir = find_run_dir(self.store, uuid)
+        if run_dir is None:
+            raise RunUnreadable(f"run {uuid}: no <experiment>/{uuid}/meta.yaml in the store")
+        read = read_run(run_dir, warnings)
+        if isinstance(read, str):
+            raise RunUnreadable(f"{os.path.relpath(run_dir, self.store)}: {read}")
+        return read
+
+    def experiment_name(self, experiment_id: str) -> str:
+        meta, problem = read_yaml(os.path.join(self.store, experiment_id, "meta.yaml"))
+        if not isinstance(meta, dict):
+            raise RunUnreadable(f"experiment {experiment_id}: {problem or 'meta.yaml: not a mapping'}")
+        return as_name(meta.get("name")) or experiment_id
+
+    def children(self, view: RunView) -> list[tuple[str, str]]:
+        return children(os.path.join(self.store, view.experiment_id), view.uuid)
+
+    def artifacts(self, view: RunView) -> Lister:
+        return nothing  # never asked: `mlflow_artifacts.locate` lists a file store's run itself
+
+    def models(self, view: RunView) -> list[ModelView]:
+        top = os.path.join(self.store, view.experiment_id, MODELS)
+        found = []
+        for model_id in list_dir(top) or ():  # the active models of the experiment, as MLflow lists them
+            meta, _problem = read_yaml(os.path.join(top, model_id, "meta.yaml"))
+            if (isinstance(meta, dict) and meta.get("lifecycle_stage") != "deleted"
+                    and as_name(meta.get("experiment_id")) == view.experiment_id
+                    and as_name(meta.get("source_run_id")) == view.uuid):
+                found.append(_model(os.path.join(top, model_id), meta))
+        return found
+
+
+def _model(model_dir: str, meta: dict) -> ModelView:
+    status = meta.get("status")
+    latest: dict[tuple[str, str | None], tuple[int, int, float]] = {}
+    for key, path in _files(model_dir, "metrics", []):
+        data, _problem = read_bytes(path, MAX_METRIC_BYTES)
+        for line in (data or b"").decode("utf-8", errors="replace").splitlines():
+            parts = line.split()
+            point = _metric_line(" ".join(parts[:3])) if len(parts) in (4, 6) else None
+            if point is not None:  # the latest of each dataset's values, as MLflow picks it
+                group = (key, parts[4] if len(parts) == 6 else None)
+                latest[group] = max(latest.get(group, point), point)
+    artifacts = os.path.join(model_dir, "artifacts")
+    return ModelView(
+        model_id=os.path.basename(model_dir), name=as_name(meta.get("name")),
+        status=MODEL_STATUSES.get(status, "") if isinstance(status, int) else as_name(status),
+        created_at=_millis(meta.get("creation_timestamp")), params=_values(model_dir, "params", []),
+        metrics=[(key, dataset, point[2]) for (key, dataset), point in sorted(latest.items(), key=str)],
+        files=local_lister(artifacts) if os.path.isdir(artifacts) else nothing,
+    )
 
 
 def find_run_dir(store: str, uuid: str) -> str | None:
@@ -32,7 +102,7 @@ def find_run_dir(store: str, uuid: str) -> str | None:
         return None
     for experiment in list_dir(store) or ():
         run_dir = os.path.join(store, experiment, uuid)
-        if experiment != ".trash" and os.path.isfile(os.path.join(run_dir, "meta.yaml")):
+        if experiment != TRASH and os.path.isfile(os.path.join(run_dir, "meta.yaml")):
             return run_dir
     return None
 
@@ -50,8 +120,7 @@ def read_run(run_dir: str, warnings: list[str]) -> RunView | str:
     tags = _values(run_dir, "tags", warnings)
     metrics = _metrics(run_dir, warnings)
     return RunView(
-        uuid=uuid, experiment_id=as_name(meta.get("experiment_id")),
-        name=as_name(meta.get("run_name")) or tags.get("mlflow.runName", "") or as_name(meta.get("name")),
+        uuid=uuid, experiment_id=as_name(meta.get("experiment_id")), name=run_name(meta, run_dir),
         status=_status(meta.get("status")),
         start_time=_millis(meta.get("start_time")), end_time=_millis(meta.get("end_time")),
         artifact_uri=as_name(meta.get("artifact_uri")), params=_values(run_dir, "params", warnings),
@@ -66,17 +135,22 @@ def children(experiment_dir: str, parent_uuid: str) -> list[tuple[str, str]]:
     found = []
     for uuid in list_dir(experiment_dir) or ():
         run_dir = os.path.join(experiment_dir, uuid)
-        if (_text(os.path.join(run_dir, "tags", PARENT_TAG)) or "").strip() != parent_uuid:
+        if (tag_text(run_dir, PARENT_TAG) or "").strip() != parent_uuid:
             continue
         meta, _problem = read_yaml(os.path.join(run_dir, "meta.yaml"))
         if isinstance(meta, dict) and meta.get("lifecycle_stage") != "deleted":
-            name = as_name(meta.get("run_name")) or _text(os.path.join(run_dir, "tags", "mlflow.runName"))
-            found.append((uuid, name or ""))
+            found.append((uuid, run_name(meta, run_dir)))
     return found
 
 
-def _text(path: str) -> str | None:
-    """A small file's text; None when it is missing, unreadable or a link."""
+def run_name(meta: dict, run_dir: str) -> str:
+    """A run's name: meta.yaml's `run_name` (MLflow 2 on), else its `mlflow.runName` tag."""
+    return as_name(meta.get("run_name")) or tag_text(run_dir, "mlflow.runName") or as_name(meta.get("name"))
+
+
+def tag_text(run_dir: str, key: str) -> str | None:
+    """A tag's value; None when it is missing, unreadable or a link."""
+    path = os.path.join(run_dir, "tags", key)
     data, _problem = (None, None) if os.path.islink(path) else read_bytes(path, MAX_VALUE_BYTES)
     return data.decode("utf-8", errors="replace") if data is not None else None
 

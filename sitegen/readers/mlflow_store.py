@@ -1,13 +1,15 @@
-"""An MLflow tracking store as a source of runs: a client with short timeouts, and the list of
-its runs, each with a change token, from one sweep of `search_runs`.
+"""An MLflow tracking store behind MLflow's client (a `sqlite:///` database, a server): a client
+with short timeouts, the list of its runs, each with a change token, from one sweep of
+`search_runs`, and what the reader asks of it. File stores are read from their files instead
+(`mlflow_file_store`, `mlflow_files`): opening one, MLflow writes into it.
 
 The token covers everything the `mlflow` reader shows that the sweep can see (status, times,
 params, tags, each metric's latest value with its step and time, the parent's name, the
 children): an unchanged token means an unchanged page, so the run is not read again. Artifacts
 added to a run without any other change are not seen until `--full`.
 
-MLflow itself is imported only when a store is configured: a build of directory roots never
-pays for it.
+MLflow itself is imported only when such a store is configured or found: a build of directory
+roots and file stores never pays for it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -28,6 +30,7 @@ from sitegen.tracking_uri import local_path, scheme
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import LoggedModel as MlflowLoggedModel
     from mlflow.entities import Run as MlflowRun
 
 PAGE_SIZE = 1000  # runs per search request; MLflow's default and a server's usual maximum
@@ -40,7 +43,7 @@ CLIENT_ENV = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    # recent MLflow refuses to open an mlruns/ file store unless told to; reading one is our job
+    # recent MLflow refuses to open an mlruns/ file store unless told to; the runner's sink may log to one
     "MLFLOW_ALLOW_FILE_STORE": "true",
 }
 
@@ -65,7 +68,65 @@ class RunView(NamedTuple):
     tags: dict[str, str]
     latest: list[tuple[str, float, int, int]]  # (name, value, step, time in ms) of each metric
     history: Callable[[str], list[tuple[int, int, float]]]  # a metric's (step, time in ms, value)
-    run_dir: str | None = None  # the run's folder, when it was read from its files
+    run_dir: str | None = None  # the run's folder in a file store
+
+
+Item = tuple[str, bool, int]  # (path relative to the artifact root, is a folder, size)
+Lister = Callable[[str | None], Iterable[Item]]  # a folder's items, the top's for None
+
+
+class ModelView(NamedTuple):
+    """A model an MLflow 3 run logged, from MLflow's client or from a file store's files."""
+
+    model_id: str
+    name: str
+    status: str  # READY, PENDING, FAILED, …
+    created_at: int | None  # ms
+    params: dict[str, str]
+    metrics: list[tuple[str, str | None, float]]  # (name, dataset name, value), the latest of each
+    files: Lister
+
+
+class ClientSource:
+    """What the reader asks of a store, answered by MLflow's client."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self.client = client
+
+    def run(self, uuid: str, _warnings: list[str]) -> RunView:
+        return view_of(self.client, self.client.get_run(uuid))
+
+    def experiment_name(self, experiment_id: str) -> str:
+        return self.client.get_experiment(experiment_id).name
+
+    def children(self, view: RunView) -> list[tuple[str, str]]:
+        query = f"tags.{PARENT_TAG} = '{view.uuid}'"
+        return [(run.info.run_id, as_name(run.info.run_name)) for run in all_pages(
+            lambda token: self.client.search_runs([view.experiment_id], query, page_token=token))]
+
+    def artifacts(self, view: RunView) -> Lister:
+        return lambda path: [(i.path, i.is_dir, i.file_size or 0)
+                             for i in self.client.list_artifacts(view.uuid, path)]
+
+    def models(self, view: RunView) -> list[ModelView]:
+        """The models `view` logged; an MLflow before 3 has none to give."""
+        search = getattr(self.client, "search_logged_models", None)
+        if search is None:
+            return []
+        experiments, query = [view.experiment_id], f"source_run_id = '{view.uuid}'"
+        return [self._model(model) for model in all_pages(
+            lambda token: search(experiments, query, page_token=token))]
+
+    def _model(self, model: MlflowLoggedModel) -> ModelView:
+        list_files = self.client.list_logged_model_artifacts
+        return ModelView(
+            model_id=model.model_id, name=as_name(model.name),
+            status=as_name(getattr(model.status, "value", model.status)),
+            created_at=model.creation_timestamp, params=dict(model.params or {}),
+            metrics=[(m.key, m.dataset_name, m.value) for m in model.metrics or ()],
+            files=lambda path: [(i.path, i.is_dir, i.file_size or 0)
+                                for i in list_files(model.model_id, path)],
+        )
 
 
 def view_of(client: MlflowClient, run: MlflowRun) -> RunView:

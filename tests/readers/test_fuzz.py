@@ -556,3 +556,19 @@ def mlflow_seeds(tmp_path_factory: pytest.TempPathFactory) -> Seeds:
 @given(data=st.data())
 def test_a_mutated_mlflow_file_store_gives_a_run_never_an_exception(mlflow_seeds, data: st.DataObject):
     fuzz_one(mlflow_seeds["mlflow"], data, lambda _path: True)
+
+
+@FUZZ
+@given(data=st.data())
+def test_a_mutated_mlflow_file_store_is_listed_never_an_exception(mlflow_seeds, data: st.DataObject):
+    """Discovery lists a file store from the same files, each build: a damaged one still lists."""
+    from sitegen.readers.mlflow_file_store import list_runs
+    from sitegen.tracking_uri import local_path
+
+    seed = data.draw(st.sampled_from(mlflow_seeds["mlflow"]))
+    path = data.draw(st.sampled_from(seed.targets))
+    with open(path, "rb") as handle:
+        mutation = data.draw(mutations(handle.read(), path))
+    with mutated_file(path, mutation):
+        listed = list_runs(local_path(seed.run_dir) or "")
+    assert all(len(run.token) == 24 for run in listed)

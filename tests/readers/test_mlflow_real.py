@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_build
+from conftest import age, run_build
 
 from sitegen import __version__, cache
 from sitegen.config import load_config
@@ -179,6 +179,7 @@ def test_a_committed_file_store_of_mlflow_3_is_read_whole(tmp_path, monkeypatch)
     project = tmp_path / "clone"
     project.mkdir()
     shutil.move(written, project / "mlruns")  # cloned elsewhere: every artifact_uri names the laptop
+    age(project / "mlruns")  # files written this instant are read again by the next build (racy)
     rep = build(tmp_path, project)
     assert rep.report.runs_failed == 0 and rep.report.warnings == []
     out = tmp_path / "site"
@@ -269,6 +270,7 @@ def test_stores_below_a_directory_root_are_found_and_read_once(tmp_path):
     database.log_param(in_db, "lr", "0.3")
     database.set_terminated(in_db)
     drop_empty_folders(project / "exp" / "mlruns")
+    age(project / "exp" / "mlruns")  # files written this instant are read again by the next build (racy)
 
     rep = build(tmp_path, project)
     out = tmp_path / "site"
