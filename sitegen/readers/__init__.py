@@ -92,7 +92,7 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("sidecar", 4, lambda _name, names: "sidecar.json" in names),  # 4: summary stats, requeued, files
     Layout("jobdir", 3, _claims_jobdir),  # 3: other clients' files in result folders
     Layout("nightly", 4, _claims_nightly),  # 4: the current runner's flat entries, requirements_not_met
-    Layout("eventlog", 2, lambda _name, names: any(map(is_event_log_name, names))),  # 2: processing_summary
+    Layout("eventlog", 3, lambda _name, names: any(map(is_event_log_name, names))),  # 3: its summary redacted
     Layout("serving", 1, lambda _name, names: serving_client(names) is not None),  # after all others
     Layout("mlflow", 3, lambda _name, _names: False),  # 3: file stores read from their files, never MLflow
 )

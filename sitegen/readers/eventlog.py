@@ -11,6 +11,7 @@ command's arguments), and no `job_summary.json`. The events are streamed, never 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -159,36 +160,25 @@ def _snapshot(reading: _Reading, job_id: str, redactor: Redactor) -> tuple[Proce
 def _processing_summary(reading: _Reading) -> ProcessingSummary | None:
     if LOGS_DIR not in reading.names:
         return None
-    path = os.path.join(reading.run_dir, LOGS_DIR, PROCESSING_SUMMARY)
-    if not os.path.isfile(path) or not reading.followable(path):
-        return None
-    reading.inputs.add(path)
-    value, problem = read_json(path)
-    reading.warn(problem and f"{LOGS_DIR}/{problem}")
-    if problem is None and not isinstance(value, dict):
-        found = type(value).__name__
-        reading.warn(f"{LOGS_DIR}/{PROCESSING_SUMMARY}: expected a JSON object, found {found}; ignored")
-    return processing_summary(value) if isinstance(value, dict) else None
+    value = _mapping(reading, f"{LOGS_DIR}/{PROCESSING_SUMMARY}", read_json, "a JSON object")
+    return processing_summary(value) if value is not None else None
 
 
 def _cli_arguments(reading: _Reading) -> list[str] | None:
     """The arguments the job was started with (`cli.yaml`: `{arguments: [--config, x.yaml, …]}`)."""
-    if CLI_ARGUMENTS not in reading.names:
+    value = _mapping(reading, CLI_ARGUMENTS, read_yaml, "a mapping")
+    if value is None:
         return None
-    path = reading.use(CLI_ARGUMENTS)
-    if not reading.followable(path):
-        return None
-    value, problem = read_yaml(path)
-    reading.warn(problem)
-    arguments = value.get("arguments") if isinstance(value, dict) else None
-    if problem is None and not (isinstance(arguments, list) and all(isinstance(a, str) for a in arguments)):
+    arguments = value.get("arguments")
+    if not (isinstance(arguments, list) and all(isinstance(a, str) for a in arguments)):
         reading.warn(f"{CLI_ARGUMENTS}: expected `arguments:` as a list of strings; ignored")
         return None
     return arguments
 
 
 def _redacted(snapshot: ProcessingSnapshot, redactor: Redactor) -> ProcessingSnapshot:
-    """Error messages, the resumption command and the plan's op configs may carry credentials."""
+    """Error messages, the resumption command, the plan's op configs and the executor's summary
+    may carry credentials."""
     replace = msgspec.structs.replace
     info = snapshot.job_info
     return replace(
@@ -198,20 +188,42 @@ def _redacted(snapshot: ProcessingSnapshot, redactor: Redactor) -> ProcessingSna
         partition_progress={key: _error_redacted(part) for key, part in snapshot.partition_progress.items()},
         operation_progress={key: _error_redacted(op) for key, op in snapshot.operation_progress.items()},
         dag_structure=redactor.tree(snapshot.dag_structure),
+        processing_summary=_summary_redacted(snapshot.processing_summary, redactor),
+    )
+
+
+def _summary_redacted(executor: ProcessingSummary | None, redactor: Redactor) -> ProcessingSummary | None:
+    """The executor's summary shows its configuration, errors and partitions' errors."""
+    if executor is None:
+        return None
+    return msgspec.structs.replace(
+        executor, configuration=redactor.mapping(executor.configuration),
+        errors=[redact_text(error) for error in executor.errors],
+        partition_details=[_error_redacted(part) for part in executor.partition_details],
     )
 
 
 def _json_object(reading: _Reading, name: str) -> dict | None:
-    if name not in reading.names:
+    return _mapping(reading, name, read_json, "a JSON object")
+
+
+def _mapping(reading: _Reading, rel: str, read: Callable[[str], tuple[object, str | None]],
+             expected: str) -> dict | None:
+    """The mapping in the job's file `rel` when it is there, else None; a file that cannot be
+    read, or holds something else, is a warning."""
+    folder, name = os.path.split(rel)
+    if not folder and name not in reading.names:
         return None
-    path = reading.use(name)
+    path = os.path.join(reading.run_dir, rel)
+    if folder and not os.path.isfile(path):
+        return None
     if not reading.followable(path):
         return None
-    value, problem = read_json(path)
-    reading.warn(problem)
+    reading.use(rel)
+    value, problem = read(path)
+    reading.warn(problem and os.path.join(folder, problem))
     if problem is None and not isinstance(value, dict):
-        reading.warn(f"{name}: expected a JSON object, found {type(value).__name__}; ignored")
-        return None
+        reading.warn(f"{rel}: expected {expected}, found {type(value).__name__}; ignored")
     return value if isinstance(value, dict) else None
 
 

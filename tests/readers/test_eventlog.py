@@ -174,6 +174,22 @@ def test_secrets_in_the_summary_and_plan_are_redacted(tmp_path: Path):
     assert run.snapshot.dag_structure["execution_plan"][0]["config"] == {"api_key": "***", "model": "m"}
 
 
+def test_secrets_in_the_executors_processing_summary_are_redacted(tmp_path: Path):
+    """`logs/processing_summary.json` is shown on the page and published in snapshot.json."""
+    job = write_job(tmp_path, summary=summary())
+    (job / "logs").mkdir(exist_ok=True)
+    (job / "logs" / "processing_summary.json").write_text(json.dumps({
+        "configuration": {"api_key": "abc123", "partition_size": 100},
+        "errors": [{"message": f"upload failed: --hf-token {SECRET}"}],
+        "partition_details": [{"partition_id": 0, "status": "failed",
+                               "error_message": f"https://user:{SECRET}@hub.example/x refused"}],
+    }))
+    executor = read(job).snapshot.processing_summary
+    assert executor.configuration == {"api_key": "***", "partition_size": 100}
+    assert SECRET not in json.dumps(executor.errors) and executor.errors
+    assert SECRET not in executor.partition_details[0].error_message
+
+
 def test_the_site_shows_the_snapshot_and_a_second_build_reads_nothing(tmp_path: Path):
     root = tmp_path / "jobs"
     plan = {"nodes": {f"n{i}": {"op_name": name, "execution_order": i} for i, name in enumerate(OPS)}}
