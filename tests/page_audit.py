@@ -18,6 +18,7 @@ URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "xlink:href",
 THEME_HANDLERS = frozenset({("form", "onsubmit", "return false")})
 THEME_URLS = frozenset({("link", "href", "data:,")})  # an empty icon: no request for /favicon.ico
 THEME_DATA = ("figures", "sweep-data", "runs-data")  # the ids of the JSON blocks the theme embeds
+RUN_DATA_SRC = re.compile(r"runs/[a-z0-9._-]+/data\.js")  # a run's data as a script (run_data.py)
 RUN_DATA_JS = re.compile(r"window\.sitegenRuns=window\.sitegenRuns\|\|\{\};"
                          r"window\.sitegenRuns\[(?P<slug>\"[^\"\\<>]*\")\]=(?P<data>.*);\n", re.S)
 
@@ -99,8 +100,9 @@ def assert_no_active_content(path: str, page: str) -> None:
     for attrs, body in found.scripts:
         src = attrs.get("src")
         theme_asset = bool(src) and resolve_href(path, src or "").startswith("assets/")
+        run_data = bool(src) and RUN_DATA_SRC.fullmatch(resolve_href(path, src or "")) is not None
         data = src is None and attrs.get("type") == "application/json" and attrs.get("id") in THEME_DATA
-        assert theme_asset or data, f"{path}: a <script> the theme did not write: {attrs}"
+        assert theme_asset or run_data or data, f"{path}: a <script> the theme did not write: {attrs}"
         if data:  # a `<` could end the block or open a comment that swallows the page's own end tag
             assert "<" not in body, f"{path}: markup in the {attrs.get('id')} data block"
             json.loads(body)

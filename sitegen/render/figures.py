@@ -12,24 +12,12 @@ from html import escape
 import orjson
 
 from sitegen.analysis.downsample import downsample
-from sitegen.model import Series
 
 _MARKERS_UP_TO = 50  # points; a line this short also gets markers, so each point shows
 _EXACT_INT = 2.0**53  # beyond this a float's integer form is no shorter and may mislead
 # y is shown to 7 significant digits (float32 precision), finer than any plot or hover needs;
 # full precision takes ~19 characters a value and pushes a 10-series page past its budget.
 _Y_DIGITS = 7
-
-
-def series_figure(name: str, series: Series, axis: str, max_points: int = 1000) -> dict:
-    """One metric as a line against `axis` (a key of `series.x`); the page shows the title.
-
-    Lines longer than `max_points` are downsampled (min/max per bucket, spikes kept); the
-    full data belongs in the CSV the page links to.
-    """
-    layout = _layout(axis, name)
-    layout["showlegend"] = False
-    return {"data": [_trace(name, series.x[axis], series.y, max_points)], "layout": layout}
 
 
 def overlay_figure(title: str, traces: list[tuple[str, list[float], list[float]]],

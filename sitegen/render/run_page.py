@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
-from sitegen.analysis.downsample import PLOT_POINTS, downsample
 from sitegen.analysis.repro import as_text, reproduction
 from sitegen.jsonsafe import dumps_for_script
-from sitegen.model import Artifact, LogStream, MetricStats, Run, RunRef, Series
+from sitegen.model import Artifact, LogStream, MetricStats, Run, RunRef
 from sitegen.render.ansi import ansi_to_html
 from sitegen.render.bench import histogram_figure, point_figures, point_tables
 from sitegen.render.env import Page, render
-from sitegen.render.figures import figure_div_id, series_figure
+from sitegen.render.figures import figure_div_id
 from sitegen.render.markdown import untrusted_html
 from sitegen.render.processing import STATUS_MARKS, processing_view
 from sitegen.render.run_data import run_data_js
@@ -47,51 +46,32 @@ def artifact_name(artifact: Artifact) -> str:
 def run_pages(run: Run, site: SiteInfo) -> list[Page]:
     snapshot = msgspec.json.encode(run.snapshot) + b"\n" if run.snapshot is not None else b""
     published = 0 < len(snapshot) <= MAX_SNAPSHOT_BYTES
-    plotted = msgspec.structs.replace(run, series=_plotted(run.series))  # downsampled once, for both
-    plots = [(name, series_figure(name, series, next(iter(series.x), "step"), PLOT_POINTS))
-             for name, series in sorted(plotted.series.items())]
-    pages = [_run_page(plotted, site, published, len(snapshot), plots)]
+    pages = [_run_page(run, site, published, len(snapshot))]
     pages.extend(_log_page(run, stream, site) for stream in run.logs)
-    lines = {name: {"axis": next(iter(plotted.series[name].x)), "x": figure["data"][0]["x"],
-                    "y": figure["data"][0]["y"]} for name, figure in plots}
-    pages.append(run_data_js(plotted, run_url(run), lines))  # for the compare page
+    pages.append(run_data_js(run, run_url(run)))  # the run page's plots and the compare page
     if published:  # the job's snapshot for automation, as DataJuicer prints it
         pages.append(Page(f"{run_dir(run)}/snapshot.json", snapshot))
     return pages
 
 
-def _plotted(series: dict[str, Series]) -> dict[str, Series]:
-    """Each series against its first axis, downsampled to what a plot shows (the CSV has all)."""
-    plotted = {}
-    for name, line in series.items():
-        axis = next(iter(line.x), None)
-        if axis is None:
-            plotted[name] = line
-            continue
-        x, y = downsample(line.x[axis], line.y, PLOT_POINTS)
-        plotted[name] = Series(y, {axis: x})
-    return plotted
-
-
-def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size: int,
-              plots: list[tuple[str, dict]]) -> Page:
+def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size: int) -> Page:
     path = run_url(run)
     bench_plots = point_figures(run.points)
     histogram_plots = [(h.name, histogram_figure(h)) for h in run.histograms]
     logs = [(stream, log_url(run, stream).removeprefix(run_dir(run) + "/")) for stream in run.logs]
     processing = processing_view(run.snapshot, logs) if run.snapshot is not None else None
-    groups = (plots, bench_plots, histogram_plots, processing.figures if processing else [])
+    groups = (bench_plots, histogram_plots, processing.figures if processing else [])
     ids = iter(range(sum(map(len, groups))))
-    plots, bench_plots, histogram_plots, processing_plots = (
+    bench_plots, histogram_plots, processing_plots = (
         [{"id": figure_div_id(next(ids)), "name": name, "figure": figure} for name, figure in group]
         for group in groups
     )
-    figures = {p["id"]: p["figure"] for p in (*plots, *bench_plots, *histogram_plots, *processing_plots)}
+    figures = {p["id"]: p["figure"] for p in (*bench_plots, *histogram_plots, *processing_plots)}
     files = [(a, artifact_name(a) if a.publish_as and a.source else None) for a in run.artifacts]
     data = render(
         site.theme, "run.html", site=site, root=relative_root(path), run=run,
         notes_html=untrusted_html(run.notes) if run.notes else "",
-        plots=plots, bench_plots=bench_plots, histogram_plots=histogram_plots,
+        plots=sorted(run.series), bench_plots=bench_plots, histogram_plots=histogram_plots,
         figures_json=dumps_for_script(figures) if figures else "", logs=logs,
         facts=list(run.facts.items()), params=sorted(run.params.items()),
         summary=_summary_rows(run), summary_stats=bool(run.summary_stats),

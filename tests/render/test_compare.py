@@ -12,7 +12,9 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
+from data_js import data_js_payload, decode_column
 
+from sitegen.analysis.downsample import PLOT_POINTS
 from sitegen.model import BenchPoint, Run, Series
 from sitegen.render.compare import (
     compare_page,
@@ -21,9 +23,9 @@ from sitegen.render.compare import (
     sweep_path,
     varying_params,
 )
-from sitegen.render.env import Page, theme_dir
+from sitegen.render.env import theme_dir
 from sitegen.render.index import index_page, index_row
-from sitegen.render.run_data import MAX_POINTS, points_per_line, run_data_js
+from sitegen.render.run_data import run_data_js
 from sitegen.render.run_page import run_pages, run_url
 from sitegen.render.site import SiteInfo
 
@@ -56,13 +58,6 @@ def _sweep() -> list[Run]:
 def _embedded(html: str, element_id: str) -> dict:
     found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', html, re.S)
     return json.loads(found[1])
-
-
-def _data_js(page: Page) -> dict:
-    prefix = rb'window\.sitegenRuns=window\.sitegenRuns\|\|\{\};'
-    found = re.fullmatch(prefix + rb'window\.sitegenRuns\["([a-z0-9._-]+)"\]=(.*);\n', page.data, re.S)
-    assert found, page.data[:200]
-    return json.loads(found[2])
 
 
 # --- sweeps ------------------------------------------------------------------------------------
@@ -106,12 +101,6 @@ def test_params_vary_by_value_type_and_absence():
     runs = [_run(0, params={"a": 1, "b": True, "c": 2}), _run(1, params={"a": 1.0, "b": 1, "c": 2}),
             _run(2, params={"a": 1, "b": True})]
     assert varying_params(runs) == ["b", "c"]
-
-
-def test_points_per_line_shrinks_with_the_number_of_lines_within_bounds():
-    assert points_per_line(1, 200_000) == MAX_POINTS
-    assert points_per_line(1000, 200_000) == 200
-    assert points_per_line(10**6, 200_000) == 50
 
 
 # --- serving benchmarks ------------------------------------------------------------------------
@@ -174,12 +163,13 @@ def test_data_js_is_script_safe_json_holding_the_run():
     page = run_data_js(_hostile_run({"lr": 0.1, SCRIPT: SCRIPT}), run_url(_run(1)))
     assert page.path == "runs/s1/data.js"
     assert b"<" not in page.data and b"\xe2\x80\xa8" not in page.data
-    data = _data_js(page)
+    data = data_js_payload(page.data)
     assert data["name"] == SCRIPT and data["params"][SCRIPT] == SCRIPT
     assert data["url"] == "runs/s1/index.html" and data["status"] == "completed" and data["kind"] == "sidecar"
     assert data["directions"] == {"output_throughput": 1, "val/loss": -1}
     loss = data["series"]["loss"]
-    assert loss["axis"] == "step" and len(loss["x"]) == len(loss["y"]) <= MAX_POINTS
+    assert loss["axis"] == "step"
+    assert len(decode_column(loss["x"])) == len(decode_column(loss["y"])) == PLOT_POINTS
     assert data["points"] == [{"curve": SCRIPT, "x_name": "concurrency", "x": 8.0,
                                "metrics": {"output_throughput": 1.5}}]
 

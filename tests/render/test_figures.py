@@ -3,16 +3,10 @@ import math
 import random
 
 import plotly.graph_objects as go
-import pytest
 
 from sitegen.jsonsafe import dumps
 from sitegen.model import Series
 from sitegen.render import figures
-
-
-def series_figure(*args, **kwargs) -> dict:
-    """The figure as the browser receives it (number arrays are pre-encoded JSON fragments)."""
-    return json.loads(dumps(figures.series_figure(*args, **kwargs)))
 
 
 def overlay_figure(*args, **kwargs) -> dict:
@@ -38,29 +32,6 @@ def _series(n: int, seed: int = 0) -> Series:
     return Series(y=_walk(n, seed), x=x)
 
 
-def test_series_figure_is_valid_plotly():
-    fig = series_figure("loss", _series(5000), "step")
-    go.Figure(fig)
-    (trace,) = fig["data"]
-    assert trace["type"] == "scatter"
-    assert trace["mode"] == "lines"
-    assert len(trace["x"]) == len(trace["y"]) <= 1000
-    assert fig["layout"]["xaxis"]["title"]["text"] == "step"
-    assert fig["layout"]["yaxis"]["title"]["text"] == "loss"
-    assert fig["layout"]["autosize"] is True
-    assert "title" not in fig["layout"]
-
-
-def test_series_figure_uses_the_chosen_axis():
-    fig = series_figure("loss", _series(4), "time")
-    assert fig["data"][0]["x"] == [0, 0.5, 1, 1.5]
-    assert fig["layout"]["xaxis"]["title"]["text"] == "time"
-
-
-def test_few_points_get_markers():
-    assert series_figure("acc", _series(10), "step")["data"][0]["mode"] == "lines+markers"
-
-
 def test_overlay_figure_is_valid_plotly():
     traces = [(f"run {k}", [float(i) for i in range(3000)], _walk(3000, k)) for k in range(3)]
     fig = overlay_figure("loss by run", traces, "step", "loss", max_points=200)
@@ -71,44 +42,33 @@ def test_overlay_figure_is_valid_plotly():
 
 
 def test_labels_from_data_are_escaped():
-    series = Series(y=[1.0, 2.0], x={SCRIPT: [0.0, 1.0]})
-    fig = series_figure(SCRIPT, series, SCRIPT)
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
-    assert fig["data"][0]["name"] == escaped
-    assert fig["layout"]["xaxis"]["title"]["text"] == escaped
-    assert fig["layout"]["yaxis"]["title"]["text"] == escaped
     overlay = overlay_figure(SCRIPT, [('<b>"x"</b> & <br>', [0.0], [1.0])], SCRIPT, "<a href='x'>y</a>")
     assert overlay["data"][0]["name"] == '&lt;b&gt;"x"&lt;/b&gt; &amp; &lt;br&gt;'
     assert overlay["layout"]["title"]["text"] == escaped
     assert overlay["layout"]["yaxis"]["title"]["text"] == "&lt;a href='x'&gt;y&lt;/a&gt;"
-    assert b"<" not in dumps([fig, overlay])
+    assert b"<" not in dumps(overlay)
 
 
 def test_non_finite_values_become_null():
-    series = Series(y=[1.0, math.nan, math.inf, -math.inf, 2.5], x={"step": [0.0, 1.0, 2.0, 3.0, math.nan]})
-    (trace,) = series_figure("m", series, "step")["data"]
+    y, x = [1.0, math.nan, math.inf, -math.inf, 2.5], [0.0, 1.0, 2.0, 3.0, math.nan]
+    (trace,) = overlay_figure("m", [("m", x, y)], "step", "m")["data"]
     assert trace["y"] == [1, None, None, None, 2.5]
     assert trace["x"] == [0, 1, 2, 3, None]
     assert b"NaN" not in dumps(trace) and b"Infinity" not in dumps(trace)
 
 
 def test_whole_x_values_are_ints_and_y_has_seven_significant_digits():
-    series = Series(y=[0.123456789, 123456.789, 1e20, 3.0], x={"step": [0.0, 1.0, 2.5, 1e300]})
-    trace = series_figure("m", series, "step")["data"][0]
+    y, x = [0.123456789, 123456.789, 1e20, 3.0], [0.0, 1.0, 2.5, 1e300]
+    trace = overlay_figure("m", [("m", x, y)], "step", "m")["data"][0]
     assert dumps(trace["x"]) == b"[0,1,2.5,1e+300]"
     assert dumps(trace["y"]) == b"[0.1234568,123456.8,1e+20,3]"
-
-
-def test_ten_series_of_100k_points_fit_the_page_budget():
-    figures = [series_figure(f"metric_{k}", _series(100_000, k), "step") for k in range(10)]
-    assert len(dumps(figures)) < 300_000
 
 
 def test_same_input_gives_same_bytes():
     def build() -> bytes:
         series = {name: _series(20_000, seed) for seed, name in enumerate(["loss", "lr", "acc"])}
-        figures = [series_figure(name, s, "step") for name, s in series.items()]
-        figures.append(overlay_figure("all", [(n, s.x["step"], s.y) for n, s in series.items()], "step", "v"))
+        figures = [overlay_figure("all", [(n, s.x["step"], s.y) for n, s in series.items()], "step", "v")]
         return dumps(figures)
 
     assert build() == build()
@@ -116,8 +76,3 @@ def test_same_input_gives_same_bytes():
 
 def test_figure_div_ids_are_fixed():
     assert [figure_div_id(i) for i in range(3)] == ["plot-0", "plot-1", "plot-2"]
-
-
-def test_unknown_axis_is_an_error():
-    with pytest.raises(KeyError):
-        series_figure("m", _series(3), "epoch")

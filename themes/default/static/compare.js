@@ -284,7 +284,7 @@
       var having = runs.filter(function (run) { return own(run.data.series, name); });
       var traces = having.map(function (run) {
         var series = run.data.series[name];
-        return line(run.label, series.x, series.y);
+        return line(run.label, window.sitegenColumn(series.x), window.sitegenColumn(series.y));  // site.js
       });
       draw(figure(section, name), traces, having[0].data.series[name].axis, name);
     });

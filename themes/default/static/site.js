@@ -2,25 +2,94 @@
 (function () {
   "use strict";
 
-  function drawPlots() {
+  function own(object, key) { return Object.prototype.hasOwnProperty.call(object, key); }
+
+  // A column of numbers as a run's data.js writes it (sitegen/render/plot_columns.py): a plain
+  // array; {start, step, n}; or {e, d}: integers k, each value k / 10^e, written as zigzag base-32
+  // differences, one character a digit, low digits first; "~" a gap; "*" and a count: the
+  // difference (or gap) before it, that many times more.
+  var DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", GAP = "~", REPEAT = "*";
+
+  function column(encoded) {
+    if (Array.isArray(encoded)) return encoded;
+    var values = [], i = 0;
+    if (own(encoded, "start")) {
+      for (; i < encoded.n; i++) values.push(encoded.start + i * encoded.step);
+      return values;
+    }
+    var power = Math.pow(10, Math.abs(encoded.e)), text = encoded.d, integer = 0, last = null;
+    function number() {
+      var value = 0, place = 1, digit;
+      do {
+        digit = DIGITS.indexOf(text[i++]);
+        value += (digit % 32) * place;
+        place *= 32;
+      } while (digit >= 32);
+      return value;
+    }
+    function emit(delta) {
+      if (delta === null) return values.push(null);
+      integer += delta;
+      values.push(encoded.e >= 0 ? integer / power : integer * power);  // exact, as the decimal reads
+    }
+    while (i < text.length) {
+      if (text[i] === GAP) {
+        i++;
+        emit(last = null);
+      } else if (text[i] === REPEAT) {
+        i++;
+        for (var more = number(); more > 0; more--) emit(last);
+      } else {
+        var folded = number();
+        emit(last = folded % 2 === 0 ? folded / 2 : -(folded + 1) / 2);
+      }
+    }
+    return values;
+  }
+  window.sitegenColumn = column;
+
+  function plotlyText(text) {  // plotly renders tags in labels
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function newPlot(el, data, figureLayout) {
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    var style = getComputedStyle(document.documentElement);
+    var layout = Object.assign({}, figureLayout || {}, {
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: style.getPropertyValue("--fg").trim() || (dark ? "#e6edf3" : "#1f2328") },
+    });
+    var grid = style.getPropertyValue("--line").trim();
+    layout.xaxis = Object.assign({ gridcolor: grid }, layout.xaxis || {});
+    layout.yaxis = Object.assign({ gridcolor: grid }, layout.yaxis || {});
+    if (layout.height) el.style.height = layout.height + "px";  // e.g. a timeline sized to its lanes
+    window.Plotly.newPlot(el, data, layout, { responsive: true, displaylogo: false });
+  }
+
+  function drawPlots() {  // the figures embedded in the page
     var data = document.getElementById("figures");
     if (!data || !window.Plotly) return;
     var figures = JSON.parse(data.textContent);
-    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
-    var style = getComputedStyle(document.documentElement);
     Object.keys(figures).forEach(function (id) {
       var el = document.getElementById(id);
-      if (!el) return;
-      var fig = figures[id];
-      var layout = Object.assign({}, fig.layout || {}, {
-        paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-        font: { color: style.getPropertyValue("--fg").trim() || (dark ? "#e6edf3" : "#1f2328") },
+      if (el) newPlot(el, figures[id].data || [], figures[id].layout);
+    });
+  }
+
+  function drawSeries() {  // a run page's metrics, from the run's data.js (written once for all pages)
+    var box = document.querySelector(".plots[data-run]"), runs = window.sitegenRuns || {};
+    if (!box || !window.Plotly || !own(runs, box.dataset.run)) return;
+    var series = runs[box.dataset.run].series;
+    Array.prototype.forEach.call(box.querySelectorAll(".plot[data-series]"), function (el) {
+      var name = el.dataset.series;
+      if (!own(series, name)) return;
+      var y = column(series[name].y);
+      var trace = { type: "scatter", mode: y.length <= 50 ? "lines+markers" : "lines", name: plotlyText(name),
+                    x: column(series[name].x), y: y };
+      newPlot(el, [trace], {
+        autosize: true, showlegend: false, margin: { l: 50, r: 10, t: 10, b: 40 },
+        xaxis: { title: { text: plotlyText(series[name].axis) } }, yaxis: { title: { text: plotlyText(name) } },
       });
-      var grid = style.getPropertyValue("--line").trim();
-      layout.xaxis = Object.assign({ gridcolor: grid }, layout.xaxis || {});
-      layout.yaxis = Object.assign({ gridcolor: grid }, layout.yaxis || {});
-      if (layout.height) el.style.height = layout.height + "px";  // e.g. a timeline sized to its lanes
-      window.Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false });
     });
   }
 
@@ -184,5 +253,5 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { drawPlots(); setupTable(); setupCopy(); });
+  document.addEventListener("DOMContentLoaded", function () { drawPlots(); drawSeries(); setupTable(); setupCopy(); });
 })();
