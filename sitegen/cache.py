@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
+from sitegen import packed_run
 from sitegen.errors import OutputLocked, OutputUnwritable
 from sitegen.model import Run
 from sitegen.paths import CACHE_DIR, is_slug
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs t
     from sitegen.analysis.trends import Trend
     from sitegen.render.report_blocks import Block
 
-MANIFEST_FORMAT = 8
+MANIFEST_FORMAT = 9
 MISSING = (0, 0, -1, 0)
 
 Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
@@ -186,7 +187,7 @@ def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:
 
 # --- cached runs ------------------------------------------------------------------
 
-_RUN_DECODER = msgspec.msgpack.Decoder(Run)
+
 class Listing(msgspec.Struct, array_like=True):
     """A run as the pages about all runs need it: its header, and its entries in the index's
     data and in runs.json, serialized when the run was rendered (so that one changed run does
@@ -219,18 +220,19 @@ def _run_path(out: str, slug: str) -> str:
 
 
 def save_run(out: str, run: Run) -> bytes:
-    """Cache the run; returns its encoding, so that its fingerprint can include it."""
-    data = msgspec.msgpack.encode(run)
+    """Cache the run (`packed_run`); returns its encoding, so that its fingerprint can include it."""
+    data = packed_run.pack(run)
     write_atomic(_run_path(out, run.slug), data, within=out)
     return data
 
 
 def load_run(out: str, slug: str) -> Run | None:
-    """The cached run of `slug`; None when it is missing, unreadable or not that run's."""
+    """The cached run of `slug`; None when it is missing, unreadable, of another format or not
+    that run's."""
     try:
         with open(_run_path(out, slug), "rb") as handle:
-            run = _RUN_DECODER.decode(handle.read())
-    except (OSError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+            run = packed_run.unpack(handle.read())
+    except (OSError, ValueError):
         return None
     return run if run.slug == slug else None
 

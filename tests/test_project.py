@@ -19,7 +19,7 @@ REPO = PACKAGE.parent
 LEVELS = {
     "errors": 0, "model": 0, "slug": 0, "paths": 0, "jsonsafe": 0, "redact": 0, "metric_names": 0,
     "tracking_uri": 0, "snapshot": 0, "numbers": 0, "shards": 0,
-    "config": 1, "readers": 1, "analysis": 1, "render": 1, "compute": 1,
+    "config": 1, "packed_run": 1, "readers": 1, "analysis": 1, "render": 1, "compute": 1,
     "write": 2, "cache": 2, "journal": 2, "discover": 2, "reporting": 2, "runner": 2, "out_dir": 2,
     "run_jobs": 3, "site_pages": 3, "report_pages": 3, "pipeline": 3, "ray_reads": 3, "watch": 3,
     "cli": 4, "__main__": 4, "serve": 4,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import zlib
 from pathlib import Path
 
 import msgspec
 import pytest
 from conftest import make_config, run_build, site_files, write_sidecar_run
 
-from sitegen import __version__, cache, journal
+from sitegen import __version__, cache, journal, packed_run
 from sitegen.errors import OutputRefused, OutputUnwritable
 from sitegen.slug import run_slug
 
@@ -116,9 +117,44 @@ def test_a_cached_run_of_another_slug_is_not_rendered_in_its_place(built, tmp_pa
     slug = run_slug(str(root), GONE)
     run = cache.load_run(str(out), slug)
     escaped = msgspec.structs.replace(run, slug="../../escaped")
-    (out / "_build" / "runs" / f"{slug}.msgpack").write_bytes(msgspec.msgpack.encode(escaped))
+    (out / "_build" / "runs" / f"{slug}.msgpack").write_bytes(packed_run.pack(escaped))
     run_build(make_config(root, out, "title: Another title\n"))
     assert not (tmp_path / "escaped").exists() and not (out / "escaped").exists()
+    assert b"Another title" in (out / "runs" / slug / "index.html").read_bytes()
+
+
+def _repacked(run, **changes) -> bytes:
+    """The run's packed bytes with parts of the pack replaced (`packed_run`'s own layout)."""
+    packed = msgspec.msgpack.decode(packed_run.pack(run))
+    for index, value in changes.items():
+        packed[int(index.removeprefix("part"))] = value
+    return msgspec.msgpack.encode(packed)
+
+
+CACHED_RUN_DAMAGE = {
+    "garbage": lambda run: b"\x93\xff not a run",
+    "empty": lambda run: b"",
+    "truncated": lambda run: packed_run.pack(run)[:-7],
+    "the previous format (msgpack of the whole run)": lambda run: msgspec.msgpack.encode(run),
+    "a newer format": lambda run: _repacked(run, part0=packed_run.FORMAT + 1),
+    "values that inflate beyond their size": lambda run: _repacked(run, part4=zlib.compress(bytes(1 << 24))),
+    "impossible lengths": lambda run: _repacked(run, part2=[1 << 40]),
+    "a header of another size": lambda run: _repacked(run, part3=5),
+    "a series naming a missing column": lambda run: _repacked(run, part1=[["loss", 99, {}, None]]),
+}
+
+
+@pytest.mark.parametrize("damage", CACHED_RUN_DAMAGE)
+def test_a_damaged_or_foreign_cached_run_is_read_again(built, damage):
+    root, out = built
+    slug = run_slug(str(root), GONE)
+    run = cache.load_run(str(out), slug)
+    assert run is not None and run.series
+    (out / "_build" / "runs" / f"{slug}.msgpack").write_bytes(CACHED_RUN_DAMAGE[damage](run))
+    assert cache.load_run(str(out), slug) is None
+    report = run_build(make_config(root, out, "title: Another title\n"))  # renders from the cache
+    assert GONE in report.read
+    assert cache.load_run(str(out), slug) == run
     assert b"Another title" in (out / "runs" / slug / "index.html").read_bytes()
 
 

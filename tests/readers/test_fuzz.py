@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
 import pytest
 import yaml
 from conftest import SHARED, write_sidecar_run
@@ -41,6 +40,7 @@ from test_jobdir import v1_meta, v2_meta, vllm_result
 from test_jobdir import write_job as write_serving_job
 from test_nightly import successor_results, write_entry
 
+from sitegen import packed_run
 from sitegen.discover import find_runs
 from sitegen.model import Run
 from sitegen.readers import LAYOUTS, reader_named
@@ -464,7 +464,7 @@ def check_run(seed: Seed, run: Run) -> None:
     """What a build needs of a Run read from hostile files: cacheable, renderable, inert."""
     assert isinstance(run, Run), type(run)
     assert (run.kind, run.run_id, run.root) == (seed.reader, seed.run_id, seed.root)
-    cached = msgspec.msgpack.decode(msgspec.msgpack.encode(run), type=Run)  # cache.save_run, load_run
+    cached = packed_run.unpack(packed_run.pack(run))  # cache.save_run, load_run
     for page in run_pages(cached, SITE):
         assert_inert(page.path, page.data)
 
