@@ -23,7 +23,7 @@ def decode_column(column: dict | list) -> list[float | None]:
         return column
     if "start" in column:
         return [column["start"] + i * column["step"] for i in range(column["n"])]
-    text, exponent = column["d"].encode(), column["e"]
+    text, exponent = column["d"], column["e"]
     values: list[float | None] = []
     integer, last, i = 0, None, 0
 
@@ -46,11 +46,11 @@ def decode_column(column: dict | list) -> list[float | None]:
         values.append(integer / 10.0**exponent if exponent >= 0 else integer * 10.0**-exponent)
 
     while i < len(text):
-        if text[i] == GAP[0]:
+        if text[i] == GAP:
             i += 1
             last = None
             emit(last)
-        elif text[i] == REPEAT[0]:
+        elif text[i] == REPEAT:
             i += 1
             for _ in range(number()):
                 emit(last)

@@ -17,23 +17,23 @@ that keeps every value within 1/10,000 of the column's range (a hover shows them
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
-ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-GAP = b"~"
-REPEAT = b"*"
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+GAP = "~"
+REPEAT = "*"
 MIN_REPEAT = 3  # equal differences in a row that are written as one and a count
 RELATIVE_ERROR = 1e-4  # of the column's range: far below what a plot or its hover shows
-_DIGIT_BITS = 5
+_BASE = 32
 _MAX_EXPONENT = 22  # 10**22 is the largest power of ten a double holds exactly
 _MAX_INTEGER = 2**51  # differences of two stay below 2**52: exact in a JavaScript number
-_LETTERS = np.frombuffer(ALPHABET, dtype=np.uint8)
 
 
 def encode_column(values: list[float | int | None], exact: bool) -> dict | list:
     """`values` in the shortest of the forms above that keeps them (see the module docstring)."""
-    column = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    column = np.array(values, dtype=np.float64)  # None becomes NaN
     if not len(column):
         return []
     finite = np.isfinite(column)
@@ -87,37 +87,38 @@ def _digits(integers: np.ndarray, finite: np.ndarray) -> str:
     `MIN_REPEAT` or more equal differences (or gaps) is written once, then `REPEAT` and how
     many more times it repeats (a step axis with a few steps missing costs a few characters)."""
     differences = np.diff(integers[finite], prepend=0)
-    folded = np.zeros(len(integers), dtype=np.uint64)
-    folded[finite] = ((differences << 1) ^ (differences >> 63)).astype(np.uint64)
+    folded = np.full(len(integers), -1, dtype=np.int64)  # -1: a gap
+    folded[finite] = (differences << 1) ^ (differences >> 63)
     starts = np.ones(len(folded), dtype=bool)
-    starts[1:] = (folded[1:] != folded[:-1]) | (finite[1:] != finite[:-1])
+    starts[1:] = folded[1:] != folded[:-1]
     firsts = np.flatnonzero(starts)
     lengths = np.diff(np.append(firsts, len(folded)))
-    repeated = lengths >= MIN_REPEAT
-    repeats = np.zeros(len(folded), dtype=np.uint64)
-    repeats[firsts[repeated]] = lengths[repeated] - 1
-    value_letters, value_used = _letters(folded)
-    value_letters[~finite, 0] = GAP[0]
-    repeat_letters, repeat_used = _letters(repeats)
-    marked = (repeats > 0)[:, None]
-    letters = np.hstack([value_letters, np.full_like(marked, REPEAT[0], dtype=np.uint8), repeat_letters])
-    used = np.hstack([value_used, marked, repeat_used & marked])
-    used &= (starts | ~repeated[np.cumsum(starts) - 1])[:, None]  # a repeated run: its first only
-    return letters[used].tobytes().decode("ascii")
+    pieces = list(map(operator.mul, _tokens(folded[firsts]),
+                      np.where(lengths >= MIN_REPEAT, 1, lengths).tolist()))
+    for run in np.flatnonzero(lengths >= MIN_REPEAT).tolist():
+        pieces[run] += REPEAT + _token(int(lengths[run]) - 1)
+    return "".join(pieces)
 
 
-def _letters(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each unsigned number's base-32 digits as letters, low digits first, in a row of a matrix,
-    and which of the row's cells it uses."""
-    count = np.ones(len(numbers), dtype=np.int64)  # digits per number, at least one
-    rest = numbers >> np.uint64(_DIGIT_BITS)
-    while rest.any():
-        count += rest > 0
-        rest >>= np.uint64(_DIGIT_BITS)
-    place = np.arange(count.max(initial=1))
-    digits = ((numbers[:, None] >> (place.astype(np.uint64) * np.uint64(_DIGIT_BITS))) & np.uint64(31))
-    digits = digits.astype(np.int64) + np.where(place < count[:, None] - 1, 32, 0)  # "more follow"
-    return _LETTERS[digits], place < count[:, None]
+def _tokens(numbers: np.ndarray) -> list[str]:
+    """Each number (-1 for a gap) as its base-32 digits, low digits first."""
+    big = numbers >= len(_TABLE) - 1
+    tokens = list(map(_TABLE.__getitem__, np.where(big, 0, numbers).tolist()))  # at C speed
+    for index in np.flatnonzero(big).tolist():
+        tokens[index] = _token(int(numbers[index]))
+    return tokens
+
+
+def _token(number: int) -> str:
+    letters = []
+    while number >= _BASE:
+        letters.append(ALPHABET[_BASE + number % _BASE])  # "more digits follow"
+        number //= _BASE
+    letters.append(ALPHABET[number])
+    return "".join(letters)
+
+
+_TABLE = [*map(_token, range(_BASE**3)), GAP]  # the tokens of numbers below 32,768; [-1] is a gap
 
 
 def _plain(column: np.ndarray, finite: np.ndarray) -> list[float | int | None]:
