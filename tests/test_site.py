@@ -78,7 +78,7 @@ def test_the_failed_run_links_its_first_error_to_the_highlighted_line(site):
     assert error_links, "the run page links the first error"
     log_path, line = error_links[0].split("#")
     log_html = (page.parent / log_path).read_text()
-    assert re.search(rf'<span class="line hl" id="{line}">', log_html)
+    assert re.search(rf'<span class="hl" id="{line}">', log_html)
     assert "OutOfMemoryError" in log_html
 
 

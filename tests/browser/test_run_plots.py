@@ -1,0 +1,91 @@
+"""A run page's plots draw exactly the points of the run's data.js (its series are written once,
+there, for the run page and the compare page alike), from disk (file://) and over HTTP."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import age, make_config, run_build, write_sidecar_run
+from data_js import data_js_payload, decode_column
+
+from sitegen import cache
+
+from .cdp import Page
+from .test_pages import REPO, http_url, visit  # noqa: F401 (http_url: a fixture)
+
+
+def _generate_runs() -> object:
+    spec = importlib.util.spec_from_file_location("generate_runs", REPO / "benchmarks" / "generate_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("generate_runs", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two runs of the build benchmark (dense and sparse series, downsampled), and one with tiny
+    values and non-finite cells."""
+    home = tmp_path_factory.mktemp("run-plots")
+    _generate_runs().generate(home / "runs", 2)
+    odd000000000 = write_sidecar_run(home / "runs", "20240101/000000/odd0000000000000000", rows=0)
+    rows = [f"{i},{i // 100},{'nan' if i % 997 == 5 else 'inf' if i == 7 else math.sin(i / 300) * 1e-3}"
+            for i in range(800)]
+    (odd000000000 / "metrics.csv").write_text("step,epoch,train/loss\n" + "\n".join(rows) + "\n")
+    age(odd000000000)
+    run_build(make_config(home / "runs", home / "site"))
+    return home / "site"
+
+
+DRAWN_POINTS = """[...document.querySelectorAll(".plot[data-series]")].map(plot => ({
+  series: plot.dataset.series, x: plot.data[0].x, y: plot.data[0].y, axis: plot.layout.xaxis.title.text,
+}))"""
+
+
+def _run_pages(site: Path) -> list[Path]:
+    pages = sorted(site.glob("runs/*/index.html"))
+    assert len(pages) == 3
+    return pages
+
+
+@pytest.mark.parametrize("over", ["file", "http"])
+def test_each_plot_draws_the_points_of_its_data_js(
+        page: Page, example_site: Path, http_url: str, over: str):  # noqa: F811 (the fixture)
+    for run_page in _run_pages(example_site):
+        relative = run_page.relative_to(example_site).as_posix()
+        url = run_page.as_uri() if over == "file" else http_url + relative
+        visit(page, url)
+        assert page.problems == [] and page.dialogs == []
+        drawn = {plot["series"]: plot for plot in page.evaluate(DRAWN_POINTS)}
+        series = data_js_payload((run_page.parent / "data.js").read_bytes())["series"]
+        assert set(drawn) == set(series) and drawn, relative
+        for name, line in series.items():
+            assert drawn[name]["x"] == decode_column(line["x"]), (relative, name)
+            assert drawn[name]["y"] == decode_column(line["y"]), (relative, name)
+            assert drawn[name]["axis"] == line["axis"]
+
+
+def test_the_drawn_points_are_the_runs_own_values_within_a_ten_thousandth_of_the_range(
+        page: Page, example_site: Path):
+    for run_page in _run_pages(example_site):
+        slug = run_page.parent.name
+        run = cache.load_run(str(example_site), slug)
+        visit(page, run_page.as_uri())
+        for plot in page.evaluate(DRAWN_POINTS):
+            source = run.series[plot["series"]]
+            axis = next(iter(source.x))
+            by_x = dict(zip(source.x[axis], source.y, strict=True))
+            finite = [v for v in source.y if math.isfinite(v)]
+            tolerance = (max(finite) - min(finite)) * 1.0001e-4
+            assert len(plot["x"]) <= 1000 and set(plot["x"]) <= set(by_x), plot["series"]
+            for x, y in zip(plot["x"], plot["y"], strict=True):
+                if y is None:
+                    assert not math.isfinite(by_x[x])
+                else:
+                    assert abs(y - by_x[x]) <= tolerance, (plot["series"], x, y, by_x[x])
+    assert json.dumps(page.problems) == "[]"
