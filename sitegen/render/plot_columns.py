@@ -34,34 +34,34 @@ _MAX_INTEGER = 2**51  # differences of two stay below 2**52: exact in a JavaScri
 def encode_column(values: list[float | int | None], exact: bool) -> dict | list:
     """`values` in the shortest of the forms above that keeps them (see the module docstring)."""
     column = np.array(values, dtype=np.float64)  # None becomes NaN
-    if not len(column):
-        return []
     finite = np.isfinite(column)
-    if exact and finite.all() and (regular := _regular(column)) is not None:
-        return regular
-    exponent = _exponent(column[finite], exact)
+    whole = bool(finite.all())
+    kept = column if whole else column[finite]
+    if not len(kept):
+        return [None] * len(column)
+    exponent = _exponent(kept, exact)
     if exponent is None:
         return _plain(column, finite)
-    scaled = column * 10.0**exponent if exponent >= 0 else column / 10.0**-exponent
-    integers = np.where(finite, np.round(scaled), 0.0)
-    if np.abs(integers).max(initial=0.0) >= _MAX_INTEGER:
+    integers = np.round(column * 10.0**exponent if exponent >= 0 else column / 10.0**-exponent)
+    if not whole:
+        integers[~finite] = 0.0
+    if np.abs(integers).max() >= _MAX_INTEGER:
         return _plain(column, finite)
-    return {"e": exponent, "d": _digits(integers.astype(np.int64), finite)}
+    integers = integers.astype(np.int64)
+    if exact and whole and exponent == 0 and (regular := _regular(integers)) is not None:
+        return regular
+    return {"e": exponent, "d": _digits(integers, finite, whole)}
 
 
-def _regular(column: np.ndarray) -> dict | None:
-    if len(column) < 2 or np.abs(column).max() >= _MAX_INTEGER or not (column == np.round(column)).all():
+def _regular(integers: np.ndarray) -> dict | None:
+    steps = np.diff(integers)
+    if not len(steps) or (steps != steps[0]).any():
         return None
-    steps = np.diff(column)
-    if not (steps == steps[0]).all():
-        return None
-    return {"start": int(column[0]), "step": int(steps[0]), "n": len(column)}
+    return {"start": int(integers[0]), "step": int(steps[0]), "n": len(integers)}
 
 
 def _exponent(finite: np.ndarray, exact: bool) -> int | None:
     """The decimal exponent p of the values' quantum 10**-p; None when no usable one exists."""
-    if not len(finite):
-        return 0
     spread = float(finite.max() - finite.min())
     if exact or spread == 0.0:
         return _exact_exponent(finite)
@@ -74,21 +74,23 @@ def _exact_exponent(finite: np.ndarray) -> int | None:
     power of ten does (as JavaScript will decode them)."""
     for exponent in range(18):
         power = 10.0**exponent
-        integers = np.round(finite * power)
-        if np.abs(integers).max() >= _MAX_INTEGER:
-            return None
+        integers = np.round(finite * power) if exponent else np.round(finite)
         if (integers / power == finite).all():
             return exponent
+        if np.abs(integers).max() >= _MAX_INTEGER:
+            return None
     return None
 
 
-def _digits(integers: np.ndarray, finite: np.ndarray) -> str:
+def _digits(integers: np.ndarray, finite: np.ndarray, whole: bool) -> str:
     """The zigzag base-32 text of the differences between successive finite integers; a run of
     `MIN_REPEAT` or more equal differences (or gaps) is written once, then `REPEAT` and how
     many more times it repeats (a step axis with a few steps missing costs a few characters)."""
-    differences = np.diff(integers[finite], prepend=0)
-    folded = np.full(len(integers), -1, dtype=np.int64)  # -1: a gap
-    folded[finite] = (differences << 1) ^ (differences >> 63)
+    differences = np.diff(integers if whole else integers[finite], prepend=0)
+    folded = (differences << 1) ^ (differences >> 63)
+    if not whole:
+        folded = np.where(finite, 0, -1)  # -1: a gap
+        folded[finite] = (differences << 1) ^ (differences >> 63)
     starts = np.ones(len(folded), dtype=bool)
     starts[1:] = folded[1:] != folded[:-1]
     firsts = np.flatnonzero(starts)
