@@ -1,0 +1,104 @@
+"""The index's rows and runs.json split by shard: one changed run rewrites the index, its chunk
+and its part of runs.json and nothing else that lists runs; the shard count is kept from build
+to build, and a count that shrinks removes the chunks it no longer uses."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import age, make_config, run_build, write_sidecar_run
+from runs_json import read_runs
+
+from sitegen import cache, shards
+from sitegen.render.index import chunk_path, part_path
+
+RUNS = 12
+
+
+@pytest.fixture(autouse=True)
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards of a few runs, so that a dozen runs make several."""
+    monkeypatch.setattr(shards, "RUNS_PER_SHARD", 2)
+
+
+def _site(tmp_path: Path, runs: int = RUNS) -> tuple[Path, Path]:
+    root = tmp_path / "runs"
+    for i in range(runs):
+        write_sidecar_run(root, f"day/run-{i:02d}")
+    age(root)
+    return root, tmp_path / "site"
+
+
+def _chunk_rows(out: Path, shard: int) -> list[list]:
+    text = (out / chunk_path(shard)).read_text()
+    call = re.fullmatch(r"sitegenIndexRows\((\d+),(.*)\);\n", text, re.DOTALL)
+    assert call and int(call[1]) == shard
+    return json.loads(call[2])
+
+
+def _chunks(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in (out / "data").glob("runs-*.js"))
+
+
+def test_each_run_is_in_the_chunk_and_part_of_its_shard(tmp_path: Path):
+    root, out = _site(tmp_path)
+    run_build(make_config(root, out))
+    count = shards.shard_count(RUNS)
+    assert count == 4 and _chunks(out) == [chunk_path(s) for s in range(count)]
+    head = json.loads((out / "runs.json").read_text())
+    assert head == {"format": 2, "count": RUNS, "parts": [part_path(s) for s in range(count)]}
+    runs = read_runs(out)
+    assert sorted(run["run_id"] for run in runs) == [f"day/run-{i:02d}" for i in range(RUNS)]
+    for shard in range(count):
+        in_part = [r["run_id"] for r in json.loads((out / part_path(shard)).read_text())["runs"]]
+        in_chunk = sorted(row[3] for row in _chunk_rows(out, shard))  # ROW_COLUMNS: run_id is 4th
+        expected = [r["run_id"] for r in runs if shards.shard_of(cache.run_key(r["root"], r["run_id"]), count)
+                    == shard]
+        assert in_part == sorted(expected) and in_chunk == sorted(expected)
+    index = (out / "index.html").read_text()
+    for shard in range(count):
+        assert f"{chunk_path(shard)}?v=" in index
+
+
+def test_one_changed_run_rewrites_one_chunk_and_one_part(tmp_path: Path):
+    root, out = _site(tmp_path)
+    config = make_config(root, out)
+    run_build(config)
+    assert run_build(config).written == []  # a no-op writes nothing
+    changed = root / "day/run-05"
+    with (changed / "metrics.csv").open("a") as handle:
+        handle.write("99,9,0.5\n")
+    sidecar = json.loads((changed / "sidecar.json").read_text())
+    (changed / "sidecar.json").write_text(json.dumps({**sidecar, "status": "failed"}))
+    age(changed)
+    written = run_build(config).written
+    shard = shards.shard_of(cache.run_key(str(root), "day/run-05"), 4)
+    listing_runs = [p for p in written if p.startswith("data/") or p in ("index.html", "runs.json")]
+    assert sorted(listing_runs) == sorted(["index.html", chunk_path(shard), part_path(shard)])
+    status = {r["run_id"]: r["status"] for r in read_runs(out)}
+    assert status["day/run-05"] == "failed"
+
+
+def test_the_shard_count_is_kept_until_the_runs_are_far_fewer(tmp_path: Path):
+    root, out = _site(tmp_path)
+    config = make_config(root, out)
+    run_build(config)
+    for i in range(8, RUNS):  # 8 runs: a fresh site would have 2 shards, this one keeps its 4
+        shutil.rmtree(root / f"day/run-{i:02d}")
+    age(root)
+    run_build(config)
+    assert shards.shard_count(8) < 4
+    assert len(_chunks(out)) == 4 and len(read_runs(out)) == 8
+    for i in range(1, 8):  # 1 run: fewer shards, and the chunks and parts no longer used are gone
+        shutil.rmtree(root / f"day/run-{i:02d}")
+    age(root)
+    removed = run_build(config).removed
+    fewer = shards.shard_count(1, previous=4)
+    assert fewer < 4 and _chunks(out) == [chunk_path(s) for s in range(fewer)]
+    assert [r["run_id"] for r in read_runs(out)] == ["day/run-00"]
+    assert sorted(p for p in removed if p.startswith("data/")) == sorted(
+        [chunk_path(s) for s in range(fewer, 4)] + [part_path(s) for s in range(fewer, 4)])
