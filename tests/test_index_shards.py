@@ -14,7 +14,7 @@ from conftest import age, make_config, run_build, write_sidecar_run
 from runs_json import read_runs
 
 from sitegen import cache, shards
-from sitegen.render.index import chunk_path, part_path
+from sitegen.render.index import chunk_path, index_chunk, part_path
 
 RUNS = 12
 
@@ -33,11 +33,15 @@ def _site(tmp_path: Path, runs: int = RUNS) -> tuple[Path, Path]:
     return root, tmp_path / "site"
 
 
-def _chunk_rows(out: Path, shard: int) -> list[list]:
-    text = (out / chunk_path(shard)).read_text()
-    call = re.fullmatch(r"sitegenIndexRows\((\d+),(.*)\);\n", text, re.DOTALL)
+def _chunk_text(data: str, shard: int) -> str:
+    """The JSON a chunk hands to site.js: the one '…' string of its one call."""
+    call = re.fullmatch(r"sitegenIndexRows\((\d+),'((?:[^'\\\n\r]|\\.)*)'\);\n", data)
     assert call and int(call[1]) == shard
-    return json.loads(call[2])
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m[1], m[1]), call[2])
+
+
+def _chunk_rows(out: Path, shard: int) -> list[list]:
+    return json.loads(_chunk_text((out / chunk_path(shard)).read_text(), shard))
 
 
 def _chunks(out: Path) -> list[str]:
@@ -102,3 +106,11 @@ def test_the_shard_count_is_kept_until_the_runs_are_far_fewer(tmp_path: Path):
     assert [r["run_id"] for r in read_runs(out)] == ["day/run-00"]
     assert sorted(p for p in removed if p.startswith("data/")) == sorted(
         [chunk_path(s) for s in range(fewer, 4)] + [part_path(s) for s in range(fewer, 4)])
+
+
+def test_a_chunk_is_data_in_one_string_whatever_its_rows_hold():
+    """Rows come back from the build cache, which is input: a row that is not sitegen's JSON
+    must not end the string and run as script (site.js then fails to parse it, and says so)."""
+    rows = [b'["it\'s",1]', b"'+alert(1)+'", b"\\'", b"x\n'alert(2)'\r"]
+    page = index_chunk(7, rows)
+    assert _chunk_text(page.data.decode(), 7) == "[" + ",".join(r.decode() for r in rows) + "]"

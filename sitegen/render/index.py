@@ -23,6 +23,7 @@ from sitegen.render.site import QUALITY_PATH, TRENDS_PATH, SiteInfo, regression_
 RUNS_JSON_FORMAT = 2  # 1: every run in runs.json itself
 RECENT_POINTS = 5  # a current step whose first bad point is older than this is on the trends page only
 INLINE_ROWS = 100  # rows in the page's HTML and data; site.js loads the others from the chunks
+_IN_A_STRING = ((b"\\", b"\\\\"), (b"'", b"\\'"), (b"\n", b"\\n"), (b"\r", b"\\r"))  # a JS '…' string
 _CHUNK = re.compile(r"data/runs-(\d{4})\.js")
 
 # The runs table as data: one short list per run, newest first. Drawing 10,000 rows as HTML
@@ -74,8 +75,13 @@ def chunks_in(paths: Iterable[str]) -> int:
 
 
 def index_chunk(shard: int, rows: list[bytes]) -> Page:
-    """A shard's rows of the table (`index_row`s) as a script that hands them to site.js."""
-    return Page(chunk_path(shard), b"sitegenIndexRows(%d,[%s]);\n" % (shard, b",".join(rows)))
+    """A shard's rows of the table (`index_row`s) as a script that hands them to site.js as JSON
+    text in a string: data that site.js parses (faster than a literal), never code, even if a
+    row read back from the cache was not made by sitegen."""
+    text = b"[%s]" % b",".join(rows)
+    for unsafe, escaped in _IN_A_STRING:
+        text = text.replace(unsafe, escaped)
+    return Page(chunk_path(shard), b"sitegenIndexRows(%d,'%s');\n" % (shard, text))
 
 
 def index_row(run: Run) -> bytes:

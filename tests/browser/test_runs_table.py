@@ -157,13 +157,14 @@ def test_the_loaded_table_keeps_the_templates_order_down_to_the_last_row(page: P
     assert page.evaluate(RUN_IDS) == [run.run_id for run in sorted(_runs(), key=table_order)]
 
 
-def test_a_chunk_that_cannot_load_is_said_and_the_others_are_shown(page: Page, tmp_path: Path):
+def test_chunks_that_cannot_load_or_parse_are_said_and_the_others_are_shown(page: Page, tmp_path: Path):
     index = _write_site(tmp_path, _runs())
-    lost = tmp_path / chunk_path(1)
-    missing = lost.read_text().count("],[") + 1
+    lost, garbled = tmp_path / chunk_path(1), tmp_path / chunk_path(2)
+    missing = sum(path.read_text().count("],[") + 1 for path in (lost, garbled))
     lost.unlink()
+    garbled.write_text("sitegenIndexRows(2,'[[\"not a row\"');\n")
     open_index(page, index)
-    assert page.evaluate(COUNT) == (f"{RUNS - missing} of {RUNS - missing} match; 1 of the table's {SHARDS} "
+    assert page.evaluate(COUNT) == (f"{RUNS - missing} of {RUNS - missing} match; 2 of the table's {SHARDS} "
                                     "data files could not be loaded (their runs are missing)")
     open_index(page, index, "#q=run-")
     assert page.evaluate(ROWS) == INLINE_ROWS

@@ -27,7 +27,9 @@
   // The runs table: the page holds its first rows (as HTML and as data, #runs-data) and names the
   // chunks that hold every row (data/runs-NNNN.js, by shard). They load as scripts, all at once,
   // as soon as the first rows are up (file:// blocks fetch); each hands its rows to
-  // sitegenIndexRows. The rest are drawn a page at a time as the reader scrolls, filters or sorts.
+  // sitegenIndexRows as JSON text (parsed, never run). Each run's search text is made as its
+  // chunk arrives, so a search over all runs costs no more than a scan once the last one is in.
+  // The rest are drawn a page at a time as the reader scrolls, filters or sorts.
   var PAGE_ROWS = 100;
 
   function utf16ToCodePoint(unit) {  // sorts UTF-16 units in code point order, as Python sorts str
@@ -66,6 +68,8 @@
     function toRun(row) {
       var run = {};
       for (var i = 0; i < columns.length; i++) run[columns[i]] = row[i];
+      run.text = [run.name, run.run_id, run.badges.join(" "), run.status, run.kind, run.tags.join(" "),
+                  run.gpu, run.created_text, run.duration_text].join(" ").toLowerCase();
       return run;
     }
     var runs = payload.rows.map(toRun);
@@ -79,14 +83,8 @@
     var tag = document.getElementById("filter-tag");
     var gpu = document.getElementById("filter-gpu");  // only when some run knows its GPUs
     var count = document.getElementById("filter-count");
-    var haystack = null;  // built on the first search
     var sortBy = null;  // [column, sign] once a column header was clicked
     var order = runs, matching = runs, drawn = body.rows.length;
-
-    function searchable(run) {
-      return [run.name, run.run_id, run.badges.join(" "), run.status, run.kind, run.tags.join(" "),
-              run.gpu, run.created_text, run.duration_text].join(" ").toLowerCase();
-    }
 
     function element(tag, className, content) {
       var el = document.createElement(tag);
@@ -153,12 +151,8 @@
     function apply() {
       var needle = text.value.trim().toLowerCase();
       var wantStatus = status.value, wantTag = tag.value, wantGpu = gpu ? gpu.value : "";
-      if (needle && !haystack) {
-        haystack = new Map();
-        runs.forEach(function (run) { haystack.set(run, searchable(run)); });
-      }
       matching = order.filter(function (run) {
-        return (!needle || haystack.get(run).indexOf(needle) !== -1) &&
+        return (!needle || run.text.indexOf(needle) !== -1) &&
           (!wantStatus || run.status === wantStatus) &&
           (!wantTag || run.tags.indexOf(wantTag) !== -1) &&
           (!wantGpu || run.gpu === wantGpu);
@@ -209,9 +203,8 @@
 
     function allLoaded() {  // every run, in the page's order; the rows drawn so far stay if still first
       var all = [];
-      parts.forEach(function (rows) { for (var i = 0; i < rows.length; i++) all.push(toRun(rows[i])); });
+      parts.forEach(function (part) { for (var i = 0; i < part.length; i++) all.push(part[i]); });
       runs = all.sort(pageOrder);
-      haystack = null;
       complete = true;
       order = sorted();
       if (sortBy || filtering()) return apply();
@@ -220,11 +213,16 @@
       draw(drawn);
     }
 
-    function onRows(shard, rows) {
-      if (parts[shard]) return;
-      parts[shard] = rows;
+    function onRows(shard, json) {
+      if (parts[shard] || typeof json !== "string") return;
+      try {
+        parts[shard] = JSON.parse(json).map(toRun);
+      } catch (error) {  // not rows sitegen wrote: said in the status line like a missing file
+        partsFailed++;
+        return onPart();
+      }
       partsLoaded++;
-      rowsLoaded += rows.length;
+      rowsLoaded += parts[shard].length;
       onPart();
     }
 
