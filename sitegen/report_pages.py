@@ -11,7 +11,7 @@ import functools
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -105,19 +105,27 @@ def _runs_pages(listings: list[cache.Listing], inputs: Inputs, key, by_session, 
     planned, chunks = [], []
     for shard, mine in enumerate(members):
         rows = [item.index_row for item in mine]
-        version = hashlib.blake2b(b"\0".join(rows), digest_size=8).hexdigest()
+        version = _digest(rows)
         chunks.append((chunk_path(shard), version))  # in the chunk's URL: a browser never shows a stale copy
-        entries = [(item.run, item.runs_json_entry) for item in mine]
+        entries = _digest(item.runs_json_entry for item in mine)
+
+        def part(shard: int = shard, mine: list[cache.Listing] = mine) -> Page:
+            return runs_json_part(shard, [(item.run, item.runs_json_entry) for item in mine])
+
         planned += [Planned(chunk_path(shard), key(chunk_path(shard), version),
                             lambda s=shard, r=rows: index_chunk(s, r)),
-                    Planned(part_path(shard), key(part_path(shard), [e for _, e in entries]),
-                            lambda s=shard, e=entries: runs_json_part(s, e))]
+                    Planned(part_path(shard), key(part_path(shard), entries), part)]
     rows = [(item.run, item.index_row) for item in listings]
     return [Planned("index.html", inputs.runs_key,
                     lambda: index_page(rows, inputs.site, by_session, flagged, chunks)),
             Planned("runs.json", key(len(listings), inputs.shards),
                     lambda: runs_json(len(listings), inputs.shards)),
             *planned]
+
+
+def _digest(serialized: Iterable[bytes]) -> str:
+    """What a part made of serialized rows shows, in a few bytes (hashing beats encoding them again)."""
+    return hashlib.blake2b(b"\0".join(serialized), digest_size=8).hexdigest()
 
 
 def page_key(site_key: str) -> Callable[..., str]:
