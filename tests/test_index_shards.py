@@ -114,3 +114,27 @@ def test_a_chunk_is_data_in_one_string_whatever_its_rows_hold():
     rows = [b'["it\'s",1]', b"'+alert(1)+'", b"\\'", b"x\n'alert(2)'\r"]
     page = index_chunk(7, rows)
     assert _chunk_text(page.data.decode(), 7) == "[" + ",".join(r.decode() for r in rows) + "]"
+
+
+def test_the_index_page_holds_its_first_rows_only():
+    """Its weight does not grow with the runs: the rows are in the chunks it names."""
+    from sitegen.model import Run
+    from sitegen.render.env import theme_dir
+    from sitegen.render.index import INLINE_ROWS, index_page, index_row
+    from sitegen.render.site import SiteInfo
+
+    site = SiteInfo(title="t", theme=str(theme_dir("default")), version="0")
+
+    def page(count: int) -> bytes:
+        runs = [Run(run_id=f"r/{i:05d}", root="/r", slug=f"r-{i:05d}", name=f"r{i}", kind="sidecar",
+                    status="completed", created_at=1.7e9 + i) for i in range(count)]
+        chunks = [(chunk_path(s), "v") for s in range(4)]
+        return index_page([(run, index_row(run)) for run in runs], site, chunks=chunks).data
+
+    small, big = page(INLINE_ROWS), page(20 * INLINE_ROWS)
+    data = json.loads(re.search(rb'<script type="application/json" id="runs-data">(.*?)</script>', big)[1])
+    assert data["count"] == 20 * INLINE_ROWS and len(data["rows"]) == INLINE_ROWS
+    newest = range(20 * INLINE_ROWS - 1, 19 * INLINE_ROWS - 1, -1)
+    assert [row[3] for row in data["rows"]] == [f"r/{i:05d}" for i in newest]
+    assert data["chunks"] == [f"{chunk_path(s)}?v=v" for s in range(4)]
+    assert len(big) < len(small) + 1000
