@@ -11,7 +11,7 @@ import functools
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +32,7 @@ from sitegen.render.report_blocks import Views
 from sitegen.render.run_page import run_url
 from sitegen.render.site import REGRESSIONS_JSON, TRENDS_PATH, SiteInfo, regression_path, trend_path
 from sitegen.reporting import Reporter
+from sitegen.shards import shard_of
 
 
 class Planned(NamedTuple):
@@ -51,19 +52,17 @@ class Inputs(NamedTuple):
     now: float
     render_keys: dict[str, str]  # run slug → its render key (the cache's word for "changed")
     content: dict[str, Path]  # Markdown pages by file name
+    shards: int  # how many parts the index's rows and runs.json are split into (`sitegen.shards`)
 
 
 def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> list[Planned]:
     from sitegen.render.compare import COMPARE_PATH, SERVING_PATH, compare_page, serving_page
     from sitegen.render.coverage import COVERAGE_PATH, coverage_page
-    from sitegen.render.index import index_page, runs_json
     from sitegen.render.sessions import quality_page
     from sitegen.render.site import QUALITY_PATH
     from sitegen.render.trends import regressions_json, trends_index
 
     runs = [item.run for item in listings]
-    rows = [(item.run, item.index_row) for item in listings]
-    entries = [(item.run, item.runs_json_entry) for item in listings]
     site, everything = inputs.site, inputs.runs_key
     direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
     by_session = sessions(runs, direction_of)
@@ -76,8 +75,7 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     serving = [run for run in runs if run.points]
     key = page_key(inputs.site_key)
     planned = [
-        Planned("index.html", everything, lambda: index_page(rows, site, by_session, flagged)),
-        Planned("runs.json", everything, lambda: runs_json(entries)),
+        *_runs_pages(listings, inputs, key, by_session, flagged),
         Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site)),
         Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),
         Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged),
@@ -93,6 +91,41 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     newest = by_session[0].name if by_session else None
     planned += _content_pages(Views(runs, all_trends, flagged, newest), inputs, key, reporter)
     return planned
+
+
+def _runs_pages(listings: list[cache.Listing], inputs: Inputs, key, by_session, flagged: list[Flagged],
+                ) -> list[Planned]:
+    """The index, runs.json, and their parts by shard: each part keyed by its members' rows only,
+    so that one changed run rewrites one chunk of the table and one part of runs.json."""
+    from sitegen.render.index import chunk_path, index_chunk, index_page, part_path, runs_json, runs_json_part
+
+    members: list[list[cache.Listing]] = [[] for _ in range(inputs.shards)]
+    for item in listings:
+        members[shard_of(cache.run_key(item.run.root, item.run.run_id), inputs.shards)].append(item)
+    planned, chunks = [], []
+    for shard, mine in enumerate(members):
+        rows = [item.index_row for item in mine]
+        version = _digest(rows)
+        chunks.append((chunk_path(shard), version))  # in the chunk's URL: a browser never shows a stale copy
+        entries = _digest(item.runs_json_entry for item in mine)
+
+        def part(shard: int = shard, mine: list[cache.Listing] = mine) -> Page:
+            return runs_json_part(shard, [(item.run, item.runs_json_entry) for item in mine])
+
+        planned += [Planned(chunk_path(shard), key(chunk_path(shard), version),
+                            lambda s=shard, r=rows: index_chunk(s, r)),
+                    Planned(part_path(shard), key(part_path(shard), entries), part)]
+    rows = [(item.run, item.index_row) for item in listings]
+    return [Planned("index.html", inputs.runs_key,
+                    lambda: index_page(rows, inputs.site, by_session, flagged, chunks)),
+            Planned("runs.json", key(len(listings), inputs.shards),
+                    lambda: runs_json(len(listings), inputs.shards)),
+            *planned]
+
+
+def _digest(serialized: Iterable[bytes]) -> str:
+    """What a part made of serialized rows shows, in a few bytes (hashing beats encoding them again)."""
+    return hashlib.blake2b(b"\0".join(serialized), digest_size=8).hexdigest()
 
 
 def page_key(site_key: str) -> Callable[..., str]:

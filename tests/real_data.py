@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runs_json import read_runs
+
 from sitegen.render.env import format_number, format_time
 
 HERE = Path(__file__).resolve().parent
@@ -347,7 +349,7 @@ def lay_out(root: Path) -> dict[str, str]:
 
 def audit(root: Path, out: Path, unavailable: dict[str, str]) -> list[Outcome]:
     """Each artifact's runs on the built site, and each value checked against its raw files."""
-    runs = json.loads((out / "runs.json").read_text())["runs"]
+    runs = read_runs(out)
     outcomes = []
     for artifact in ARTIFACTS:
         laid_out = (root / artifact.name).exists()

@@ -14,12 +14,14 @@ import msgspec
 import pytest
 from conftest import age, make_config, run_build, site_files, write_sidecar_run
 from data_js import data_js_payload, decode_column
+from runs_json import read_runs
 
 from sitegen import cache, journal
 from sitegen.analysis.downsample import PLOT_POINTS, downsample
 from sitegen.errors import OutputLocked, RootNotFound, StrictFailure
 from sitegen.readers import LAYOUT_NAMES, LOOKED_FOR
 from sitegen.render.compare import sweep_path
+from sitegen.render.index import chunk_path, part_path
 from sitegen.slug import run_slug
 from sitegen.write import content_hash, copy_if_changed
 
@@ -30,7 +32,7 @@ def test_first_build_writes_the_site(runs_root, tmp_path):
     report = rep.report
     assert (report.runs_total, report.runs_read, report.runs_failed) == (3, 3, 0)
     assert (out / "index.html").is_file() and (out / "assets" / "plotly.min.js").is_file()
-    runs = json.loads((out / "runs.json").read_text())["runs"]
+    runs = read_runs(out)
     assert [r["run_id"] for r in runs] == [
         "20231114/221320/aaaaaaaaaaaa", "20231114/221320/bbbbbbbbbbbb", "20231115/080000/cccccccccccc"]
     for run in runs:
@@ -62,7 +64,7 @@ def test_appending_a_row_rereads_only_that_run(runs_root, tmp_path):
     assert rep.read == ["20231115/080000/cccccccccccc"]
     slug = json_slug(out, "20231115/080000/cccccccccccc")
     allowed = {f"runs/{slug}/{name}" for name in ("index.html", "metrics.csv", "data.js")}
-    allowed |= {"index.html", "runs.json"}
+    allowed |= {"index.html", chunk_path(0), part_path(0)}  # three runs: one shard
     assert f"runs/{slug}/metrics.csv" in rep.written
     assert set(rep.written) <= allowed
     assert b"0.01" in (out / "runs" / slug / "metrics.csv").read_bytes()
@@ -98,7 +100,7 @@ def test_deleting_a_run_removes_its_pages_only(runs_root, tmp_path):
     assert f"runs/{slug}/index.html" in rep.removed
     # and the comparison of its sweep, which has one run left
     assert [p for p in rep.removed if slug not in p] == [sweep_path("7")]
-    assert len(json.loads((out / "runs.json").read_text())["runs"]) == 2
+    assert len(read_runs(out)) == 2
 
 
 def test_template_change_rerenders_without_rereading(runs_root, tmp_path):
@@ -267,7 +269,7 @@ def cache_old_enough() -> float:
 
 
 def json_slug(out: Path, run_id: str) -> str:
-    runs = json.loads((out / "runs.json").read_text())["runs"]
+    runs = read_runs(out)
     return next(r["slug"] for r in runs if r["run_id"] == run_id)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_sidecar_run
+from runs_json import read_runs
 
 from sitegen import __version__
 
@@ -104,7 +105,7 @@ def test_strict_exits_5_but_builds_the_site(runs_root, tmp_path):
 def test_no_roots_builds_the_bundled_examples(tmp_path):
     done = sitegen("build", "-q", "--out", "site", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    runs = json.loads((tmp_path / "site" / "runs.json").read_text())["runs"]
+    runs = read_runs(tmp_path / "site")
     assert len(runs) >= 5
     assert {"completed", "failed"} <= {run["status"] for run in runs}
     assert "no roots configured" not in done.stderr  # quiet: only the runs' problems
@@ -180,7 +181,7 @@ def test_the_site_is_never_written_into_a_root_or_above_one(runs_root, tmp_path)
     assert _listing(tmp_path) == before
     inside = sitegen("build", "-q", "--root", "runs", "--out", "runs/site", cwd=tmp_path)
     assert inside.returncode == 0, inside.stderr  # discovery skips it
-    assert len(json.loads((runs_root / "site" / "runs.json").read_text())["runs"]) == 3
+    assert len(read_runs(runs_root / "site")) == 3
 
 
 def test_a_directory_sitegen_did_not_make_is_left_alone_unless_allowed(runs_root, tmp_path):

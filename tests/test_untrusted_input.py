@@ -38,6 +38,7 @@ import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
 from data_js import data_js_payload
 from page_audit import assert_no_active_content, audit, resolve_href
+from runs_json import read_runs
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -52,7 +53,7 @@ def html_pages(out: Path) -> dict[str, str]:
 
 
 def runs_by_id(out: Path) -> dict[str, dict]:
-    return {run["run_id"]: run for run in json.loads((out / "runs.json").read_text())["runs"]}
+    return {run["run_id"]: run for run in read_runs(out)}
 
 
 def run_page(out: Path, entry: dict) -> str:
@@ -161,8 +162,9 @@ def test_hostile_text_never_becomes_markup_on_any_page(hostile_site: Path):
 
 
 def test_runs_json_holds_hostile_text_as_data_without_raw_markup(hostile_site: Path):
-    raw = (hostile_site / "runs.json").read_bytes()
-    assert b"<" not in raw and b">" not in raw
+    for path in [hostile_site / "runs.json", *hostile_site.glob("data/runs-*")]:
+        raw = path.read_bytes()
+        assert b"<" not in raw and b">" not in raw, path
     entry = hostile_entry(hostile_site)
     assert entry["name"] == DIR_NAME and entry["status"] == payload("status")
     assert entry["tags"] == [payload("tag"), "javascript:alert('tag-url')"]
@@ -414,7 +416,7 @@ def test_build_with_loops_and_dangling_links_exits_normally(
 
 
 def test_symlink_loops_neither_hang_nor_duplicate_runs(links_site: Path):
-    runs = json.loads((links_site / "runs.json").read_text())["runs"]
+    runs = read_runs(links_site)
     assert sorted(run["run_id"] for run in runs) == sorted(LINKED_RUNS)
 
 

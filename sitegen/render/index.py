@@ -1,8 +1,16 @@
-"""Site-wide pages: the index with its runs table, and runs.json for automation."""
+"""Site-wide pages: the index with its runs table, and runs.json for automation.
+
+Both are split by shard (`sitegen.shards`) so that one changed run rewrites one part: the
+table's rows are script files `data/runs-NNNN.js` that the index loads (scripts, because
+browsers block fetch on file://), runs.json lists its parts `data/runs-NNNN.json`.
+"""
 
 from __future__ import annotations
 
+import heapq
+import re
 from collections import Counter
+from collections.abc import Iterable
 
 from sitegen.analysis.acknowledged import Flagged
 from sitegen.analysis.sessions import Session
@@ -12,9 +20,11 @@ from sitegen.render.env import Page, format_duration, format_time, render
 from sitegen.render.run_page import run_url
 from sitegen.render.site import QUALITY_PATH, TRENDS_PATH, SiteInfo, regression_path, session_path
 
-RUNS_JSON_FORMAT = 1
+RUNS_JSON_FORMAT = 2  # 1: every run in runs.json itself
 RECENT_POINTS = 5  # a current step whose first bad point is older than this is on the trends page only
-INLINE_ROWS = 100  # rows in the page's HTML; site.js draws the others from ROW_COLUMNS as needed
+INLINE_ROWS = 100  # rows in the page's HTML and data; site.js loads the others from the chunks
+_IN_A_STRING = ((b"\\", b"\\\\"), (b"'", b"\\'"), (b"\n", b"\\n"), (b"\r", b"\\r"))  # a JS '…' string
+_CHUNK = re.compile(r"data/runs-(\d{4})\.js")
 
 # The runs table as data: one short list per run, newest first. Drawing 10,000 rows as HTML
 # made the index parse-bound (2.5 s in Chromium); the data parses in milliseconds.
@@ -23,20 +33,23 @@ ROW_COLUMNS = ("slug", "url", "name", "run_id", "badges", "status", "kind", "tag
 
 
 def index_page(rows: list[tuple[Run, bytes]], site: SiteInfo, sessions: list[Session] = (),
-               flagged: list[Flagged] = ()) -> Page:
-    """The runs table, newest first, from each run and its `index_row` (its first rows as HTML,
-    all of them as data for site.js), with the recent regressions and improvements, the
-    sessions (newest first) and the site's other pages linked above it."""
+               flagged: list[Flagged] = (), chunks: list[tuple[str, str]] = ()) -> Page:
+    """The runs table, newest first, from each run and its `index_row`: the first rows as HTML
+    and data, the `chunks` (path, version) that hold every row for site.js to load; with the
+    recent regressions and improvements, the sessions (newest first) and the site's other
+    pages linked above it."""
     runs = [run for run, _ in rows]
-    ordered = sorted(rows, key=lambda item: (-(item[0].created_at or 0.0), item[0].run_id))
+    first = heapq.nsmallest(INLINE_ROWS, rows, key=lambda item: table_order(item[0]))
     statuses = Counter(run.status for run in runs)
     tags = sorted({t for run in runs for t in run.tags})
     gpu_types = sorted({_gpu(run) for run in runs} - {""})
-    data_rows = b",".join(row for _, row in ordered).decode()
+    data_rows = b",".join(row for _, row in first).decode()
     data = render(
         site.theme, "index.html", site=site, root="", run_count=len(runs),
-        inline_rows=[(run, run_url(run)) for run, _ in ordered[:INLINE_ROWS]],
-        rows_json=f'{{"columns":{dumps_for_script(ROW_COLUMNS)},"rows":[{data_rows}]}}',
+        inline_rows=[(run, run_url(run)) for run, _ in first],
+        rows_json=f'{{"columns":{dumps_for_script(ROW_COLUMNS)},"count":{len(runs)},'
+                  f'"chunks":{dumps_for_script([f"{path}?v={version}" for path, version in chunks])},'
+                  f'"rows":[{data_rows}]}}',
         status_counts=sorted(statuses.items()), tags=tags, gpu_types=gpu_types,
         sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
         flagged=sum(1 for run in runs if run.read_by_fallback or run.problem or run.warnings),
@@ -45,6 +58,30 @@ def index_page(rows: list[tuple[Run, bytes]], site: SiteInfo, sessions: list[Ses
         links=_links(runs, bool(sessions), bool(flagged) or any(run.benchmark for run in runs)),
     )
     return Page("index.html", data)
+
+
+def table_order(run: Run) -> tuple[float, str, str]:
+    """The table's order, newest first; site.js sorts the loaded chunks the same way (pageOrder)."""
+    return -(run.created_at or 0.0), run.run_id, run.slug
+
+
+def chunk_path(shard: int) -> str:
+    return f"data/runs-{shard:04d}.js"
+
+
+def chunks_in(paths: Iterable[str]) -> int:
+    """How many chunks the pages at `paths` (a previous build's) hold; 0 when none."""
+    return sum(1 for path in paths if _CHUNK.fullmatch(path))
+
+
+def index_chunk(shard: int, rows: list[bytes]) -> Page:
+    """A shard's rows of the table (`index_row`s) as a script that hands them to site.js as JSON
+    text in a string: data that site.js parses (faster than a literal), never code, even if a
+    row read back from the cache was not made by sitegen."""
+    text = b"[%s]" % b",".join(rows)
+    for unsafe, escaped in _IN_A_STRING:
+        text = text.replace(unsafe, escaped)
+    return Page(chunk_path(shard), b"sitegenIndexRows(%d,'%s');\n" % (shard, text))
 
 
 def index_row(run: Run) -> bytes:
@@ -103,8 +140,19 @@ def runs_json_entry(run: Run) -> bytes:
     }).encode()
 
 
-def runs_json(entries: list[tuple[Run, bytes]]) -> Page:
-    """Every run's `runs_json_entry`, by root and run id."""
+def runs_json(count: int, shards: int) -> Page:
+    """runs.json: how many runs there are and the parts that list them."""
+    parts = dumps_for_script([part_path(shard) for shard in range(shards)]).encode()
+    return Page("runs.json", b'{"format":%d,"count":%d,"parts":%s}\n' % (RUNS_JSON_FORMAT, count, parts))
+
+
+def part_path(shard: int) -> str:
+    return f"data/runs-{shard:04d}.json"
+
+
+def runs_json_part(shard: int, entries: list[tuple[Run, bytes]]) -> Page:
+    """A shard's runs (`runs_json_entry`), by root and run id."""
     ordered = sorted(entries, key=lambda item: (item[0].root, item[0].run_id))
     joined = b",".join(entry for _, entry in ordered)
-    return Page("runs.json", b'{"format":%d,"runs":[%s]}\n' % (RUNS_JSON_FORMAT, joined))
+    data = b'{"format":%d,"shard":%d,"runs":[%s]}\n' % (RUNS_JSON_FORMAT, shard, joined)
+    return Page(part_path(shard), data)

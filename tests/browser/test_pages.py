@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
+from runs_json import read_runs
 from test_trend_pages import write_entry
 from test_untrusted_input import LOG, NOTES, patch_sidecar, payload, write_metrics
 
@@ -132,7 +133,7 @@ def http_url(example_site: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def runs_json(site: Path) -> list[dict]:
-    return json.loads((site / "runs.json").read_text())["runs"]
+    return read_runs(site)
 
 
 def example_path(site: Path, kind: str) -> str:

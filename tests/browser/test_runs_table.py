@@ -1,6 +1,7 @@
-"""The index of a large site in Chromium: the first rows come as HTML, site.js draws the rest
-from the page's data as the reader scrolls, filters or sorts, and draws them exactly as the
-template does; picked runs stay picked across redraws; hostile data stays text."""
+"""The index of a large site in Chromium: the first rows come as HTML, site.js loads every row
+from the chunks the page names and draws them as the reader scrolls, filters or sorts, exactly
+as the template does and in its order; a chunk that cannot load is said, not hidden; picked
+runs stay picked across redraws; hostile data stays text."""
 
 from __future__ import annotations
 
@@ -10,21 +11,26 @@ from pathlib import Path
 
 import pytest
 
+from sitegen import cache
 from sitegen.model import ComputeInfo, Problem, Run
 from sitegen.render.compare import compare_page
 from sitegen.render.env import theme_dir
-from sitegen.render.index import INLINE_ROWS, index_page, index_row
+from sitegen.render.index import INLINE_ROWS, chunk_path, index_chunk, index_page, index_row, table_order
 from sitegen.render.site import SiteInfo
+from sitegen.shards import shard_of
 
 from .cdp import Page
 
 RUNS = 1000
+SHARDS = 4
 SITE = SiteInfo(title="big", theme=str(theme_dir("default")), version="0")
 PAYLOAD = '<img src=x onerror="window.__pwned=1">'
 ROWS = "document.querySelectorAll('#runs tbody tr').length"
 ROW_HTML = "[...document.querySelectorAll('#runs tbody tr')].map(row => row.outerHTML)"
 PICKED = "[...document.querySelectorAll('input.pick:checked')].map(box => box.dataset.slug)"
 COUNT = "document.getElementById('filter-count').textContent"
+LOADED = "document.getElementById('runs').dataset.loaded === 'all'"  # every chunk loaded
+RUN_IDS = "[...document.querySelectorAll('#runs tbody tr .sub')].map(div => div.textContent)"
 STATUSES = ("completed", "failed", "running", "broken", "stalled", "timed_out")
 
 
@@ -44,20 +50,41 @@ def _run(i: int) -> Run:
     )
 
 
-@pytest.fixture(scope="module")
-def big_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("big-index")
-    runs = [_run(i) for i in range(RUNS)]
-    for built in (index_page([(run, index_row(run)) for run in runs], SITE), compare_page(SITE)):
+def _runs() -> list[Run]:
+    """RUNS runs, and two made at one moment whose ids sort differently by code point than by
+    UTF-16 unit (Python's order, which the table keeps)."""
+    same_time = {"created_at": 1.6e9, "root": "/r", "kind": "sidecar", "status": "completed"}
+    return [_run(i) for i in range(RUNS - 2)] + [
+        Run(run_id="z/\U0001f600", slug="z-smile", name="astral", **same_time),
+        Run(run_id="z/\uff01", slug="z-bang", name="wide", **same_time),
+    ]
+
+
+def _write_site(out: Path, runs: list[Run]) -> Path:
+    """The index, its chunks (SHARDS of them) and the theme's assets, as the build writes them."""
+    members: list[list[bytes]] = [[] for _ in range(SHARDS)]
+    for run in runs:
+        members[shard_of(cache.run_key(run.root, run.run_id), SHARDS)].append(index_row(run))
+    chunks = [(chunk_path(shard), "1") for shard in range(SHARDS)]
+    rows = [(run, index_row(run)) for run in runs]
+    pages = [index_page(rows, SITE, chunks=chunks), compare_page(SITE),
+             *(index_chunk(shard, mine) for shard, mine in enumerate(members))]
+    for built in pages:
+        (out / built.path).parent.mkdir(exist_ok=True)
         (out / built.path).write_bytes(built.data)
     shutil.copytree(theme_dir("default") / "static", out / "assets")
     return out / "index.html"
 
 
+@pytest.fixture(scope="module")
+def big_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_site(tmp_path_factory.mktemp("big-index"), _runs())
+
+
 def open_index(page: Page, index: Path, fragment: str = "") -> None:
     page.navigate("about:blank")
     page.navigate(index.as_uri() + fragment)
-    page.wait_for("document.readyState === 'complete' && document.getElementById('filter-count').textContent")
+    page.wait_for(f"document.readyState === 'complete' && {LOADED}")
 
 
 def test_the_first_rows_are_the_pages_own_and_scrolling_draws_the_next(page: Page, big_index: Path):
@@ -92,13 +119,13 @@ def test_a_search_finds_runs_that_were_never_drawn(page: Page, big_index: Path):
     assert page.evaluate("document.querySelector('#runs tbody .sub').textContent") == "group1/run-0001"
     assert page.evaluate("document.getElementById('runs-more').hidden") is True
     open_index(page, big_index, "#status=broken&tag=tag1")
-    expected = sum(1 for i in range(RUNS) if STATUSES[i % 6] == "broken" and i % 4 >= 2)
+    expected = sum(1 for i in range(RUNS - 2) if STATUSES[i % 6] == "broken" and i % 4 >= 2)
     assert page.evaluate(COUNT) == f"{expected} of {RUNS} match"
     statuses = page.evaluate("[...document.querySelectorAll('#runs tbody .status')].map(s => s.textContent)")
     assert len(statuses) == min(expected, INLINE_ROWS) and set(statuses) == {"✖ broken"}
     open_index(page, big_index, "#gpu=H100")
     assert page.evaluate(COUNT) == (
-        f"{sum(1 for i in range(RUNS) if i % 3 == 0 and i % 2)} of {RUNS} match")
+        f"{sum(1 for i in range(RUNS - 2) if i % 3 == 0 and i % 2)} of {RUNS} match")
 
 
 def test_hostile_text_in_drawn_rows_is_text(page: Page, big_index: Path):
@@ -122,3 +149,22 @@ def test_picked_runs_stay_picked_across_redraws_and_open_the_compare_page(page: 
     page.click("#compare-selected")
     page.wait_for("location.pathname.endsWith('/compare.html')")
     assert page.evaluate("location.hash") == "#runs=" + ",".join(picked)
+
+
+def test_the_loaded_table_keeps_the_templates_order_down_to_the_last_row(page: Page, big_index: Path):
+    open_index(page, big_index)
+    page.evaluate("const more = document.getElementById('runs-more'); while (!more.hidden) more.click()")
+    assert page.evaluate(RUN_IDS) == [run.run_id for run in sorted(_runs(), key=table_order)]
+
+
+def test_chunks_that_cannot_load_or_parse_are_said_and_the_others_are_shown(page: Page, tmp_path: Path):
+    index = _write_site(tmp_path, _runs())
+    lost, garbled = tmp_path / chunk_path(1), tmp_path / chunk_path(2)
+    missing = sum(path.read_text().count("],[") + 1 for path in (lost, garbled))
+    lost.unlink()
+    garbled.write_text("sitegenIndexRows(2,'[[\"not a row\"');\n")
+    open_index(page, index)
+    assert page.evaluate(COUNT) == (f"{RUNS - missing} of {RUNS - missing} match; 2 of the table's {SHARDS} "
+                                    "data files could not be loaded (their runs are missing)")
+    open_index(page, index, "#q=run-")
+    assert page.evaluate(ROWS) == INLINE_ROWS

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import SHARED, age, make_config, run_build
 from job_events import OPS, T0, finished_job, logger_event, write_job
+from runs_json import read_runs
 
 from sitegen.cli import main
 from sitegen.readers import eventlog, layout_of
@@ -104,7 +105,7 @@ def test_a_failed_job_names_where_and_why_and_links_the_log_line(tmp_path: Path)
     age(job)
     out = tmp_path / "site"
     run_build(make_config(tmp_path / "jobs", out))
-    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    runs = {r["run_id"]: r for r in read_runs(out)}
     assert runs[JOB]["status"] == "failed"
     html = (out / runs[JOB]["url"]).read_text()
     assert "ValueError: bad sample 2501" in html and SECRET not in html
@@ -199,7 +200,7 @@ def test_the_site_shows_the_snapshot_and_a_second_build_reads_nothing(tmp_path: 
     config = make_config(root, out)
     first = run_build(config)
     assert first.report.runs_read == 1 and first.report.runs_failed == 0
-    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    runs = {r["run_id"]: r for r in read_runs(out)}
     page = out / runs[JOB]["url"]
     html = page.read_text()
     assert '<progress max="100" value="100.0">' in html and "Partitions × operations" in html
@@ -282,7 +283,7 @@ def test_the_real_demo_job_is_partial_and_its_processing_summary_is_shown(tmp_pa
     age(root)
     out = tmp_path / "site"
     run_build(make_config(root, out))
-    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    runs = {r["run_id"]: r for r in read_runs(out)}
     assert runs[JOB]["status"] == "partial"
     index = (out / "index.html").read_text()
     assert "<option>partial</option>" in index  # the runs table filters on it
@@ -308,7 +309,7 @@ def test_a_partial_job_shows_a_resume_command_a_shell_takes(tmp_path: Path):
     age(root)
     out = tmp_path / "site"
     run_build(make_config(root, out))
-    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    runs = {r["run_id"]: r for r in read_runs(out)}
     assert runs[JOB]["status"] == "partial"
     html = (out / runs[JOB]["url"]).read_text()
     assert "Path_fr" not in html

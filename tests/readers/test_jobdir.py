@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from conftest import SHARED, age, make_config, run_build
+from runs_json import read_runs
 
 from sitegen.model import Run
 from sitegen.readers import jobdir, layout_of
@@ -687,7 +688,7 @@ def test_build_shows_a_job_dir_and_reads_nothing_the_second_time(tmp_path: Path)
     config = make_config(root, out)
     first = run_build(config)
     assert first.report.runs_read == 2 and first.report.runs_failed == 0
-    runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+    runs = {r["run_id"]: r for r in read_runs(out)}
     page = out / runs[f"logs/{JOB}"]["url"]
     html = page.read_text()
     assert "3667 · 1P/1D · 2025-11-10 19:21" in html and "vllm isl 1024 / osl 1024" in html

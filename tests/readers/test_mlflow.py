@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from conftest import age, mlflow_server, run_build, site_files, stop_process_group
+from runs_json import read_runs
 
 from sitegen import cache
 from sitegen.cli import main
@@ -97,7 +98,7 @@ def _config(tmp_path: Path, root: str, more: str = ""):
 
 
 def _runs(out: Path) -> dict[str, dict]:
-    return {run["run_id"]: run for run in json.loads((out / "runs.json").read_text())["runs"]}
+    return {run["run_id"]: run for run in read_runs(out)}
 
 
 def _page(out: Path, run: dict) -> str:

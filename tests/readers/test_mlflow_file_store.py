@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import age, run_build
+from runs_json import read_runs
 
 from sitegen import cache
 from sitegen.config import load_config
@@ -89,7 +90,7 @@ def test_a_build_over_a_file_store_imports_no_mlflow_and_writes_nothing_into_it(
     noop, imported = build_in_subprocess(project, out)
     assert (noop["runs_read"], noop["pages_written"], imported) == (0, 0, False)
     assert tree(project) == before  # no .trash/, no file touched
-    shown = json.loads((out / "runs.json").read_text())["runs"]
+    shown = read_runs(out)
     assert sorted(run["run_id"] for run in shown) == sorted(f"mlruns/sweep/{uuid}" for uuid in uuids.values())
 
 
@@ -171,7 +172,7 @@ def test_a_run_whose_files_are_younger_than_the_racy_window_is_read_again(tmp_pa
 
 
 def _shown(tmp_path: Path) -> dict[str, dict]:
-    return {run["run_id"]: run for run in json.loads((tmp_path / "site" / "runs.json").read_text())["runs"]}
+    return {run["run_id"]: run for run in read_runs(tmp_path / "site")}
 
 
 def _cached(tmp_path: Path, uuid: str) -> cache.Run:

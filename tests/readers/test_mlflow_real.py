@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import age, run_build
+from runs_json import read_runs
 
 from sitegen import __version__, cache
 from sitegen.config import load_config
@@ -57,7 +58,7 @@ def build(tmp_path: Path, *roots: Path | str):
 
 
 def shown_runs(out: Path) -> dict[str, dict]:
-    return {run["run_id"]: run for run in json.loads((out / "runs.json").read_text())["runs"]}
+    return {run["run_id"]: run for run in read_runs(out)}
 
 
 # --- the store's files, parsed here ----------------------------------------------------------

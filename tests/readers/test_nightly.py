@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from conftest import age, make_config, run_build
+from runs_json import read_runs
 
 from sitegen.model import Run
 from sitegen.readers import env_capture, layout_of, nightly, stage_metrics
@@ -653,7 +654,7 @@ def test_a_build_of_two_sessions(root: Path, tmp_path: Path):
     config = make_config(root, out)
     first = run_build(config).report
     assert (first.runs_total, first.runs_read, first.runs_failed) == (4, 4, 0)
-    runs = json.loads((out / "runs.json").read_text())["runs"]
+    runs = read_runs(out)
     assert sorted((r["session"], r["benchmark"], r["kind"], r["status"]) for r in runs) == [
         ("nightly-run-20250901-020000", "removal_ray_data", "nightly", "failed"),
         ("nightly-run-20250901-020000", "removal_xenna", "nightly", "completed"),

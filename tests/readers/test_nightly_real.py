@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_config, run_build
+from runs_json import read_runs
 
 from sitegen.render.site import session_path
 
@@ -35,7 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict
     out = base / "site"
     report = run_build(make_config(root, out)).report
     assert report.runs_failed == 0
-    runs = json.loads((out / "runs.json").read_text())["runs"]
+    runs = read_runs(out)
     return out, {run["benchmark"]: run for run in runs}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED, age, make_config, run_build
+from runs_json import read_runs
 
 from sitegen.readers import layout_of
 from sitegen.render.env import format_number
@@ -29,7 +30,7 @@ class Site:
     def __init__(self, out: Path, report) -> None:
         self.out = out
         self.report = report
-        self.runs = {r["run_id"]: r for r in json.loads((out / "runs.json").read_text())["runs"]}
+        self.runs = {r["run_id"]: r for r in read_runs(out)}
 
     def run(self, run_id: str) -> dict:
         run = self.runs[run_id]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import make_config, run_build
+from runs_json import read_runs
 
 from sitegen.render.env import format_number, format_size, format_time
 
@@ -52,7 +53,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict
     out = root.parent / "site"
     report = run_build(make_config(root, out)).report
     assert (report.runs_total, report.runs_failed) == (len(RUN_IDS), 0)
-    runs = json.loads((out / "runs.json").read_text())["runs"]
+    runs = read_runs(out)
     return out, {run["run_id"]: run for run in runs}
 
 
@@ -149,7 +150,7 @@ def test_an_empty_sidecar_shows_the_last_value_of_each_series(tmp_path):
     (run_dir / "summary.json").unlink()
     out = tmp_path / "site"
     run_build(make_config(tmp_path / "spt", out))
-    [shown] = json.loads((out / "runs.json").read_text())["runs"]
+    [shown] = read_runs(out)
     expected = {name: values[-1] for name, values in csv_columns(run_id).items()
                 if name not in ("step", "epoch") and values}
     assert shown["summary"] == pytest.approx(expected)

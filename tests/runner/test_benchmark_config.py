@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runs_json import read_runs
 
 from sitegen.cli import main
 from sitegen.errors import ConfigError
@@ -183,7 +184,7 @@ def test_sitegen_run_fails_an_entry_that_misses_a_requirement(tmp_path: Path, ca
     assert not (entry / "benchmark_results").exists() and (entry / "metrics.json").is_file()
     results = json.loads((entry / "results.json").read_text())
     assert results["requirements_not_met"] == {"total": "total != 1"}
-    runs = json.loads((tmp_path / "site" / "runs.json").read_text())["runs"]
+    runs = read_runs(tmp_path / "site")
     run = next(r for r in runs if r["benchmark"] == "missed")
     assert run["status"] == "failed"
     page = (tmp_path / "site" / run["url"]).read_text()

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import pytest
 from conftest import mlflow_server
+from runs_json import read_runs
 
 from sitegen.cli import main
 
@@ -183,7 +184,7 @@ def runs(pid: int) -> bool:
 
 def test_the_site_is_built_over_the_results(session):
     work, _code, _console = session
-    runs = {r["run_id"]: r for r in json.loads((work / "site" / "runs.json").read_text())["runs"]}
+    runs = {r["run_id"]: r for r in read_runs(work / "site")}
     session_name = "nightly-run-20261123-020000"
     assert runs[f"{session_name}/squares"]["status"] == "completed"
     assert runs[f"{session_name}/fails"]["status"] == "failed"

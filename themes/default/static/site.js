@@ -93,20 +93,57 @@
     });
   }
 
-  // The runs table: every run is in the page as data (#runs-data); the first rows come as HTML,
-  // the rest are drawn a page at a time as the reader scrolls, so 10,000 runs load like 100.
+  // The runs table: the page holds its first rows (as HTML and as data, #runs-data) and names the
+  // chunks that hold every row (data/runs-NNNN.js, by shard). They load as scripts, all at once,
+  // as soon as the first rows are up (file:// blocks fetch); each hands its rows to
+  // sitegenIndexRows as JSON text (parsed, never run). Each run's search text is made as its
+  // chunk arrives, so a search over all runs costs no more than a scan once the last one is in.
+  // The rest are drawn a page at a time as the reader scrolls, filters or sorts.
   var PAGE_ROWS = 100;
+
+  function utf16ToCodePoint(unit) {  // sorts UTF-16 units in code point order, as Python sorts str
+    return unit >= 0xD800 ? (unit >= 0xE000 ? unit - 0x800 : unit + 0x2000) : unit;
+  }
+
+  function codePointOrder(a, b) {
+    if (a === b) return 0;
+    for (var i = 0, n = Math.min(a.length, b.length); i < n; i++) {
+      var x = a.charCodeAt(i), y = b.charCodeAt(i);
+      if (x !== y) return utf16ToCodePoint(x) < utf16ToCodePoint(y) ? -1 : 1;
+    }
+    return a.length - b.length;
+  }
+
+  function pageOrder(a, b) {  // newest first, then run id and slug: index.table_order
+    return b.created - a.created || codePointOrder(a.run_id, b.run_id) || codePointOrder(a.slug, b.slug);
+  }
+
+  function loadChunks(chunks, onRows, onFailed) {
+    window.sitegenIndexRows = onRows;
+    chunks.forEach(function (src) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onerror = onFailed;
+      document.head.appendChild(script);
+    });
+  }
 
   function setupTable() {
     var table = document.getElementById("runs");
     var source = document.getElementById("runs-data");
     if (!table || !source) return;
     var payload = JSON.parse(source.textContent);
-    var runs = payload.rows.map(function (row) {
+    var columns = payload.columns;
+    function toRun(row) {
       var run = {};
-      payload.columns.forEach(function (name, i) { run[name] = row[i]; });
+      for (var i = 0; i < columns.length; i++) run[columns[i]] = row[i];
+      run.text = [run.name, run.run_id, run.badges.join(" "), run.status, run.kind, run.tags.join(" "),
+                  run.gpu, run.created_text, run.duration_text].join(" ").toLowerCase();
       return run;
-    });
+    }
+    var runs = payload.rows.map(toRun);
+    var total = payload.count, complete = runs.length >= total;
+    var parts = [], partsLoaded = 0, partsFailed = 0, rowsLoaded = 0;
     var body = table.tBodies[0];
     var badges = document.getElementById("status-badges").content;
     var more = document.getElementById("runs-more");
@@ -115,13 +152,8 @@
     var tag = document.getElementById("filter-tag");
     var gpu = document.getElementById("filter-gpu");  // only when some run knows its GPUs
     var count = document.getElementById("filter-count");
-    var haystack = null;  // built on the first search
+    var sortBy = null;  // [column, sign] once a column header was clicked
     var order = runs, matching = runs, drawn = body.rows.length;
-
-    function searchable(run) {
-      return [run.name, run.run_id, run.badges.join(" "), run.status, run.kind, run.tags.join(" "),
-              run.gpu, run.created_text, run.duration_text].join(" ").toLowerCase();
-    }
 
     function element(tag, className, content) {
       var el = document.createElement(tag);
@@ -171,20 +203,30 @@
       draw(PAGE_ROWS);
     }
 
+    function say() {  // the status line: what matches, and how much is still loading
+      var shown = matching.length + " of " + runs.length + " match";
+      if (partsFailed) count.textContent = shown + "; " + partsFailed + " of the table's " +
+        payload.chunks.length + " data files could not be loaded (their runs are missing)";
+      else if (complete) count.textContent = shown;
+      else count.textContent = (filtering() ? shown + " so far; " : total + " runs; ") +
+        "loading the table (" + rowsLoaded + " of " + total + ")";
+      table.setAttribute("data-loaded", complete ? "all" : "partly");
+    }
+
+    function filtering() {
+      return text.value.trim() || status.value || tag.value || (gpu && gpu.value);
+    }
+
     function apply() {
       var needle = text.value.trim().toLowerCase();
       var wantStatus = status.value, wantTag = tag.value, wantGpu = gpu ? gpu.value : "";
-      if (needle && !haystack) {
-        haystack = new Map();
-        runs.forEach(function (run) { haystack.set(run, searchable(run)); });
-      }
       matching = order.filter(function (run) {
-        return (!needle || haystack.get(run).indexOf(needle) !== -1) &&
+        return (!needle || run.text.indexOf(needle) !== -1) &&
           (!wantStatus || run.status === wantStatus) &&
           (!wantTag || run.tags.indexOf(wantTag) !== -1) &&
           (!wantGpu || run.gpu === wantGpu);
       });
-      count.textContent = matching.length + " of " + runs.length + " match";
+      say();
       redraw();
     }
 
@@ -207,20 +249,56 @@
       function (run) { return run.warnings; },
     ];
 
+    function sorted() {
+      if (!sortBy) return runs;
+      var key = SORT_KEYS[sortBy[0]], sign = sortBy[1];
+      var keyed = runs.map(function (run, i) { return [key(run), i, run]; });
+      keyed.sort(function (a, b) {  // ties keep the page's order, newest first
+        return (a[0] < b[0] ? -sign : a[0] > b[0] ? sign : 0) || a[1] - b[1];
+      });
+      return keyed.map(function (item) { return item[2]; });
+    }
+
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
       th.addEventListener("click", function () {
         var descending = th.getAttribute("aria-sort") === "ascending";
         Array.prototype.forEach.call(th.parentNode.cells, function (c) { c.removeAttribute("aria-sort"); });
         th.setAttribute("aria-sort", descending ? "descending" : "ascending");
-        var key = SORT_KEYS[column], sign = descending ? -1 : 1;
-        var keyed = runs.map(function (run, i) { return [key(run), i, run]; });
-        keyed.sort(function (a, b) {  // ties keep the page's order, newest first
-          return (a[0] < b[0] ? -sign : a[0] > b[0] ? sign : 0) || a[1] - b[1];
-        });
-        order = keyed.map(function (item) { return item[2]; });
+        sortBy = [column, descending ? -1 : 1];
+        order = sorted();
         apply();
       });
     });
+
+    function allLoaded() {  // every run, in the page's order; the rows drawn so far stay if still first
+      var all = [];
+      parts.forEach(function (part) { for (var i = 0; i < part.length; i++) all.push(part[i]); });
+      runs = all.sort(pageOrder);
+      complete = true;
+      order = sorted();
+      if (sortBy || filtering()) return apply();
+      matching = order;
+      say();
+      draw(drawn);
+    }
+
+    function onRows(shard, json) {
+      if (parts[shard] || typeof json !== "string") return;
+      try {
+        parts[shard] = JSON.parse(json).map(toRun);
+      } catch (error) {  // not rows sitegen wrote: said in the status line like a missing file
+        partsFailed++;
+        return onPart();
+      }
+      partsLoaded++;
+      rowsLoaded += parts[shard].length;
+      onPart();
+    }
+
+    function onPart() {
+      if (partsLoaded + partsFailed === payload.chunks.length) allLoaded();
+      else say();
+    }
 
     [text, status, tag, gpu].forEach(function (el) { if (el) el.addEventListener("input", apply); });
     window.addEventListener("hashchange", fromHash);
@@ -230,8 +308,9 @@
         if (entries[0].isIntersecting && !more.hidden) draw(drawn + PAGE_ROWS);
       }, { rootMargin: "800px" }).observe(more);
     }
+    if (!complete) loadChunks(payload.chunks, onRows, function () { partsFailed++; onPart(); });
     if (location.hash.length > 1) return fromHash();
-    count.textContent = runs.length + " of " + runs.length + " match";
+    say();
     draw(drawn);  // draws nothing: says whether there are more runs than rows
   }
 
