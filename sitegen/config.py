@@ -114,8 +114,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         return os.path.join(self.content, ACKNOWLEDGED_FILE)
 
     def fingerprint(self) -> bytes:
-        """What pages depend on: everything except where it was loaded from."""
-        return msgspec.json.encode(msgspec.structs.replace(self, source=""))
+        """What pages depend on: everything except where it was loaded from and where the work
+        is done (a build on a Ray cluster renders what a local one does)."""
+        build = msgspec.structs.replace(self.build, executor="local", ray_address=None, workers=0,
+                                        shared_out=False)
+        return msgspec.json.encode(msgspec.structs.replace(self, source="", build=build))
 
 
 def load_config(path: str | None = None, **overrides: object) -> Config:
