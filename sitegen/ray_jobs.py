@@ -29,6 +29,7 @@ from pathlib import Path
 import msgspec
 
 from sitegen import __version__, cache
+from sitegen.discover import Location
 from sitegen.errors import LockLost, SitegenError, WorkerMismatch
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, read_batch, run_job
 
@@ -80,7 +81,7 @@ def run_on_ray(
             yield from outcomes
 
 
-def read_batch_checked(locations: list, settings: JobSettings, driver: Driver) -> list[bytes]:
+def read_batch_checked(locations: list[Location], settings: JobSettings, driver: Driver) -> list[bytes]:
     """A read-only task: the runs read, as msgpack."""
     _check_worker(driver, settings.site.theme)
     return read_batch(locations, settings)
