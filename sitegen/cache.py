@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import secrets
 import socket
 import threading
 import time
@@ -342,7 +343,9 @@ class BuildLock:
     The lock is written to a temporary and hard-linked into place (which fails if a lock
     exists), so that it never exists without its content. A lock whose heartbeat is older
     than `stale_after_s`, or whose process is gone on this host, is taken over; `took_over`
-    tells the build to clean up after the dead one.
+    tells the build to clean up after the dead one. `token`, written into the lock, is the
+    fence: a task writing for this build on another machine checks `lock_token` before it
+    writes, so that it stops once a build that took over holds the output directory.
     """
 
     def __init__(self, out: str, stale_after_s: float = 120.0, beat_every_s: float = 10.0) -> None:
@@ -350,7 +353,8 @@ class BuildLock:
         self.stale_after_s = stale_after_s
         self.beat_every_s = beat_every_s
         self.took_over = False
-        self._identity = f"{socket.gethostname()} {os.getpid()}\n".encode()
+        self.token = secrets.token_hex(12)
+        self._identity = f"{socket.gethostname()} {os.getpid()} {self.token}\n".encode()
         self._file_id: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -437,7 +441,7 @@ class BuildLock:
                 st = os.fstat(handle.fileno())
         except OSError:
             return None
-        host, _, pid = text.strip().partition(" ")
+        host, pid, _token = _lock_fields(text)
         parsed = int(pid) if pid.isascii() and pid.isdigit() else None
         return _Holder(host, parsed, st.st_mtime, (st.st_dev, st.st_ino))
 
@@ -474,6 +478,27 @@ class BuildLock:
             f"another build ({who}) is writing this output directory; wait for it to finish, "
             f"or delete {self.path} if that build is gone"
         )
+
+
+def _lock_fields(text: str) -> tuple[str, str, str]:
+    """Host, pid and token of a lock ("host pid token"; an older sitegen wrote "host pid");
+    a pid of "" when the content has another form."""
+    words = text.split()
+    if len(words) not in (2, 3):
+        return (words[0] if words else ""), "", ""
+    return words[0], words[1], words[2] if len(words) == 3 else ""
+
+
+def lock_token(out: str) -> str | None:
+    """The token of the build holding `out`'s lock now ("" for a lock without one); None when
+    no lock can be read. Read through open(): NFS revalidates a file on open, so a task on
+    another machine sees a lock that was taken over."""
+    try:
+        with open(os.path.join(cache_dir(out), "lock"), "rb") as handle:
+            text = handle.read(1024).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return _lock_fields(text)[2]
 
 
 def _unlink_quietly(path: str) -> None:

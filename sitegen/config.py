@@ -23,9 +23,14 @@ _CENTURY_S = 100 * 365 * 24 * 3600
 class BuildConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     executor: Literal["local", "ray"] = "local"
     """How runs are read: `local` (a process pool on this machine) or `ray` (Ray tasks; pages
-    are still rendered and written here)."""
+    are rendered and written here, or by the tasks too with `shared_out`)."""
     ray_address: str | None = None
     """With `executor: ray`: the cluster to use (default: RAY_ADDRESS, else a local Ray)."""
+    shared_out: bool = False
+    """With `executor: ray`: the output directory is on a file system every Ray worker sees at
+    the same path (NFS, Lustre …), so the tasks render and write the run pages themselves; the
+    manifest and the pages about all runs are still written here. false: the tasks only read,
+    and the runs come back here to be rendered."""
     workers: Annotated[int, msgspec.Meta(ge=0, le=512)] = 0
     """Parallel readers; 0 picks one per CPU core. At most 512, a process each: reading is bound
     by the disks long before that, even on the largest machines."""
@@ -109,8 +114,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         return os.path.join(self.content, ACKNOWLEDGED_FILE)
 
     def fingerprint(self) -> bytes:
-        """What pages depend on: everything except where it was loaded from."""
-        return msgspec.json.encode(msgspec.structs.replace(self, source=""))
+        """What pages depend on: everything except where it was loaded from and where the work
+        is done (a build on a Ray cluster renders what a local one does)."""
+        build = msgspec.structs.replace(self.build, executor="local", ray_address=None, workers=0,
+                                        shared_out=False)
+        return msgspec.json.encode(msgspec.structs.replace(self, source="", build=build))
 
 
 def load_config(path: str | None = None, **overrides: object) -> Config:

@@ -11,7 +11,7 @@ import msgspec
 
 from sitegen import __version__, cache, journal, tracking_uri
 from sitegen.analysis.status import settle_status
-from sitegen.config import Config, theme_dir
+from sitegen.config import BuildConfig, Config, theme_dir
 from sitegen.discover import Found, Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
 from sitegen.out_dir import check_out_dir
@@ -56,11 +56,7 @@ def build(
         _report_unreachable(stores.unreachable, stores.kept, reporter)
         jobs, kept = plan_run_jobs(found.locations + stores.locations, manifest, settings)
         reporter.stage("reading runs", total=sum(job.read for job in jobs))
-        if config.build.executor == "ray":
-            from sitegen.ray_reads import read_on_ray
-
-            jobs = read_on_ray(jobs, settings, config.build.ray_address)
-        outcomes = execute(jobs, settings, config.build.workers)
+        outcomes = execute_on(config.build, jobs, settings, lock.token)
         records, changed = collect(outcomes, kept + stores.kept, reporter)
         prune(out, manifest, records, reporter)
         reporter.stage("writing site pages")
@@ -193,6 +189,20 @@ def record_status(record: cache.RunRecord, settings: JobSettings) -> str:
     if record.live_until is not None and settings.now > record.live_until:
         return "stalled"
     return record.shown_status
+
+
+def execute_on(
+    build: BuildConfig, jobs: list[RunJob], settings: JobSettings, lock_token: str
+) -> Iterator[RunOutcome]:
+    """The jobs done by the configured executor (the Ray one writes only for the build whose
+    lock carries `lock_token`)."""
+    if build.executor != "ray":
+        return execute(jobs, settings, build.workers)
+    from sitegen.ray_jobs import read_on_ray, run_on_ray
+
+    if build.shared_out:
+        return run_on_ray(jobs, settings, build.ray_address, lock_token)
+    return execute(read_on_ray(jobs, settings, build.ray_address), settings, build.workers)
 
 
 def execute(jobs: list[RunJob], settings: JobSettings, workers: int) -> Iterator[RunOutcome]:

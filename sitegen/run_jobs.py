@@ -32,6 +32,7 @@ class JobSettings(msgspec.Struct, frozen=True):
     started_ns: int
     racy_window_s: float
     heartbeat_timeout_s: float
+    per_worker_journal: bool = False  # a Ray task writing into a shared output (`journal.announce`)
 
 
 class RunJob(msgspec.Struct, frozen=True):
@@ -161,7 +162,7 @@ def _read(
     stamps = [cache.stamp(os.path.join(loc.run_dir, rel)) for rel in inputs]
     if run.problem is not None:
         run = _keep_last_good(run, cache.load_run(s.out, run.slug), _newest(stamps, loc.run_dir))
-    journal.announce(s.out, [cache.cached_run_path(run.slug)])
+    journal.announce(s.out, [cache.cached_run_path(run.slug)], per_worker=s.per_worker_journal)
     encoded = cache.save_run(s.out, run)
     record = cache.RunRecord(
         root=loc.root, run_id=loc.run_id, run_dir=loc.run_dir, reader=loc.reader,
@@ -219,7 +220,8 @@ def _write_pages(
     rendered = run_pages(run, s.site)
     published = [(f"{run_dir(run)}/{artifact_name(a)}", a.source) for a in run.artifacts
                  if a.publish_as and a.source]
-    journal.announce(s.out, [page.path for page in rendered] + [path for path, _ in published])
+    journal.announce(s.out, [page.path for page in rendered] + [path for path, _ in published],
+                     per_worker=s.per_worker_journal)
     written, unchanged, pages = [], 0, {}
     for page in rendered:
         target = os.path.join(s.out, page.path)

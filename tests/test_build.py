@@ -254,6 +254,27 @@ def test_a_stale_lock_is_taken_over(runs_root, tmp_path):
     assert [p for p in users if p.exists()] == users  # only sitegen's own temporaries, where it wrote
 
 
+def test_what_a_dead_ray_worker_wrote_is_cleaned_like_the_builds_own(runs_root, tmp_path):
+    """A Ray task writing into a shared output records its files in its worker's own journal
+    (`_build/journal.d/<host>.<pid>`): the next build removes them and their temporaries too."""
+    out = tmp_path / "site"
+    lock = out / "_build" / "lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{socket.gethostname()} 999999999 sometoken\n")
+    (out / "runs" / "gone").mkdir(parents=True)
+    journal.announce(str(out), ["runs/gone/index.html"], per_worker=True)
+    ours = [out / "runs" / "gone" / "index.html", out / "runs" / "gone" / ".tmp-4242-index.html.part"]
+    for path in ours:
+        path.write_text("half a page")
+    not_a_journal = out / "_build" / "journal.d" / "notes.txt"
+    not_a_journal.write_text("runs/20231114/index.html\0")
+    rep = run_build(make_config(runs_root, out))
+    assert rep.report.runs_read == 3
+    assert "a previous build was interrupted; finishing its work" in rep.report.notes
+    assert [p for p in ours if p.exists()] == []
+    assert list(not_a_journal.parent.iterdir()) == [not_a_journal]  # what is not a journal is not read
+
+
 def test_a_new_run_is_found_in_a_listed_directory(runs_root, tmp_path):
     config = make_config(runs_root, tmp_path / "site")
     run_build(config)

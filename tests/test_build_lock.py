@@ -96,8 +96,8 @@ def test_without_hard_links_the_lock_still_excludes_and_is_released(runs_root, t
 
     monkeypatch.setattr(os, "link", no_hard_links)
     out = tmp_path / "site"
-    with cache.BuildLock(str(out)):
-        assert lock_file(out).read_text() == f"{socket.gethostname()} {os.getpid()}\n"
+    with cache.BuildLock(str(out)) as lock:
+        assert lock_file(out).read_text() == f"{socket.gethostname()} {os.getpid()} {lock.token}\n"
         with pytest.raises(OutputLocked):
             cache.BuildLock(str(out)).__enter__()
     assert not lock_file(out).exists()
