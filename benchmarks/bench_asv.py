@@ -94,6 +94,7 @@ def write_history(workdir: Path, benchmarks: int, nights: int) -> History:
         _, metrics = generate_benchmarks.write_session(history.runs, night, benchmarks)
         values = {name: entry["time_taken"] for name, entry in zip(names, metrics, strict=True)}
         _write_result(results, commit, night, values)
+    racy_window.wait_out([history.runs], racy_window.configured_window_s(history.config))
     marker.touch()
     return history
 
