@@ -203,7 +203,7 @@ def files_and_bytes(directory: Path, skip: str = "") -> tuple[int, int]:
     return files, size
 
 
-def measure_full(bench: Bench, workdir: Path, runs: int, pairs: int, figures: Figures) -> None:
+def measure_full(bench: Bench, workdir: Path, pairs: int, figures: Figures) -> None:
     """Full builds into an empty output dir, interleaved with Hugo building the same runs' pages."""
     full_times: list[float] = []
 
@@ -226,17 +226,18 @@ def measure_full(bench: Bench, workdir: Path, runs: int, pairs: int, figures: Fi
             full()
     else:
         site = workdir / f"hugo-{bench.tree.name}"
-        if not site.with_name(site.name + ".done").exists():
+        marker = site.with_name(site.name + ".done")  # holds the page count
+        if not marker.exists():
             shutil.rmtree(site, ignore_errors=True)
-            hugo_site.write_site(site, bench.tree)
-            site.with_name(site.name + ".done").touch()
+            marker.write_text(str(hugo_site.write_site(site, bench.tree)))
 
         def hugo_build() -> float:
             bench.empty_and_settle(site / "public")
             return timed([hugo, "--quiet"], site).seconds
 
         figures.hugo = measure_pairs(full, hugo_build, pairs)
-        figures.hugo_note = f"Hugo {output_of([hugo, 'version'], site).split()[1]}, {runs:,} pages"
+        pages = int(marker.read_text())
+        figures.hugo_note = f"Hugo {output_of([hugo, 'version'], site).split()[1]}, {pages:,} pages"
     figures.full_s = tuple(full_times)
     figures.out_files, figures.publishable_bytes = files_and_bytes(bench.site, skip="_build")
     figures.build_dir_bytes = files_and_bytes(bench.site / "_build")[1]
@@ -420,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         tree = prepare_tree(workdir, args.runs, args.rows, window_s, args.mixed)
         figures.files, figures.tree_bytes = files_and_bytes(tree)
         bench = Bench(tree, workdir / f"site-{tree.name.removeprefix('tree-')}", args.settle, window_s)
-        measure_full(bench, workdir, figures.runs, args.full_pairs or args.pairs, figures)
+        measure_full(bench, workdir, args.full_pairs or args.pairs, figures)
         measure_incremental(bench, args.pairs, figures)
         if args.wide_points:
             figures.page_bytes = measure_page_weight(workdir, args.wide_points)
