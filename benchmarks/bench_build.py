@@ -25,6 +25,8 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,6 +385,14 @@ def table(f: Figures, pairs: int, window_s: float) -> str:
     return head + "".join("| " + " | ".join(row) + " |\n" for row in rows(f)) + foot
 
 
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Say on stderr how long a part of the benchmark took (what a long run's time goes to)."""
+    start = time.perf_counter()
+    yield
+    print(f"bench_build: {name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+
 def _mib(size: int) -> str:
     return f"{size / MIB:,.0f} MiB"
 
@@ -418,20 +428,27 @@ def main(argv: list[str] | None = None) -> int:
     figures = Figures(runs=args.runs + extra)
     window_s = racy_window.configured_window_s(CONFIG)
     try:
-        tree = prepare_tree(workdir, args.runs, args.rows, window_s, args.mixed)
-        figures.files, figures.tree_bytes = files_and_bytes(tree)
+        with phase("tree"):
+            tree = prepare_tree(workdir, args.runs, args.rows, window_s, args.mixed)
+            figures.files, figures.tree_bytes = files_and_bytes(tree)
         bench = Bench(tree, workdir / f"site-{tree.name.removeprefix('tree-')}", args.settle, window_s)
-        measure_full(bench, workdir, args.full_pairs or args.pairs, figures)
-        measure_incremental(bench, args.pairs, figures)
+        with phase("full builds and Hugo"):
+            measure_full(bench, workdir, args.full_pairs or args.pairs, figures)
+        with phase("no-op, one run changed, one session added"):
+            measure_incremental(bench, args.pairs, figures)
         if args.wide_points:
-            figures.page_bytes = measure_page_weight(workdir, args.wide_points)
-            figures.page_points = args.wide_points
+            with phase("page weight"):
+                figures.page_bytes = measure_page_weight(workdir, args.wide_points)
+                figures.page_points = args.wide_points
         if args.million_runs:
-            figures.million = measure_million(workdir, args.million_runs, args.pairs, args.settle, window_s)
+            with phase("tiny runs"):
+                figures.million = measure_million(workdir, args.million_runs, args.pairs, args.settle,
+                                                  window_s)
         if args.no_asv:
             figures.asv_note = "skipped (--no-asv)"
         else:
-            measure_asv(workdir, args.asv_benchmarks, args.asv_nights, args.pairs, figures)
+            with phase("asv history"):
+                measure_asv(workdir, args.asv_benchmarks, args.asv_nights, args.pairs, figures)
     except CommandFailed as exc:
         print(f"bench_build: {exc}", file=sys.stderr)
         return 1
