@@ -242,8 +242,8 @@ def measure_full(bench: Bench, workdir: Path, pairs: int, figures: Figures) -> N
         figures.hugo_note = f"Hugo {output_of([hugo, 'version'], site).split()[1]}, {pages:,} pages"
     figures.full_s = tuple(full_times)
     figures.out_files, figures.publishable_bytes = files_and_bytes(bench.site, skip="_build")
-    figures.build_dir_bytes = files_and_bytes(bench.site / "_build")[1]
-    figures.out_files += files_and_bytes(bench.site / "_build")[0]
+    build_files, figures.build_dir_bytes = files_and_bytes(bench.site / "_build")
+    figures.out_files += build_files
 
 
 def measure_incremental(bench: Bench, pairs: int, figures: Figures) -> None:
