@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install site test bench serve clean examples lint nightly
+.PHONY: install site test bench bench-asv serve clean examples lint nightly
 
 install: $(STAMP)
 
@@ -27,14 +27,26 @@ site: install $(EXAMPLES_STAMP)
 
 # The browser tests need Chromium: Debian's package is installed when apt-get may be used, else they skip.
 test: install
-	@sh tests/browser/install_chromium.sh || true
+	@sh tests/install_debian_package.sh chromium "the browser tests (they skip)" || true
 	$(BIN)/python -m pytest -q --durations=15
 
 lint: install
 	$(BIN)/ruff check sitegen tests benchmarks examples
 
+# Every figure of issue 16 against its target (BENCHMARKS.md, "Reproduce with"). Hugo is
+# Debian's package, installed when apt-get may be used; asv only after `make bench-asv`.
 bench: install
+	@sh tests/install_debian_package.sh hugo "the full build's comparison with Hugo" || true
 	$(BIN)/python benchmarks/bench_build.py --markdown bench-out/results.md
+
+# asv 0.6.6 in a venv of its own (git-ignored), then sitegen against `asv publish` on the same history.
+ASV_VENV := benchmarks/.venv-asv
+$(ASV_VENV)/bin/asv:
+	$(PYTHON) -m venv $(ASV_VENV)
+	$(ASV_VENV)/bin/python -m pip install --quiet asv==0.6.6
+
+bench-asv: install $(ASV_VENV)/bin/asv
+	$(BIN)/python benchmarks/bench_asv.py
 
 serve: install $(EXAMPLES_STAMP)
 	$(BIN)/sitegen serve --watch

@@ -18,27 +18,16 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import generate_runs
+from timed import CommandFailed, timed
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "step,epoch,train/loss,val/loss,lr,grad_norm\n"
 TINY_ROWS = 100
-PEAK = """
-import resource, subprocess, sys, time
-start = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False).returncode
-print(code, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
-"""
-
-
-class BenchError(Exception):
-    """A build the benchmark ran failed."""
-
 
 def write_long_run(tree: Path, rows: int) -> Path:
     """One sidecar run whose metrics.csv has `rows` dense rows of 4 metrics (val/loss every 50th)."""
@@ -83,13 +72,9 @@ def prepare(workdir: Path, rows: int) -> Path:
 
 def build(tree: Path, out: Path) -> tuple[float, int]:
     """(seconds, peak bytes) of one `sitegen build` in a fresh process."""
-    cmd = [sys.executable, "-c", PEAK, sys.executable, "-m", "sitegen", "build", "--root", str(tree),
-           "--out", str(out), "--quiet"]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
-    code, seconds, peak = result.stdout.split()
-    if code != "0":
-        raise BenchError(f"`sitegen build --root {tree}` exited with {code}")
-    return float(seconds), int(peak)
+    cmd = [sys.executable, "-m", "sitegen", "build", "--root", str(tree), "--out", str(out), "--quiet"]
+    result = timed(cmd, REPO)
+    return result.seconds, result.peak_bytes
 
 
 def measure(tree: Path, out: Path, repeat: int) -> dict[str, tuple[float, int]]:
@@ -142,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tiny = measure(tiny_tree, workdir / f"memory-site-{TINY_ROWS}", args.repeat)
         big = measure(tree, workdir / f"memory-site-{args.rows}", args.repeat)
-    except BenchError as exc:
+    except CommandFailed as exc:
         print(f"bench_memory: {exc}", file=sys.stderr)
         return 1
     print(table(args.rows, size, tiny, big), end="")

@@ -85,13 +85,19 @@ def _vllm_result(rng: random.Random, concurrency: int, workers: int) -> dict:
 
 def generate_sessions(out: Path, sessions: int, entries: int) -> None:
     for s in range(sessions):
-        moment = BASE_TIME + s * 86_400
-        session = out / "nightly" / f"nightly-run-{_stamp(moment, '%Y%m%d-%H%M%S')}"
-        for e in range(entries):
-            _write_entry(session / f"entry_{e:02d}", s, e, moment)
+        write_session(out, s, entries)
 
 
-def _write_entry(entry: Path, session: int, index: int, moment: float) -> None:
+def write_session(out: Path, session: int, entries: int) -> tuple[Path, list[dict[str, float]]]:
+    """Night `session` (one day apart from the last): its directory and each entry's metrics."""
+    moment = BASE_TIME + session * 86_400
+    directory = out / "nightly" / f"nightly-run-{_stamp(moment, '%Y%m%d-%H%M%S')}"
+    width = max(2, len(str(entries - 1)))
+    metrics = [_write_entry(directory / f"entry_{e:0{width}d}", session, e, moment) for e in range(entries)]
+    return directory, metrics
+
+
+def _write_entry(entry: Path, session: int, index: int, moment: float) -> dict[str, float]:
     for sub in ("benchmark_results", "logs", "artifacts"):
         (entry / sub).mkdir(parents=True, exist_ok=True)
     rng = random.Random(session * 1000 + index)
@@ -122,6 +128,7 @@ def _write_entry(entry: Path, session: int, index: int, moment: float) -> None:
     _write(str(entry / "artifacts" / "sys-env.json"),
            json.dumps({"python": "3.11.7", "platform": "Linux", "executable": "/usr/bin/python3",
                        "cuda_visible_devices": ""}), mtime)
+    return metrics
 
 
 def generate_processing_jobs(out: Path, count: int, partitions: int = 8, ops: int = 6) -> None:

@@ -1,6 +1,8 @@
 """Write N minimal sidecar runs fast and deterministically for the build benchmarks.
 
-`--touch-one` instead appends one row to one run's metrics.csv (the one-run-changed measurement).
+`--rows` sets the rows of each metrics.csv; `--tiny` writes runs of a sidecar and a 3-row CSV
+(the million-run tree); `--touch-one` instead appends one row to one run's metrics.csv (the
+one-run-changed measurement).
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ def write_file(path: str, text: str, mtime: float) -> None:
     os.utime(path, (mtime, mtime))
 
 
-def generate(out: Path, runs: int) -> None:
-    bodies = [HEADER + csv_body(seed) for seed in range(BODY_VARIANTS)]
+def generate(out: Path, runs: int, rows: int = ROWS) -> None:
+    bodies = [HEADER + csv_body(seed, rows) for seed in range(BODY_VARIANTS)]
     logs = [log_text(seed) for seed in range(BODY_VARIANTS)]
     for index in range(runs):
         rel = run_rel(index)
@@ -101,10 +103,37 @@ def generate(out: Path, runs: int) -> None:
         os.makedirs(run_dir, exist_ok=True)
         mtime = BASE_TIME + index * RUN_SPACING_S + RUN_DURATION_S
         variant = index % BODY_VARIANTS
-        final = csv_row(ROWS, ROWS // 100, 0.45 + index % 97 / 1000, 0.47, 0.0)  # makes every file differ
+        final = csv_row(rows, rows // 100, 0.45 + index % 97 / 1000, 0.47, 0.0)  # makes every file differ
         write_file(os.path.join(run_dir, "sidecar.json"), sidecar(index, rel), mtime)
         write_file(os.path.join(run_dir, "metrics.csv"), bodies[variant] + final, mtime)
         write_file(os.path.join(run_dir, "train.out"), f"run {rel}\n" + logs[variant], mtime)
+
+
+TINY_SIDECAR = (
+    '{"schema_version":1,"run_id":"%s","run_dir":"/bench/runs/%s","status":"completed",'
+    '"created_at":%d,"ended_at":%d,"updated_at":%d,"tags":[],"notes":"","hparams":{"seed":%d},'
+    '"summary":{"train/loss":0.45},"checkpoint_path":null}'
+)
+
+
+def generate_tiny(out: Path, runs: int) -> None:
+    """Runs of a one-line sidecar and a 3-row metrics.csv, written with as few calls as possible:
+    a 1,000,000-run tree for the no-op and one-changed measurements only."""
+    made: set[str] = set()
+    for index in range(runs):
+        rel = run_rel(index)
+        day_time, run_id = rel.rsplit("/", 1)
+        run_dir = os.path.join(out, rel)
+        if day_time not in made:
+            os.makedirs(os.path.join(out, day_time), exist_ok=True)
+            made.add(day_time)
+        os.mkdir(run_dir)
+        created = BASE_TIME + index * RUN_SPACING_S
+        mtime = created + RUN_DURATION_S
+        sidecar = TINY_SIDECAR % (run_id, rel, created, mtime, mtime, index)
+        write_file(os.path.join(run_dir, "sidecar.json"), sidecar, mtime)
+        metrics = f"step,train/loss\n0,2.0\n1,1.{index % 10}\n2,0.9\n"
+        write_file(os.path.join(run_dir, "metrics.csv"), metrics, mtime)
 
 
 def write_wide_run(out: Path, metrics: int = 10, points: int = 100_000) -> Path:
@@ -127,13 +156,13 @@ def write_wide_run(out: Path, metrics: int = 10, points: int = 100_000) -> Path:
 
 
 def touch_one(out: Path) -> Path:
-    """Append one row to the first run's metrics.csv, continuing its step count."""
+    """Append one row to the first run's metrics.csv: its last row again, at the next step."""
     path = out / run_rel(0) / "metrics.csv"
     with open(path, "rb") as f:
         f.seek(max(0, path.stat().st_size - 200))
-        step = int(f.read().splitlines()[-1].split(b",")[0]) + 1
+        step, rest = f.read().splitlines()[-1].decode().split(",", 1)
     with open(path, "a", encoding="utf-8") as f:
-        f.write(csv_row(step, step // 100, 0.44, None, 0.0))
+        f.write(f"{int(step) + 1},{rest}\n")
     return path
 
 
@@ -141,13 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path, help="directory to write the runs into")
     parser.add_argument("--runs", type=int, default=10_000, help="how many runs (default: %(default)s)")
+    parser.add_argument("--rows", type=int, default=ROWS, help="rows of a metrics.csv (default: %(default)s)")
+    parser.add_argument("--tiny", action="store_true", help="tiny runs: a sidecar and a 3-row metrics.csv")
     parser.add_argument("--touch-one", action="store_true", help="only append a row to one existing run")
     args = parser.parse_args(argv)
     if args.touch_one:
         print(f"appended a row to {touch_one(args.out)}")
         return 0
     start = time.perf_counter()
-    generate(args.out, args.runs)
+    if args.tiny:
+        generate_tiny(args.out, args.runs)
+    else:
+        generate(args.out, args.runs, args.rows)
     print(f"wrote {args.runs} runs to {args.out} in {time.perf_counter() - start:.2f} s")
     return 0
 
