@@ -15,7 +15,8 @@ from sitegen import cache, tracking_uri
 from sitegen.errors import OutputRefused
 
 FLAG = "--allow-foreign-out"
-_OURS = frozenset({"manifest.msgpack", "lock", "runs", "report.json", "journal"})  # in _build/, also early on
+_OURS = frozenset({"manifest-snapshot.msgpack", "manifest-log", "listings", "lock", "runs", "report.json",
+                   "journal", "manifest.msgpack"})  # in _build/, also early on (and an older sitegen's)
 
 
 def check_out_dir(out: str, roots: Sequence[str], *, allow_foreign: bool = False) -> None:
