@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 import socket
+import struct
 import threading
 import time
 from typing import TYPE_CHECKING, NamedTuple
@@ -50,8 +51,8 @@ class RunRecord(msgspec.Struct, array_like=True):
     reader: str
     reader_version: int
     slug: str
-    inputs: list[str]  # relative to run_dir
-    stamps: list[Stamp]
+    inputs: str  # relative to run_dir, joined by "\0" (`pack_inputs`): one string, not a list of them
+    stamps: bytes  # theirs, in `pack_stamps`' 32 bytes each, not tuples of four Python ints
     token: str  # a store run's change token (no files to stamp); "" for directory runs
     fingerprint: str
     racy: bool
@@ -285,15 +286,34 @@ def unchanged(record: RunRecord, token: str = "") -> bool:
         return False
     if token or record.token:
         return token == record.token
-    base = record.run_dir
-    for rel, old in zip(record.inputs, record.stamps, strict=True):
-        if stamp(f"{base}/{rel}" if rel != "." else base) != old:
-            return False
-    return True
+    inputs = input_stamps(record)
+    return inputs is not None and all(stamp(path) == old for path, old in inputs)
 
 
 def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:
     return [os.path.relpath(p, run_dir) for p in inputs] or ["."]
+
+
+_PACKED_STAMP = struct.Struct("<qqqQ")
+
+
+def pack_inputs(relative: list[str]) -> str:
+    return "\0".join(relative)
+
+
+def pack_stamps(stamps: list[Stamp]) -> bytes:
+    return b"".join(_PACKED_STAMP.pack(*s) for s in stamps)
+
+
+def input_stamps(record: RunRecord) -> list[tuple[str, Stamp]] | None:
+    """Each input of a directory run (its full path) with its stamp when it was read; None when
+    the record does not hold one stamp per input (the manifest is input too)."""
+    relative = record.inputs.split("\0") if record.inputs else []
+    if len(record.stamps) != _PACKED_STAMP.size * len(relative):
+        return None
+    base = record.run_dir
+    return [(f"{base}/{rel}" if rel != "." else base, old)
+            for rel, old in zip(relative, _PACKED_STAMP.iter_unpack(record.stamps), strict=True)]
 
 
 # --- cached runs ------------------------------------------------------------------

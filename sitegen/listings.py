@@ -8,6 +8,7 @@ from the run's cache (a shard lost or damaged); a shard is read only when asked 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection
 
@@ -36,10 +37,7 @@ class Listings:
     ) -> None:
         self.out, self.count, self._fresh, self._remake = out, count, fresh, remake
         self._resharded = count != cached_count
-        self._size = len(records)
-        self._groups: list[list[tuple[int, RunRecord]]] = [[] for _ in range(count)]
-        for position, record in enumerate(records):
-            self._groups[shard_of(run_key(record.root, record.run_id), count)].append((position, record))
+        self._records = records
         self._loaded: dict[int, list[Listing | None]] = {}
         self._dirty = {shard_of(key, count) for key in fresh}
         if fresh or len(records) != len(previous):  # else no run is new, so none is gone
@@ -55,7 +53,7 @@ class Listings:
 
     def all(self) -> list[Listing]:
         """Every listing, in the order of the records."""
-        ordered: list[Listing | None] = [None] * self._size
+        ordered: list[Listing | None] = [None] * len(self._records)
         for index, group in enumerate(self._groups):
             for (position, _record), item in zip(group, self._shard(index), strict=True):
                 ordered[position] = item
@@ -66,6 +64,15 @@ class Listings:
         if index not in self._loaded:
             self._loaded[index] = self._assemble(index)
         return self._loaded[index]
+
+    @functools.cached_property
+    def _groups(self) -> list[list[tuple[int, RunRecord]]]:
+        """Each shard's records with their positions; made when a shard is first asked for
+        (a no-op build asks for none)."""
+        groups: list[list[tuple[int, RunRecord]]] = [[] for _ in range(self.count)]
+        for position, record in enumerate(self._records):
+            groups[shard_of(run_key(record.root, record.run_id), self.count)].append((position, record))
+        return groups
 
     def _assemble(self, index: int) -> list[Listing | None]:
         cached = {} if self._resharded else read_shard(self.out, index)

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import msgspec
 import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
 
@@ -227,3 +228,15 @@ def test_make_durable_flushes_what_exists_and_skips_what_is_gone(tmp_path):
     (tmp_path / "runs" / "a" / "index.html").write_text("page")
     make_durable(str(tmp_path), ["runs/a/index.html", "runs/gone/index.html", "index.html"])
     make_durable(str(tmp_path), [])
+
+
+def test_a_record_whose_stamps_do_not_match_its_inputs_is_read_again(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    manifest, _ = cache.load_manifest(str(out), __version__)
+    key = cache.run_key(str(runs_root), "20231115/080000/cccccccccccc")
+    manifest.runs[key] = msgspec.structs.replace(manifest.runs[key], stamps=b"\x01" * 7)
+    cache.save_manifest(str(out), manifest, __version__)
+    assert run_build(config).read == ["20231115/080000/cccccccccccc"]
+    assert run_build(config).report.runs_read == 0
