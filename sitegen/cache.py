@@ -34,7 +34,7 @@ MISSING = (0, 0, -1, 0)
 Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
 
 
-class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True):
+class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     """A listed directory: its mtime, its sub-directories, the reader that claims it, and its
     entries that are MLflow stores (an `mlruns/` folder, an `mlflow.db` file)."""
 
@@ -44,7 +44,7 @@ class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True):
     stores: list[str] = []
 
 
-class RunRecord(msgspec.Struct, array_like=True):
+class RunRecord(msgspec.Struct, array_like=True, gc=False):
     root: str
     run_id: str
     run_dir: str
@@ -62,7 +62,7 @@ class RunRecord(msgspec.Struct, array_like=True):
     pages: dict[str, str]  # output path → content hash
 
 
-class PageRecord(msgspec.Struct, array_like=True):
+class PageRecord(msgspec.Struct, array_like=True, gc=False):
     input_hash: str
     content_hash: str
 
