@@ -11,9 +11,8 @@ import msgspec
 import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
 
-from sitegen import __version__, cache, record_log, shards
+from sitegen import __version__, cache, record_log, shards, write
 from sitegen.listings import read_shard, shard_path
-from sitegen.write import make_durable
 
 LATER = 1_700_000_100  # after the first build's files, outside the racy window
 ID, OTHER = b"A" * record_log.ID_BYTES, b"B" * record_log.ID_BYTES
@@ -223,11 +222,14 @@ def test_a_removed_run_leaves_its_shard_and_a_lost_shard_is_made_again(runs_root
     assert b"cccccccccccc" in (out / "index.html").read_bytes()
 
 
-def test_make_durable_flushes_what_exists_and_skips_what_is_gone(tmp_path):
+@pytest.mark.parametrize("one_call_above", [write.SYNC_FILE_SYSTEM_ABOVE, 1], ids=["per-file", "syncfs"])
+def test_make_durable_flushes_what_exists_and_skips_what_is_gone(tmp_path, monkeypatch, one_call_above):
+    monkeypatch.setattr(write, "SYNC_FILE_SYSTEM_ABOVE", one_call_above)
     (tmp_path / "runs" / "a").mkdir(parents=True)
     (tmp_path / "runs" / "a" / "index.html").write_text("page")
-    make_durable(str(tmp_path), ["runs/a/index.html", "runs/gone/index.html", "index.html"])
-    make_durable(str(tmp_path), [])
+    write.make_durable(str(tmp_path), ["runs/a/index.html", "runs/gone/index.html", "index.html"])
+    write.make_durable(str(tmp_path), [])
+    assert (tmp_path / "runs" / "a" / "index.html").read_text() == "page"
 
 
 def test_a_record_whose_stamps_do_not_match_its_inputs_is_read_again(runs_root, tmp_path):
