@@ -281,7 +281,7 @@ def _finish(
     report.full = full
     report.duration_s = round(time.time() - started, 3)
     data = encode_report(report)
-    if saved or reporter.touched:  # a no-op build writes nothing: the last report stands
+    if saved or reporter.touched or report.warnings or report.notes:  # else a no-op: it writes nothing
         write_atomic(os.path.join(cache.cache_dir(out), "report.json"), data, within=out)
     if report_file:
         write_atomic(os.path.abspath(report_file), data, within=None)  # where the user asked
