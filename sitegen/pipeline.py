@@ -74,8 +74,9 @@ def build(
         saved = store.save(cache.Manifest(
             found.dirs, {cache.run_key(r.root, r.run_id): r for r in records}, page_records, listings.count,
         ), __version__)  # after every file it names is on disk
-        for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):
-            reporter.page_removed(path)
+        if leftovers:  # a set of every file the manifest keeps is worth making only then
+            for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):
+                reporter.page_removed(path)
         journal.close(out)
         report = _finish(reporter, len(records), full, started, out, report_file, saved)
     if strict and report.runs_failed:
