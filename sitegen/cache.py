@@ -13,6 +13,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
@@ -305,15 +306,15 @@ def pack_stamps(stamps: list[Stamp]) -> bytes:
     return b"".join(_PACKED_STAMP.pack(*s) for s in stamps)
 
 
-def input_stamps(record: RunRecord) -> list[tuple[str, Stamp]] | None:
-    """Each input of a directory run (its full path) with its stamp when it was read; None when
-    the record does not hold one stamp per input (the manifest is input too)."""
+def input_stamps(record: RunRecord) -> Iterator[tuple[str, Stamp]] | None:
+    """Each input of a directory run (its full path) with its stamp when it was read, one by one;
+    None when the record does not hold one stamp per input (the manifest is input too)."""
     relative = record.inputs.split("\0") if record.inputs else []
     if len(record.stamps) != _PACKED_STAMP.size * len(relative):
         return None
     base = record.run_dir
-    return [(f"{base}/{rel}" if rel != "." else base, old)
-            for rel, old in zip(relative, _PACKED_STAMP.iter_unpack(record.stamps), strict=True)]
+    paths = (f"{base}/{rel}" if rel != "." else base for rel in relative)
+    return zip(paths, _PACKED_STAMP.iter_unpack(record.stamps), strict=True)
 
 
 # --- cached runs ------------------------------------------------------------------
