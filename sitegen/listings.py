@@ -3,7 +3,8 @@ build cache in shards by run key (`_build/listings/<i>.msgpack`), so that one ch
 rewrites one shard and a page about one shard reads one file.
 
 A listing comes from this build's outcome, else from its cached shard, else it is made again
-from the run's cache (a shard lost or damaged); a shard is read only when asked for.
+from the run's cache (a shard lost or damaged); a shard is read only when asked for. A cached
+listing is current: a run whose shown status changed (stalled) was rendered again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import msgspec
 
 from sitegen.cache import Listing, RunRecord, cache_dir, run_key
 from sitegen.paths import CACHE_DIR
-from sitegen.shards import shard_of
+from sitegen.shards import MAX_SHARDS, shard_of
 from sitegen.write import write_atomic
 
 _DIRECTORY = "listings"
@@ -37,9 +38,10 @@ class Listings:
     ) -> None:
         self.out, self.count, self._fresh, self._remake = out, count, fresh, remake
         self._resharded = count != cached_count
+        self._cached_count = cached_count
         self._records = records
         self._loaded: dict[int, list[Listing | None]] = {}
-        self._dirty = {shard_of(key, count) for key in fresh}
+        self._dirty = set(range(count)) if self._resharded else {shard_of(key, count) for key in fresh}
         if fresh or len(records) != len(previous):  # else no run is new, so none is gone
             present = {run_key(r.root, r.run_id) for r in records}
             self._dirty.update(shard_of(key, count) for key in previous if key not in present)
@@ -74,8 +76,20 @@ class Listings:
             groups[shard_of(run_key(record.root, record.run_id), self.count)].append((position, record))
         return groups
 
+    @functools.cached_property
+    def _all_cached(self) -> dict[str, Listing]:
+        """Every listing in the last build's shards, when they were split otherwise (the count
+        comes from the manifest: input, so only a count `shard_count` gives is believed)."""
+        count = self._cached_count
+        if not (1 <= count <= MAX_SHARDS and count & (count - 1) == 0):
+            return {}
+        merged: dict[str, Listing] = {}
+        for index in range(count):
+            merged.update(read_shard(self.out, index))
+        return merged
+
     def _assemble(self, index: int) -> list[Listing | None]:
-        cached = {} if self._resharded else read_shard(self.out, index)
+        cached = self._all_cached if self._resharded else read_shard(self.out, index)
         listings: list[Listing | None] = []
         for _position, record in self._groups[index]:
             key = run_key(record.root, record.run_id)

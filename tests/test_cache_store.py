@@ -222,6 +222,25 @@ def test_a_removed_run_leaves_its_shard_and_a_lost_shard_is_made_again(runs_root
     assert b"cccccccccccc" in (out / "index.html").read_bytes()
 
 
+def test_listings_split_again_keep_every_run_without_reading_the_run_caches(runs_root, tmp_path, many_shards):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    assert cache.load_manifest(str(out), __version__)[0].listing_shards == 2
+    kept = cache.run_key(str(runs_root), "20231114/221320/aaaaaaaaaaaa")
+    slug = cache.load_manifest(str(out), __version__)[0].runs[kept].slug
+    (out / cache.cached_run_path(slug)).unlink()  # so its listing can only come from the old shards
+    for run_id in ("20231116/000000/dddddddddddd", "20231116/000000/eeeeeeeeeeee"):
+        write_sidecar_run(runs_root, run_id)
+    os.utime(runs_root)
+    run_build(config)
+    manifest, _ = cache.load_manifest(str(out), __version__)
+    assert manifest.listing_shards == 4
+    placed = {key: index for index in range(4) for key in read_shard(str(out), index)}
+    assert placed == {key: shards.shard_of(key, 4) for key in manifest.runs}
+    assert kept in placed
+
+
 @pytest.mark.parametrize("one_call_above", [write.SYNC_FILE_SYSTEM_ABOVE, 1], ids=["per-file", "syncfs"])
 def test_make_durable_flushes_what_exists_and_skips_what_is_gone(tmp_path, monkeypatch, one_call_above):
     monkeypatch.setattr(write, "SYNC_FILE_SYSTEM_ABOVE", one_call_above)
