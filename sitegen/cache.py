@@ -1,7 +1,9 @@
 """The only module that decides staleness: fingerprints, the manifest, racy files, the lock.
 
-The manifest is msgpack (never pickle) with a format version; a missing, corrupt or
-old manifest means a full build, never an error.
+The manifest is msgpack (never pickle) with a format version, kept as a snapshot and a log
+of each build's changes (`ManifestStore`); a missing, corrupt or old manifest means a full
+build, never an error. Over 500 lines: the lock stays beside the manifest until the fence
+being added to it lands; then it can move to a module of its own.
 """
 
 from __future__ import annotations
