@@ -1,7 +1,9 @@
 """The only module that decides staleness: fingerprints, the manifest, racy files, the lock.
 
-The manifest is msgpack (never pickle) with a format version; a missing, corrupt or
-old manifest means a full build, never an error.
+The manifest is msgpack (never pickle) with a format version, kept as a snapshot and a log
+of each build's changes (`ManifestStore`); a missing, corrupt or old manifest means a full
+build, never an error. Over 500 lines: the lock stays beside the manifest until the fence
+being added to it lands; then it can move to a module of its own.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ import hashlib
 import os
 import secrets
 import socket
+import struct
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
-from sitegen import packed_run
+from sitegen import packed_run, record_log
 from sitegen.errors import OutputLocked, OutputUnwritable
 from sitegen.model import Run
 from sitegen.paths import CACHE_DIR, is_slug
-from sitegen.write import write_atomic
+from sitegen.write import sync_directory, write_atomic
 
 if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs them
     from sitegen.analysis.regressions import Rule, Step
@@ -34,7 +38,7 @@ MISSING = (0, 0, -1, 0)
 Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
 
 
-class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True):
+class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     """A listed directory: its mtime, its sub-directories, the reader that claims it, and its
     entries that are MLflow stores (an `mlruns/` folder, an `mlflow.db` file)."""
 
@@ -44,15 +48,15 @@ class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True):
     stores: list[str] = []
 
 
-class RunRecord(msgspec.Struct, array_like=True):
+class RunRecord(msgspec.Struct, array_like=True, gc=False):
     root: str
     run_id: str
     run_dir: str
     reader: str
     reader_version: int
     slug: str
-    inputs: list[str]  # relative to run_dir
-    stamps: list[Stamp]
+    inputs: str  # relative to run_dir, joined by "\0" (`pack_inputs`): one string, not a list of them
+    stamps: bytes  # theirs, in `pack_stamps`' 32 bytes each, not tuples of four Python ints
     token: str  # a store run's change token (no files to stamp); "" for directory runs
     fingerprint: str
     racy: bool
@@ -62,66 +66,177 @@ class RunRecord(msgspec.Struct, array_like=True):
     pages: dict[str, str]  # output path → content hash
 
 
-class PageRecord(msgspec.Struct, array_like=True):
+class PageRecord(msgspec.Struct, array_like=True, gc=False):
     input_hash: str
     content_hash: str
 
 
 class Manifest(msgspec.Struct):
-    format: int = MANIFEST_FORMAT
-    version: str = ""
-    builds: int = 0
     dirs: dict[str, DirEntry] = {}
     runs: dict[str, RunRecord] = {}  # key: root + "\0" + run_id
     pages: dict[str, PageRecord] = {}  # site-wide pages (index, runs.json, content, assets)
+    listing_shards: int = 1  # how many files the listings are split into (`shards.shard_count`)
 
 
 def cache_dir(out: str) -> str:
     return os.path.join(out, CACHE_DIR)
 
 
-def _manifest_path(out: str) -> str:
-    return os.path.join(cache_dir(out), "manifest.msgpack")
-
-
 def load_manifest(out: str, version: str) -> tuple[Manifest, str | None]:
     """The previous build's manifest, or an empty one and the reason for a full build."""
-    try:
-        with open(_manifest_path(out), "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return Manifest(), None
-    except OSError:
-        return Manifest(), "the build cache was unreadable; rebuilding everything"
-    try:
-        manifest = msgspec.msgpack.decode(data, type=Manifest)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        if _written_by_another_version(data, version):
-            return Manifest(), _OTHER_VERSION.format(version)
-        return Manifest(), "the build cache was unreadable; rebuilding everything"
-    if manifest.format != MANIFEST_FORMAT or manifest.version != version:
-        return Manifest(), _OTHER_VERSION.format(version)
-    return manifest, None
+    return ManifestStore(out).load(version)
 
 
+def save_manifest(out: str, manifest: Manifest, version: str) -> None:
+    """Write `manifest` as a whole new snapshot (what a build does now and then)."""
+    ManifestStore(out).save(manifest, version)
 _OTHER_VERSION = "the build cache is from another sitegen than {}; rebuilding everything"
+_UNREADABLE = "the build cache was unreadable; rebuilding everything"
+_SNAPSHOT = "manifest-snapshot.msgpack"
+_LOG = "manifest-log"
+_FORMAT_8 = ("manifest.msgpack", "listings.msgpack")  # whole, rewritten by every build
+FOLD_AT = 4  # a new snapshot once the log is more than 1/FOLD_AT of it
 
 
-class _ManifestHead(msgspec.Struct):
+class _Head(msgspec.Struct):
     format: int = 0
     version: str = ""
 
 
-def _written_by_another_version(data: bytes, version: str) -> bool:
+class _Snapshot(msgspec.Struct):
+    format: int
+    version: str
+    id: bytes  # what the log's frames that follow this snapshot are tagged with
+    manifest: Manifest
+
+
+class _Change(msgspec.Struct, omit_defaults=True):
+    """What one build changed in the manifest: a frame of the log."""
+
+    runs: dict[str, RunRecord] = {}
+    runs_removed: list[str] = []
+    pages: dict[str, PageRecord] = {}
+    pages_removed: list[str] = []
+    dirs: dict[str, DirEntry] = {}
+    dirs_removed: list[str] = []
+    listing_shards: int = 0  # 0: as before
+
+
+class ManifestStore:
+    """The manifest on disk: a snapshot, written whole now and then, and a log of what each
+    build changed since (so that a build writes what it changed, and a no-op nothing)."""
+
+    def __init__(self, out: str) -> None:
+        self.directory = cache_dir(out)
+        self._saved: Manifest | None = None  # the manifest as on disk, when it was loaded
+        self._id = b""
+        self._snapshot_bytes = 0
+        self._log_end = 0
+
+    def load(self, version: str) -> tuple[Manifest, str | None]:
+        """The previous build's manifest, or an empty one and the reason for a full build."""
+        manifest, reason = self._read(version)
+        if manifest is None:
+            return Manifest(), reason
+        self._saved = manifest
+        return _copy(manifest), None
+
+    def _read(self, version: str) -> tuple[Manifest | None, str | None]:
+        try:
+            with open(os.path.join(self.directory, _SNAPSHOT), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            old = os.path.exists(os.path.join(self.directory, _FORMAT_8[0]))
+            return None, _OTHER_VERSION.format(version) if old else None
+        except OSError:
+            return None, _UNREADABLE
+        try:
+            snapshot = msgspec.msgpack.decode(data, type=_Snapshot)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None, _OTHER_VERSION.format(version) if _other_version(data, version) else _UNREADABLE
+        if snapshot.format != MANIFEST_FORMAT or snapshot.version != version:
+            return None, _OTHER_VERSION.format(version)
+        if len(snapshot.id) != record_log.ID_BYTES:
+            return None, _UNREADABLE
+        replay = record_log.read(os.path.join(self.directory, _LOG), snapshot.id)
+        try:
+            changes = [_CHANGE_DECODER.decode(payload) for payload in replay.payloads]
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None, _UNREADABLE
+        manifest = snapshot.manifest
+        for change in changes:
+            _apply(manifest, change)
+        self._id, self._snapshot_bytes, self._log_end = snapshot.id, len(data), replay.end
+        return manifest, None
+
+    def save(self, manifest: Manifest, version: str) -> bool:
+        """Record `manifest` durably; False when it is the one loaded (nothing is written)."""
+        if self._saved is None:
+            self._fold(manifest, version)
+            return True
+        change = _change(self._saved, manifest)
+        if change == _NO_CHANGE:
+            return False
+        payload = msgspec.msgpack.encode(change)
+        if (self._log_end + len(payload)) * FOLD_AT > self._snapshot_bytes:
+            self._fold(manifest, version)
+        else:
+            log = os.path.join(self.directory, _LOG)
+            self._log_end = record_log.append(log, self._id, payload, self._log_end)
+        self._saved = manifest
+        return True
+
+    def _fold(self, manifest: Manifest, version: str) -> None:
+        """A new snapshot, then no log: frames of the old snapshot left by a kill are skipped."""
+        self._id = os.urandom(record_log.ID_BYTES)
+        data = msgspec.msgpack.encode(_Snapshot(MANIFEST_FORMAT, version, self._id, manifest))
+        write_atomic(os.path.join(self.directory, _SNAPSHOT), data, within=os.path.dirname(self.directory),
+                     durable=True)
+        for name in (_LOG, *_FORMAT_8):
+            _unlink_quietly(os.path.join(self.directory, name))
+        sync_directory(self.directory)
+        self._snapshot_bytes, self._log_end = len(data), 0
+
+
+_CHANGE_DECODER = msgspec.msgpack.Decoder(_Change)
+_NO_CHANGE = _Change()
+
+
+def _other_version(data: bytes, version: str) -> bool:
     try:
-        head = msgspec.msgpack.decode(data, type=_ManifestHead)
+        head = msgspec.msgpack.decode(data, type=_Head)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False
     return head.format != MANIFEST_FORMAT or head.version != version
 
 
-def save_manifest(out: str, manifest: Manifest) -> None:
-    write_atomic(_manifest_path(out), msgspec.msgpack.encode(manifest), within=out, durable=True)
+def _copy(manifest: Manifest) -> Manifest:
+    """A manifest whose dicts the build may change without changing the one loaded."""
+    return Manifest(dict(manifest.dirs), dict(manifest.runs), dict(manifest.pages), manifest.listing_shards)
+
+
+def _change(old: Manifest, new: Manifest) -> _Change:
+    runs, runs_removed = _changed(old.runs, new.runs)
+    pages, pages_removed = _changed(old.pages, new.pages)
+    dirs, dirs_removed = _changed(old.dirs, new.dirs)
+    shards = new.listing_shards if new.listing_shards != old.listing_shards else 0
+    return _Change(runs, runs_removed, pages, pages_removed, dirs, dirs_removed, shards)
+
+
+def _changed(old: dict, new: dict) -> tuple[dict, list[str]]:
+    changed = {key: value for key, value in new.items()
+               if (before := old.get(key)) is not value and before != value}
+    return changed, [key for key in old if key not in new]
+
+
+def _apply(manifest: Manifest, change: _Change) -> None:
+    for records, updated, removed in ((manifest.runs, change.runs, change.runs_removed),
+                                      (manifest.pages, change.pages, change.pages_removed),
+                                      (manifest.dirs, change.dirs, change.dirs_removed)):
+        records.update(updated)
+        for key in removed:
+            records.pop(key, None)
+    manifest.listing_shards = change.listing_shards or manifest.listing_shards
 
 
 def distrust_outputs(manifest: Manifest) -> Manifest:
@@ -175,15 +290,34 @@ def unchanged(record: RunRecord, token: str = "") -> bool:
         return False
     if token or record.token:
         return token == record.token
-    base = record.run_dir
-    for rel, old in zip(record.inputs, record.stamps, strict=True):
-        if stamp(f"{base}/{rel}" if rel != "." else base) != old:
-            return False
-    return True
+    inputs = input_stamps(record)
+    return inputs is not None and all(stamp(path) == old for path, old in inputs)
 
 
 def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:
     return [os.path.relpath(p, run_dir) for p in inputs] or ["."]
+
+
+_PACKED_STAMP = struct.Struct("<qqqQ")
+
+
+def pack_inputs(relative: list[str]) -> str:
+    return "\0".join(relative)
+
+
+def pack_stamps(stamps: list[Stamp]) -> bytes:
+    return b"".join(_PACKED_STAMP.pack(*s) for s in stamps)
+
+
+def input_stamps(record: RunRecord) -> Iterator[tuple[str, Stamp]] | None:
+    """Each input of a directory run (its full path) with its stamp when it was read, one by one;
+    None when the record does not hold one stamp per input (the manifest is input too)."""
+    relative = record.inputs.split("\0") if record.inputs else []
+    if len(record.stamps) != _PACKED_STAMP.size * len(relative):
+        return None
+    base = record.run_dir
+    paths = (f"{base}/{rel}" if rel != "." else base for rel in relative)
+    return zip(paths, _PACKED_STAMP.iter_unpack(record.stamps), strict=True)
 
 
 # --- cached runs ------------------------------------------------------------------
@@ -197,9 +331,6 @@ class Listing(msgspec.Struct, array_like=True):
     run: Run
     index_row: bytes
     runs_json_entry: bytes
-
-
-_LISTINGS_DECODER = msgspec.msgpack.Decoder(list[Listing])
 
 
 def cached_run_path(slug: str) -> str:
@@ -252,25 +383,6 @@ def header(run: Run) -> Run:
     logs = [msgspec.structs.replace(s, text="") for s in run.logs]
     return msgspec.structs.replace(run, series={}, logs=logs, media=[], histograms=[],
                                    artifacts=[], models=[], stages={}, snapshot=None, inputs=())
-
-
-def load_listings(out: str) -> dict[str, Listing]:
-    try:
-        with open(os.path.join(cache_dir(out), "listings.msgpack"), "rb") as handle:
-            listings = _LISTINGS_DECODER.decode(handle.read())
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return {}
-    return {run_key(item.run.root, item.run.run_id): item for item in listings if _inert(item)}
-
-
-def _inert(listing: Listing) -> bool:
-    """The serialized rows go into pages as they are: made by `jsonsafe.dumps_for_script` they
-    hold no `<`, so a listing that does was not written by sitegen and is made again."""
-    return b"<" not in listing.index_row and b"<" not in listing.runs_json_entry
-
-
-def save_listings(out: str, listings: list[Listing]) -> None:
-    _save(out, "listings.msgpack", msgspec.msgpack.encode(listings))
 
 
 # --- what the pages about many runs reuse: steps found in trends, content pages' blocks ------

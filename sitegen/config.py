@@ -44,8 +44,8 @@ class BuildConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A run that is not finished and whose heartbeat is older than this is shown as stalled
     (more than 0; at most 100 years, 3153600000, which in effect never calls a run stalled)."""
     relist_every: Annotated[int, msgspec.Meta(ge=0, le=10000)] = 0
-    """Re-list every directory every N builds even if its mtime is unchanged; 0 never (at most
-    10000)."""
+    """Re-list every directory even if its mtime is unchanged in one build out of N, drawn at
+    random (a no-op build writes nothing, so builds are not counted); 0 never (at most 10000)."""
 
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]  # a path: '' would silently mean "here"

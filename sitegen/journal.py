@@ -102,7 +102,8 @@ def _is_run_cache(path: str) -> bool:
 def remove_temporaries(out: str, paths: Iterable[str]) -> None:
     """The temporaries a killed build left: only names `write_atomic` gives, beside a file the
     journal names, or in the cache directory, which holds nothing but sitegen's files."""
-    expected: dict[str, set[str] | None] = {CACHE_DIR: None, f"{CACHE_DIR}/runs": None}
+    own = (CACHE_DIR, f"{CACHE_DIR}/runs", f"{CACHE_DIR}/listings")
+    expected: dict[str, set[str] | None] = dict.fromkeys(own)
     for path in paths:
         head, _, name = path.rpartition("/")
         names = expected.setdefault(head, set())

@@ -15,8 +15,9 @@ from sitegen import cache, tracking_uri
 from sitegen.errors import OutputRefused
 
 FLAG = "--allow-foreign-out"
-_OURS = frozenset({"manifest.msgpack", "lock", "runs", "report.json", "journal",
-                    "journal.d"})  # in _build/, also early on
+# in _build/, also early on (and an older sitegen's manifest.msgpack)
+_OURS = frozenset({"manifest-snapshot.msgpack", "manifest-log", "listings", "lock", "runs", "report.json",
+                   "journal", "journal.d", "manifest.msgpack"})
 
 
 def check_out_dir(out: str, roots: Sequence[str], *, allow_foreign: bool = False) -> None:

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import time
 from collections.abc import Iterable, Iterator
-
-import msgspec
 
 from sitegen import __version__, cache, journal, tracking_uri
 from sitegen.analysis.status import settle_status
 from sitegen.config import BuildConfig, Config, theme_dir
 from sitegen.discover import Found, Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
+from sitegen.listings import Listings
 from sitegen.out_dir import check_out_dir
 from sitegen.readers import no_runs_message, reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
+from sitegen.shards import shard_count
 from sitegen.site_pages import site_pages
-from sitegen.write import remove_page, write_atomic
+from sitegen.write import make_durable, remove_page, write_atomic
 
 POOL_THRESHOLD = 24  # fewer jobs than this run in-process: a pool costs more than it saves
 
@@ -36,7 +37,8 @@ def build(
     out = config.out
     check_out_dir(out, config.roots, allow_foreign=allow_foreign_out)
     with cache.BuildLock(out) as lock:
-        manifest, reason = (cache.Manifest(), None) if full else cache.load_manifest(out, __version__)
+        store = cache.ManifestStore(out)
+        manifest, reason = (cache.Manifest(), None) if full else store.load(__version__)
         if reason:
             reporter.note(reason)
         leftovers = journal.leftovers(out)  # what an unfinished build may have written
@@ -46,7 +48,7 @@ def build(
         if lock.took_over or leftovers:
             journal.remove_temporaries(out, leftovers)
         settings = _job_settings(config, started)
-        relist = full or _periodic_relist(config, manifest)
+        relist = full or _periodic_relist(config)
         reporter.stage("finding runs")
         found = find_runs(dir_roots, manifest.dirs, relist=relist, skip=[out])
         _report_empty_roots(dir_roots, found, reporter)
@@ -60,25 +62,20 @@ def build(
         records, changed = collect(outcomes, kept + stores.kept, reporter)
         prune(out, manifest, records, reporter)
         reporter.stage("writing site pages")
-        listings: list[cache.Listing] = []
-
-        def load_listings() -> list[cache.Listing]:
-            listings.extend(all_listings(out, records, changed, settings))
-            return listings
-
-        page_records = site_pages(config, settings, records, manifest.pages, load_listings, reporter)
-        if changed or len(records) != len(manifest.runs):
-            cache.save_listings(out, listings or load_listings())
-        if reporter.report.pages_written or reporter.report.pages_removed:
-            os.sync()  # every page is on disk before the manifest says so
-        cache.save_manifest(out, cache.Manifest(
-            version=__version__, builds=manifest.builds + 1, dirs=found.dirs,
-            runs={cache.run_key(r.root, r.run_id): r for r in records}, pages=page_records,
-        ))
-        for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):
-            reporter.page_removed(path)
+        shards = shard_count(len(records), manifest.listing_shards)
+        listings = Listings(out, records, changed, shards, manifest.runs, manifest.listing_shards,
+                            lambda record: _remake_listing(out, record, settings))
+        page_records = site_pages(config, settings, records, manifest.pages, listings.all, listings.count,
+                                  reporter)
+        make_durable(out, [*listings.save(), *reporter.touched, *_run_caches(records, changed)])
+        saved = store.save(cache.Manifest(
+            found.dirs, {cache.run_key(r.root, r.run_id): r for r in records}, page_records, listings.count,
+        ), __version__)  # after every file it names is on disk
+        if leftovers:  # a set of every file the manifest keeps is worth making only then
+            for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):
+                reporter.page_removed(path)
         journal.close(out)
-        report = _finish(reporter, len(records), full, started, out, report_file)
+        report = _finish(reporter, len(records), full, started, out, report_file, saved)
     if strict and report.runs_failed:
         failed = report.runs_failed
         raise StrictFailure(f"{failed} run(s) could not be read (--strict); see the warnings above")
@@ -157,9 +154,11 @@ def _job_settings(config: Config, started: float) -> JobSettings:
     )
 
 
-def _periodic_relist(config: Config, manifest: cache.Manifest) -> bool:
+def _periodic_relist(config: Config) -> bool:
+    """One build in `relist_every`, drawn at random: a no-op build writes nothing, so builds
+    are not counted."""
     every = config.build.relist_every
-    return every > 0 and (manifest.builds + 1) % every == 0
+    return every > 0 and random.randrange(every) == 0
 
 
 def plan_run_jobs(
@@ -243,28 +242,19 @@ def collect(
     return records, changed
 
 
-def all_listings(
-    out: str, records: list[cache.RunRecord], changed: dict[str, bytes], settings: JobSettings
-) -> list[cache.Listing]:
-    """The listing of every run, from this build's outcomes or the cache.
+def _remake_listing(out: str, record: cache.RunRecord, settings: JobSettings) -> cache.Listing | None:
+    """A run's listing made again from its cache (the listings' shard was lost)."""
+    run = cache.load_run(out, record.slug)
+    if run is None:
+        return None
+    return listing(settle_status(run, settings.now, settings.heartbeat_timeout_s))
 
-    A cached listing is current: a run whose shown status changed (stalled) was re-rendered.
-    """
-    decoder = msgspec.msgpack.Decoder(cache.Listing)
-    previous = cache.load_listings(out)
-    listings = []
-    for record in records:
-        key = cache.run_key(record.root, record.run_id)
-        if key in changed:
-            listings.append(decoder.decode(changed[key]))
-        elif key in previous:
-            listings.append(previous[key])
-        else:  # the listings cache was lost: rebuild this one from the run's cache
-            run = cache.load_run(out, record.slug)
-            if run is not None:
-                shown = settle_status(run, settings.now, settings.heartbeat_timeout_s)
-                listings.append(listing(shown))
-    return listings
+
+def _run_caches(records: list[cache.RunRecord], changed: dict[str, bytes]) -> list[str]:
+    """The run caches this build may have written: those of the runs it processed."""
+    if not changed:
+        return []
+    return [cache.cached_run_path(r.slug) for r in records if cache.run_key(r.root, r.run_id) in changed]
 
 
 def prune(out: str, manifest: cache.Manifest, records: list[cache.RunRecord], reporter: Reporter) -> None:
@@ -295,14 +285,16 @@ def _kept_files(records: list[cache.RunRecord], pages: dict[str, cache.PageRecor
 
 
 def _finish(
-    reporter: Reporter, runs_total: int, full: bool, started: float, out: str, report_file: str | None
+    reporter: Reporter, runs_total: int, full: bool, started: float, out: str, report_file: str | None,
+    saved: bool,
 ) -> BuildReport:
     report = reporter.report
     report.runs_total = runs_total
     report.full = full
     report.duration_s = round(time.time() - started, 3)
     data = encode_report(report)
-    write_atomic(os.path.join(cache.cache_dir(out), "report.json"), data, within=out)
+    if saved or reporter.touched or report.warnings or report.notes:  # else a no-op: it writes nothing
+        write_atomic(os.path.join(cache.cache_dir(out), "report.json"), data, within=out)
     if report_file:
         write_atomic(os.path.abspath(report_file), data, within=None)  # where the user asked
     reporter.done()

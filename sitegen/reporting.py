@@ -36,6 +36,8 @@ class Reporter:
 
     def __init__(self) -> None:
         self.report = BuildReport()
+        self.touched: list[str] = []  # the files written or removed, relative to the output dir
+
 
     def note(self, message: str) -> None:
         self.report.notes.append(message)
@@ -59,6 +61,7 @@ class Reporter:
     def page(self, path: str, written: bool) -> None:
         if written:
             self.report.pages_written += 1
+            self.touched.append(path)
         else:
             self.report.pages_unchanged += 1
 
@@ -67,6 +70,7 @@ class Reporter:
 
     def page_removed(self, path: str) -> None:
         self.report.pages_removed += 1
+        self.touched.append(path)
 
     def warning(self, run_id: str, message: str) -> None:
         self.report.warnings.append(RunWarning(run_id, message))

@@ -166,7 +166,8 @@ def _read(
     encoded = cache.save_run(s.out, run)
     record = cache.RunRecord(
         root=loc.root, run_id=loc.run_id, run_dir=loc.run_dir, reader=loc.reader,
-        reader_version=reader_version(loc.reader), slug=run.slug, inputs=inputs, stamps=stamps,
+        reader_version=reader_version(loc.reader), slug=run.slug,
+        inputs=cache.pack_inputs(inputs), stamps=cache.pack_stamps(stamps),
         token=loc.token, fingerprint=cache.fingerprint(reader_version(loc.reader), stamps, encoded),
         racy=cache.is_racy(stamps, s.started_ns, s.racy_window_s, loc.token, run.problem is not None),
         shown_status=run.status, live_until=None,

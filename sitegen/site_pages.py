@@ -27,10 +27,11 @@ PLOTLY_JS = "assets/plotly.min.js"
 
 def site_pages(
     config: Config, settings: JobSettings, records: list[cache.RunRecord],
-    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]],
+    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]], shards: int,
     reporter: Reporter,
 ) -> dict[str, cache.PageRecord]:
-    """Write what changed among the site-wide pages; returns their records for the manifest."""
+    """Write what changed among the site-wide pages; returns their records for the manifest.
+    `shards`: how many parts the index's rows and runs.json are split into (the listings' count)."""
     pages: dict[str, cache.PageRecord] = {}
     out = settings.out
 
@@ -67,7 +68,7 @@ def site_pages(
         inputs = report_pages.Inputs(
             config, site(), settings.site_key, runs_key, out, settings.now,
             {r.slug: r.render_key for r in records}, {name: path for name, (path, _) in content.items()},
-            _shards(len(records), previous),
+            shards,
         )
         for planned in report_pages.plan(load_listings(), inputs, reporter):
             emit(planned.key, lambda p=planned: [page for page in [p.render()] if page], [planned.path])
@@ -87,14 +88,6 @@ def _hash(*parts: str) -> str:
     for part in parts:
         digest.update(part.encode(errors="surrogateescape") + b"\0")
     return digest.hexdigest()
-
-
-def _shards(runs: int, previous: dict[str, cache.PageRecord]) -> int:
-    """The index's and runs.json's shard count, kept from the previous build's pages when it still fits."""
-    from sitegen.render.index import chunks_in
-    from sitegen.shards import shard_count
-
-    return shard_count(runs, chunks_in(previous) or 1)
 
 
 def _acknowledgements_key(path: str, now: float) -> str:

@@ -32,8 +32,7 @@ def seen_by_build(out: str) -> Inputs:
     for record in manifest.runs.values():
         if record.token:
             continue  # a tracking store's run: its store file is watched instead
-        for rel, stamp in zip(record.inputs, record.stamps, strict=True):
-            files[f"{record.run_dir}/{rel}" if rel != "." else record.run_dir] = tuple(stamp)
+        files.update(cache.input_stamps(record) or [])
     dirs = {path: entry.mtime_ns for path, entry in manifest.dirs.items()}
     return Inputs(dirs, files, racy=any(record.racy for record in manifest.runs.values()))
 

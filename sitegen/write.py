@@ -26,8 +26,8 @@ def write_atomic(
     """Write `data` (or its blocks, in order) via a temporary file in the same directory and a rename.
 
     A reader (or a build killed mid-write) sees the old file or the new one, never a mix.
-    Pages skip the per-file fsync (it would cost more than rendering them); the build
-    flushes once with `os.sync()` before the manifest, which is written `durable`.
+    Pages skip the fsync here; the build makes the files it wrote durable together
+    (`make_durable`) before the manifest, which is written `durable`.
     A file in the output directory `within` is never written through a link below it (the
     output may be restored from a cache others can write); None: a path the user named.
     """
@@ -54,6 +54,78 @@ def write_atomic(
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+SYNC_FILE_SYSTEM_ABOVE = 2000  # files; above, one syncfs is cheaper than an fdatasync each (BENCHMARKS.md)
+
+
+def make_durable(out: str, paths: Iterable[str], threads: int = 16) -> None:
+    """Flush the files at `paths` (relative to `out`, written by this build; a missing one is
+    skipped) and the directories that hold them, up to `out`: what a machine-wide `sync()`
+    would do for them alone. fsync waits on the disk without the GIL, so threads overlap the
+    waits; for thousands of files (a full build), one syncfs of the output's file system."""
+    files = [os.path.join(out, path) for path in paths]
+    if not files or (len(files) > SYNC_FILE_SYSTEM_ABOVE and _sync_file_system(out)):
+        return
+    directories = {out}
+    for path in files:
+        directory = os.path.dirname(path)
+        while directory not in directories and len(directory) > len(out):
+            directories.add(directory)
+            directory = os.path.dirname(directory)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(_flush_file, files))
+        list(pool.map(sync_directory, sorted(directories)))
+
+
+def _sync_file_system(path: str) -> bool:
+    """syncfs(2) of the file system that holds `path` (Linux): its dirty data, this build's
+    among it, and no other file system's; False where the call is missing or fails."""
+    import ctypes
+
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        return syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _flush_file(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:  # removed since, or not a file this build can open: nothing of ours to flush
+        return
+    try:
+        flush_data(fd)
+    finally:
+        os.close(fd)
+
+
+flush_data = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+
+
+def sync_directory(path: str) -> None:
+    """Make the entries of directory `path` (files created, renamed, removed) durable; quietly
+    nothing where the file system cannot (some refuse an fsync of a directory)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_if_changed(path: str, data: bytes, previous_hash: str | None, *, within: str) -> tuple[str, bool]:

@@ -193,7 +193,7 @@ def test_corrupt_manifest_means_full_build_not_error(runs_root, tmp_path):
     out = tmp_path / "site"
     config = make_config(runs_root, out)
     run_build(config)
-    (out / "_build" / "manifest.msgpack").write_bytes(b"\x93garbage")
+    (out / "_build" / "manifest-snapshot.msgpack").write_bytes(b"\x93garbage")
     rep = run_build(config)
     assert rep.report.runs_read == 3
     assert any("cache" in note for note in rep.report.notes)
@@ -238,12 +238,13 @@ def test_a_live_lock_stops_a_second_build(runs_root, tmp_path):
 def test_a_stale_lock_is_taken_over(runs_root, tmp_path):
     out = tmp_path / "site"
     lock = out / "_build" / "lock"
-    lock.parent.mkdir(parents=True)
+    (lock.parent / "listings").mkdir(parents=True)
     lock.write_text(f"{socket.gethostname()} 999999999\n")
     (out / "runs" / "gone").mkdir(parents=True)
     journal.announce(str(out), ["runs/gone/index.html"])  # as the killed build did before writing
     ours = [out / "runs" / "gone" / ".tmp-4242-index.html.part",
-            out / "_build" / ".tmp-4242-listings.msgpack.part"]
+            out / "_build" / ".tmp-4242-manifest-snapshot.msgpack.part",
+            out / "_build" / "listings" / ".tmp-4242-0.msgpack.part"]
     users = [out / "runs" / ".tmp-left.part", out / "runs" / "gone" / ".tmp-4242-notes.txt.part",
              out / ".tmp-1-index.html.part"]
     for path in ours + users:

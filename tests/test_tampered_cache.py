@@ -16,6 +16,7 @@ from runs_json import read_runs
 
 from sitegen import __version__, cache, journal, packed_run
 from sitegen.errors import OutputRefused, OutputUnwritable
+from sitegen.listings import read_shard, shard_path
 from sitegen.slug import run_slug
 
 GONE = "20231114/221320/bbbbbbbbbbbb"
@@ -44,7 +45,7 @@ def link_pages_of_gone_run(root: Path, out: Path, target: Path) -> None:
 
 def tamper_manifest(out: Path, edit) -> None:
     manifest, _ = cache.load_manifest(str(out), __version__)
-    cache.save_manifest(str(out), edit(manifest))
+    cache.save_manifest(str(out), edit(manifest), __version__)
 
 
 def test_page_paths_in_the_manifest_that_leave_the_site_are_never_deleted(built, tmp_path):
@@ -91,10 +92,11 @@ def test_a_tampered_journal_removes_nothing_outside_the_site(built, tmp_path):
 
 def test_cached_listings_holding_markup_are_made_again(built):
     root, out = built
-    listings = cache.load_listings(str(out))
+    shard = out / shard_path(0)
     evil = [msgspec.structs.replace(item, index_row=b'["</script><script>alert(1)</script>"]')
-            for item in listings.values()]
-    cache.save_listings(str(out), evil)
+            for item in read_shard(str(out), 0).values()]
+    assert evil
+    shard.write_bytes(msgspec.msgpack.encode(evil))
     write_sidecar_run(root, "20231116/000000/dddddddddddd")  # a change: the index is rendered again
     os.utime(root)
     run_build(make_config(root, out))

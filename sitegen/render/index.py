@@ -8,9 +8,7 @@ browsers block fetch on file://), runs.json lists its parts `data/runs-NNNN.json
 from __future__ import annotations
 
 import heapq
-import re
 from collections import Counter
-from collections.abc import Iterable
 
 from sitegen.analysis.acknowledged import Flagged
 from sitegen.analysis.sessions import Session
@@ -24,7 +22,6 @@ RUNS_JSON_FORMAT = 2  # 1: every run in runs.json itself
 RECENT_POINTS = 5  # a current step whose first bad point is older than this is on the trends page only
 INLINE_ROWS = 100  # rows in the page's HTML and data; site.js loads the others from the chunks
 _IN_A_STRING = ((b"\\", b"\\\\"), (b"'", b"\\'"), (b"\n", b"\\n"), (b"\r", b"\\r"))  # a JS '…' string
-_CHUNK = re.compile(r"data/runs-(\d{4})\.js")
 
 # The runs table as data: one short list per run, newest first. Drawing 10,000 rows as HTML
 # made the index parse-bound (2.5 s in Chromium); the data parses in milliseconds.
@@ -67,11 +64,6 @@ def table_order(run: Run) -> tuple[float, str, str]:
 
 def chunk_path(shard: int) -> str:
     return f"data/runs-{shard:04d}.js"
-
-
-def chunks_in(paths: Iterable[str]) -> int:
-    """How many chunks the pages at `paths` (a previous build's) hold; 0 when none."""
-    return sum(1 for path in paths if _CHUNK.fullmatch(path))
 
 
 def index_chunk(shard: int, rows: list[bytes]) -> Page:

@@ -62,12 +62,14 @@ def build_in_subprocess(root: Path, out: Path) -> tuple[dict, bool]:
     """A build as a user runs it, in a fresh interpreter: its report, and whether MLflow was
     imported by the end."""
     code = ("import sys; from sitegen.cli import main; code = main(['build', '--root', sys.argv[1], "
-            "'--out', sys.argv[2], '--quiet']); print('mlflow' in sys.modules); sys.exit(code)")
+            "'--out', sys.argv[2], '--quiet', '--report', sys.argv[3]]); print('mlflow' in sys.modules); "
+            "sys.exit(code)")
+    report_file = out.parent / f"{out.name}-report.json"  # a no-op build leaves _build/ alone
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", code, str(root), str(out)], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code, str(root), str(out), str(report_file)], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    report = json.loads((out / "_build" / "report.json").read_text())
+    report = json.loads(report_file.read_text())
     return report, done.stdout.strip().splitlines()[-1] == "True"
 
 

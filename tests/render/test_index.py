@@ -7,8 +7,15 @@ import re
 
 from sitegen.model import Problem, Run
 from sitegen.render.env import theme_dir
-from sitegen.render.index import (INLINE_ROWS, ROW_COLUMNS, index_page, index_row, runs_json, runs_json_entry,
-                                  runs_json_part)
+from sitegen.render.index import (
+    INLINE_ROWS,
+    ROW_COLUMNS,
+    index_page,
+    index_row,
+    runs_json,
+    runs_json_entry,
+    runs_json_part,
+)
 from sitegen.render.site import SiteInfo
 
 SITE = SiteInfo(title="t", theme=str(theme_dir("default")), version="0")

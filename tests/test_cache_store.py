@@ -1,0 +1,263 @@
+"""The build cache's storage (issue 16): the manifest as a snapshot and an append-only log, the
+listings in shards, a no-op that writes nothing, and a cache of the previous format rebuilt once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import msgspec
+import pytest
+from conftest import age, make_config, run_build, write_sidecar_run
+
+from sitegen import __version__, cache, record_log, shards, write
+from sitegen.listings import read_shard, shard_path
+
+LATER = 1_700_000_100  # after the first build's files, outside the racy window
+ID, OTHER = b"A" * record_log.ID_BYTES, b"B" * record_log.ID_BYTES
+
+
+# --- the log's framing -------------------------------------------------------------
+
+
+def test_the_log_gives_back_what_was_appended_after_its_snapshot(tmp_path):
+    log = str(tmp_path / "log")
+    end = record_log.append(log, OTHER, b"before the snapshot", 0)
+    end = record_log.append(log, ID, b"one", end)
+    end = record_log.append(log, ID, b"two", end)
+    assert record_log.read(log, ID) == ([b"one", b"two"], end)
+    assert record_log.read(str(tmp_path / "missing"), ID) == ([], 0)
+
+
+@pytest.mark.parametrize("damage", ["cut", "flipped", "garbage"])
+def test_a_torn_or_damaged_tail_is_ignored_and_overwritten_by_the_next_append(tmp_path, damage):
+    log = tmp_path / "log"
+    end = record_log.append(str(log), ID, b"kept", 0)
+    whole = record_log.append(str(log), ID, b"the last frame", end)
+    data = log.read_bytes()
+    damaged = {"cut": data[:-3], "flipped": data[:-1] + bytes([data[-1] ^ 1]), "garbage": data + b"\x07" * 5}
+    log.write_bytes(damaged[damage])
+    replay = record_log.read(str(log), ID)
+    assert replay.payloads == ([b"kept", b"the last frame"] if damage == "garbage" else [b"kept"])
+    assert replay.end == (whole if damage == "garbage" else end)
+    record_log.append(str(log), ID, b"next", replay.end)
+    assert record_log.read(str(log), ID).payloads == [*replay.payloads, b"next"]
+
+
+# --- the manifest on disk ------------------------------------------------------------
+
+
+@pytest.fixture
+def many_shards(monkeypatch):
+    """A few runs spread over several listing shards (the real threshold is hundreds of runs)."""
+    monkeypatch.setattr(shards, "RUNS_PER_SHARD", 1)
+
+
+@pytest.fixture
+def small_snapshot_folds_late(monkeypatch):
+    """A test site's snapshot is a few KB, a change's frame about one: fold only when the log
+    outgrows the snapshot, so that a few changes stay in the log."""
+    monkeypatch.setattr(cache, "FOLD_AT", 1)
+
+
+def stats(out: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file under `out`: (inode, size, mtime)."""
+    found = {}
+    for path in out.rglob("*"):
+        if path.is_file():
+            st = path.stat()
+            found[path.relative_to(out).as_posix()] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return found
+
+
+def change_run(root: Path, run_id: str, when: float = LATER) -> None:
+    run_dir = root / run_id
+    with (run_dir / "metrics.csv").open("a") as handle:
+        handle.write("20,2,0.01\n")
+    age(run_dir, when=when)
+
+
+def test_a_no_op_build_writes_nothing(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    before = stats(out)
+    report = run_build(config).report
+    assert (report.runs_read, report.pages_written) == (0, 0)
+    assert stats(out) == before  # not the manifest, not report.json, no lock left
+
+
+def test_the_report_asked_for_is_written_even_by_a_no_op(runs_root, tmp_path):
+    from sitegen.pipeline import build
+
+    out, asked = tmp_path / "site", tmp_path / "report.json"
+    config = make_config(runs_root, out)
+    run_build(config)
+    build(config, report_file=str(asked))
+    assert '"runs_read": 0' in asked.read_text()
+
+
+def test_one_changed_run_appends_to_the_log_and_rewrites_its_listing_shard_only(
+    runs_root, tmp_path, many_shards, small_snapshot_folds_late
+):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    manifest, _ = cache.load_manifest(str(out), __version__)
+    assert manifest.listing_shards > 1
+    before = stats(out)
+    change_run(runs_root, "20231115/080000/cccccccccccc")
+    assert run_build(config).read == ["20231115/080000/cccccccccccc"]
+    after = stats(out)
+    changed = {path for path in after if after[path] != before.get(path)}
+    key = cache.run_key(str(runs_root), "20231115/080000/cccccccccccc")
+    shard = shards.shard_of(key, manifest.listing_shards)
+    cache_files = {path for path in changed if path.startswith("_build/")}
+    assert cache_files == {"_build/manifest-log", shard_path(shard), "_build/report.json",
+                           f"_build/runs/{manifest.runs[key].slug}.msgpack"}
+    assert "_build/manifest-snapshot.msgpack" not in changed
+
+
+def test_the_manifest_replayed_from_the_log_is_the_one_a_full_build_saves(
+    runs_root, tmp_path, small_snapshot_folds_late
+):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    change_run(runs_root, "20231114/221320/aaaaaaaaaaaa")
+    write_sidecar_run(runs_root, "20231116/000000/dddddddddddd")
+    os.utime(runs_root)
+    run_build(config)
+    assert (out / "_build" / "manifest-log").stat().st_size > 0
+    replayed, reason = cache.load_manifest(str(out), __version__)
+    run_build(config, full=True)
+    assert not (out / "_build" / "manifest-log").exists()
+    saved, _ = cache.load_manifest(str(out), __version__)
+    assert reason is None and len(replayed.runs) == 4
+    assert replayed == saved
+
+
+def test_the_log_is_folded_into_a_new_snapshot_once_it_grows(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    snapshot = out / "_build" / "manifest-snapshot.msgpack"
+    first = snapshot.stat().st_ino
+    for step in range(1, 20):
+        change_run(runs_root, "20231115/080000/cccccccccccc", when=LATER + step)
+        run_build(config)
+        if snapshot.stat().st_ino != first:
+            break
+    assert snapshot.stat().st_ino != first, "the log never folded"
+    assert not (out / "_build" / "manifest-log").exists()
+    assert run_build(config).report.runs_read == 0
+
+
+def test_a_torn_log_tail_costs_nothing(runs_root, tmp_path, small_snapshot_folds_late):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    change_run(runs_root, "20231115/080000/cccccccccccc")
+    run_build(config)
+    log = out / "_build" / "manifest-log"
+    with log.open("ab") as handle:
+        handle.write(b"\x40\x00\x00\x00half a fra")  # a build killed while appending
+    report = run_build(config).report
+    assert (report.runs_read, report.notes) == (0, [])
+    change_run(runs_root, "20231114/221320/aaaaaaaaaaaa")
+    assert run_build(config).read == ["20231114/221320/aaaaaaaaaaaa"]
+    assert b"half a fra" not in log.read_bytes()
+    assert run_build(config).report.runs_read == 0
+
+
+def test_a_corrupt_snapshot_means_a_full_build_with_a_note(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    (out / "_build" / "manifest-snapshot.msgpack").write_bytes(b"\x85not a snapshot")
+    report = run_build(config).report
+    assert report.runs_read == 3
+    assert report.notes == ["the build cache was unreadable; rebuilding everything"]
+
+
+def test_a_cache_of_the_previous_format_is_rebuilt_once_and_removed(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    build_dir = out / "_build"
+    for name in ("manifest-snapshot.msgpack", "manifest-log"):
+        (build_dir / name).unlink(missing_ok=True)
+    (build_dir / "manifest.msgpack").write_bytes(b"\x86\xa6format\x08")  # what format 8 wrote, cut short
+    (build_dir / "listings.msgpack").write_bytes(b"\x90")
+    report = run_build(config).report
+    assert report.runs_read == 3
+    assert report.notes == [
+        f"the build cache is from another sitegen than {__version__}; rebuilding everything"]
+    assert not (build_dir / "manifest.msgpack").exists() and not (build_dir / "listings.msgpack").exists()
+    assert run_build(config).report.notes == []
+
+
+# --- the listings in shards ---------------------------------------------------------
+
+
+def test_a_removed_run_leaves_its_shard_and_a_lost_shard_is_made_again(runs_root, tmp_path, many_shards):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    count = cache.load_manifest(str(out), __version__)[0].listing_shards
+    gone = cache.run_key(str(runs_root), "20231114/221320/bbbbbbbbbbbb")
+    shard = shards.shard_of(gone, count)
+    assert gone in read_shard(str(out), shard)
+    shutil.rmtree(runs_root / "20231114/221320/bbbbbbbbbbbb")
+    os.utime(runs_root / "20231114/221320")
+    run_build(config)
+    assert gone not in read_shard(str(out), shard)
+    lost = shards.shard_of(cache.run_key(str(runs_root), "20231115/080000/cccccccccccc"), count)
+    (out / shard_path(lost)).unlink()
+    write_sidecar_run(runs_root, "20231116/000000/dddddddddddd")  # a change: the index reads every shard
+    os.utime(runs_root)
+    run_build(config)
+    assert cache.run_key(str(runs_root), "20231115/080000/cccccccccccc") in read_shard(str(out), lost)
+    assert b"cccccccccccc" in (out / "index.html").read_bytes()
+
+
+def test_listings_split_again_keep_every_run_without_reading_the_run_caches(runs_root, tmp_path, many_shards):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    assert cache.load_manifest(str(out), __version__)[0].listing_shards == 2
+    kept = cache.run_key(str(runs_root), "20231114/221320/aaaaaaaaaaaa")
+    slug = cache.load_manifest(str(out), __version__)[0].runs[kept].slug
+    (out / cache.cached_run_path(slug)).unlink()  # so its listing can only come from the old shards
+    for run_id in ("20231116/000000/dddddddddddd", "20231116/000000/eeeeeeeeeeee"):
+        write_sidecar_run(runs_root, run_id)
+    os.utime(runs_root)
+    run_build(config)
+    manifest, _ = cache.load_manifest(str(out), __version__)
+    assert manifest.listing_shards == 4
+    placed = {key: index for index in range(4) for key in read_shard(str(out), index)}
+    assert placed == {key: shards.shard_of(key, 4) for key in manifest.runs}
+    assert kept in placed
+
+
+@pytest.mark.parametrize("one_call_above", [write.SYNC_FILE_SYSTEM_ABOVE, 1], ids=["per-file", "syncfs"])
+def test_make_durable_flushes_what_exists_and_skips_what_is_gone(tmp_path, monkeypatch, one_call_above):
+    monkeypatch.setattr(write, "SYNC_FILE_SYSTEM_ABOVE", one_call_above)
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "runs" / "a" / "index.html").write_text("page")
+    write.make_durable(str(tmp_path), ["runs/a/index.html", "runs/gone/index.html", "index.html"])
+    write.make_durable(str(tmp_path), [])
+    assert (tmp_path / "runs" / "a" / "index.html").read_text() == "page"
+
+
+def test_a_record_whose_stamps_do_not_match_its_inputs_is_read_again(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    manifest, _ = cache.load_manifest(str(out), __version__)
+    key = cache.run_key(str(runs_root), "20231115/080000/cccccccccccc")
+    manifest.runs[key] = msgspec.structs.replace(manifest.runs[key], stamps=b"\x01" * 7)
+    cache.save_manifest(str(out), manifest, __version__)
+    assert run_build(config).read == ["20231115/080000/cccccccccccc"]
+    assert run_build(config).report.runs_read == 0
