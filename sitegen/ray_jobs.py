@@ -20,8 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache as once
 from pathlib import Path
@@ -32,10 +31,10 @@ from sitegen import __version__, cache
 from sitegen.discover import Location
 from sitegen.errors import LockLost, SitegenError, WorkerMismatch
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, read_batch, run_job
+from sitegen.write import make_durable
 
 MAX_BATCH = 64  # runs per task at most: a task's start-up is amortised, and a slow run holds few others
 BATCHES_PER_WORKER = 4  # so that the workers done first take over the batches still waiting
-SYNC_THREADS = 16
 
 
 class Driver(msgspec.Struct, frozen=True):
@@ -144,29 +143,13 @@ def _check_fence(out: str, driver: Driver) -> None:
 
 
 def _make_durable(out: str, outcomes: list[RunOutcome]) -> None:
-    """fdatasync the files the task wrote and fsync their directories (where renames and
-    removals live): on another machine, no `sync()` of the driver's reaches them. Synced from
-    threads at once, the file system commits them together (20× cheaper than one by one here)."""
-    files, directories = set(), set()
-    for outcome in outcomes:
-        written = [*outcome.written, *([cache.cached_run_path(outcome.record.slug)] if outcome.read else [])]
-        files.update(os.path.join(out, path) for path in written)
-        directories.update(os.path.dirname(os.path.join(out, path)) for path in [*written, *outcome.removed])
-    data_sync = getattr(os, "fdatasync", os.fsync)
-    with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
-        list(pool.map(_sync, sorted(files), [data_sync] * len(files)))
-        list(pool.map(_sync, sorted(directories), [os.fsync] * len(directories)))
-
-
-def _sync(path: str, how: Callable[[int], None]) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return  # removed since (a directory a removal emptied)
-    try:
-        how(fd)
-    finally:
-        os.close(fd)
+    """The files the task wrote and the directories of its renames and removals, flushed on this
+    worker: on another machine, nothing the driver flushes reaches them."""
+    make_durable(out, [
+        path for outcome in outcomes for path in (
+            *outcome.written, *outcome.removed,
+            *([cache.cached_run_path(outcome.record.slug)] if outcome.read else []))
+    ])
 
 
 def _batches(items: list, ray: object) -> list[list]:

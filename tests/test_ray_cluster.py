@@ -16,7 +16,7 @@ import pytest
 from conftest import OLD, age, run_build, write_sidecar_run
 from job_events import write_job
 
-from sitegen import cache, pipeline
+from sitegen import __version__, cache, pipeline
 from sitegen.config import Config, load_config
 from sitegen.discover import find_runs
 from sitegen.errors import LockLost, WorkerMismatch
@@ -26,7 +26,8 @@ ray = pytest.importorskip("ray", reason="needs ray (pip install -e '.[test]')")
 from ray.cluster_utils import Cluster  # noqa: E402  (after the skip)
 
 RUNS = 40
-VOLATILE = {"_build/report.json"}  # its build duration
+VOLATILE = {"_build/report.json",  # its build duration
+            "_build/manifest-snapshot.msgpack"}  # its random id: compared decoded (`manifest`)
 
 
 class FrozenClock:
@@ -74,6 +75,12 @@ def every_file(out: Path) -> dict[str, bytes]:
             if path.is_file() and path.relative_to(out).as_posix() not in VOLATILE}
 
 
+def manifest(out: Path) -> cache.Manifest:
+    loaded, reason = cache.ManifestStore(str(out)).load(__version__)
+    assert reason is None
+    return loaded
+
+
 def frozen_build(config: Config):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "time", FrozenClock)
@@ -88,6 +95,7 @@ def test_a_full_build_on_the_cluster_is_the_local_build_byte_for_byte(cluster, r
     assert on_cluster.report.runs_read == local.report.runs_read == RUNS + 2
     assert on_cluster.report.runs_failed == 1
     assert every_file(out) == every_file(root.parent / "local")
+    assert manifest(out) == manifest(root.parent / "local")
     assert not (out / "_build" / "journal.d").exists()  # the workers' journals are gone
     assert ray.is_initialized()  # the build used the Ray it found, and left it running
 
