@@ -160,8 +160,10 @@ def _batches(items: list, ray: object) -> list[list]:
 
 
 def _results(ray: object, refs: list) -> Iterator[list]:
-    """Each task's result in order; a task's SitegenError raised as itself. Tasks not finished
-    when the build stops are cancelled."""
+    """Each task's result in order; a task's SitegenError raised as itself, once the other
+    tasks have ended: each stops at its next run when the build's lock is no longer its own, and
+    none is left writing after this build. (No `ray.cancel`: cancelling a task whose reply is on
+    its way aborts the driver in Ray 2.x, `Check failed: it != submissible_tasks_.end()`.)"""
     finished = 0
     try:
         for ref in refs:
@@ -173,9 +175,11 @@ def _results(ray: object, refs: list) -> Iterator[list]:
                 raise
             finished += 1
             yield result
-    finally:
-        for ref in refs[finished:]:
-            ray.cancel(ref)
+    except SitegenError:
+        rest = refs[finished + 1:]
+        if rest:
+            ray.wait(rest, num_returns=len(rest))
+        raise
 
 
 @contextmanager

@@ -25,7 +25,6 @@ from sitegen.slug import run_slug
 ray = pytest.importorskip("ray", reason="needs ray (pip install -e '.[test]')")
 from ray.cluster_utils import Cluster  # noqa: E402  (after the skip)
 
-pytestmark = pytest.mark.cluster  # `make test-cluster`
 RUNS = 40
 VOLATILE = {"_build/report.json",  # its build duration
             "_build/manifest-snapshot.msgpack"}  # its random id: compared decoded (`manifest`)
