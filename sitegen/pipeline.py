@@ -65,7 +65,7 @@ def build(
         shards = shard_count(len(records), manifest.listing_shards)
         listings = Listings(out, records, changed, shards, manifest.runs, manifest.listing_shards,
                             lambda record: _remake_listing(out, record, settings))
-        page_records = site_pages(config, settings, records, manifest.pages, listings.all, listings.count,
+        page_records = site_pages(config, settings, records, manifest.pages, listings.all, listings.by_shard,
                                   reporter)
         make_durable(out, [*listings.save(), *reporter.touched, *_run_caches(records, changed)])
         saved = store.save(cache.Manifest(

@@ -32,7 +32,6 @@ from sitegen.render.report_blocks import Views
 from sitegen.render.run_page import run_url
 from sitegen.render.site import REGRESSIONS_JSON, TRENDS_PATH, SiteInfo, regression_path, trend_path
 from sitegen.reporting import Reporter
-from sitegen.shards import shard_of
 
 
 class Planned(NamedTuple):
@@ -52,7 +51,7 @@ class Inputs(NamedTuple):
     now: float
     render_keys: dict[str, str]  # run slug → its render key (the cache's word for "changed")
     content: dict[str, Path]  # Markdown pages by file name
-    shards: int  # how many parts the index's rows and runs.json are split into (`sitegen.shards`)
+    by_shard: Callable[[], list[list[cache.Listing]]]  # the listings in the index chunks and runs.json parts
 
 
 def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> list[Planned]:
@@ -99,9 +98,7 @@ def _runs_pages(listings: list[cache.Listing], inputs: Inputs, key, by_session, 
     so that one changed run rewrites one chunk of the table and one part of runs.json."""
     from sitegen.render.index import chunk_path, index_chunk, index_page, part_path, runs_json, runs_json_part
 
-    members: list[list[cache.Listing]] = [[] for _ in range(inputs.shards)]
-    for item in listings:
-        members[shard_of(cache.run_key(item.run.root, item.run.run_id), inputs.shards)].append(item)
+    members = inputs.by_shard()
     planned, chunks = [], []
     for shard, mine in enumerate(members):
         rows = [item.index_row for item in mine]
@@ -118,8 +115,8 @@ def _runs_pages(listings: list[cache.Listing], inputs: Inputs, key, by_session, 
     rows = [(item.run, item.index_row) for item in listings]
     return [Planned("index.html", inputs.runs_key,
                     lambda: index_page(rows, inputs.site, by_session, flagged, chunks)),
-            Planned("runs.json", key(len(listings), inputs.shards),
-                    lambda: runs_json(len(listings), inputs.shards)),
+            Planned("runs.json", key(len(listings), len(members)),
+                    lambda: runs_json(len(listings), len(members))),
             *planned]
 
 

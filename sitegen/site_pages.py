@@ -27,11 +27,12 @@ PLOTLY_JS = "assets/plotly.min.js"
 
 def site_pages(
     config: Config, settings: JobSettings, records: list[cache.RunRecord],
-    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]], shards: int,
-    reporter: Reporter,
+    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]],
+    listings_by_shard: Callable[[], list[list[cache.Listing]]], reporter: Reporter,
 ) -> dict[str, cache.PageRecord]:
     """Write what changed among the site-wide pages; returns their records for the manifest.
-    `shards`: how many parts the index's rows and runs.json are split into (the listings' count)."""
+    `listings_by_shard`: the same listings in their shards, split so into the index's chunks
+    and runs.json's parts."""
     pages: dict[str, cache.PageRecord] = {}
     out = settings.out
 
@@ -68,7 +69,7 @@ def site_pages(
         inputs = report_pages.Inputs(
             config, site(), settings.site_key, runs_key, out, settings.now,
             {r.slug: r.render_key for r in records}, {name: path for name, (path, _) in content.items()},
-            shards,
+            listings_by_shard,
         )
         for planned in report_pages.plan(load_listings(), inputs, reporter):
             emit(planned.key, lambda p=planned: [page for page in [p.render()] if page], [planned.path])
