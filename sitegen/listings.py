@@ -46,20 +46,13 @@ class Listings:
             present = {run_key(r.root, r.run_id) for r in records}
             self._dirty.update(shard_of(key, count) for key in previous if key not in present)
 
+    def changed_shards(self) -> set[int]:
+        """The shards whose listings this build changed (so far: a lost one is found on reading)."""
+        return set(self._dirty)
+
     def shard(self, index: int) -> list[Listing]:
         """The listings of shard `index`, in the order of the records."""
         return [item for item in self._shard(index) if item is not None]
-
-    def by_shard(self) -> list[list[Listing]]:
-        return [self.shard(index) for index in range(self.count)]
-
-    def all(self) -> list[Listing]:
-        """Every listing, in the order of the records."""
-        ordered: list[Listing | None] = [None] * len(self._records)
-        for index, group in enumerate(self._groups):
-            for (position, _record), item in zip(group, self._shard(index), strict=True):
-                ordered[position] = item
-        return [item for item in ordered if item is not None]
 
     def _shard(self, index: int) -> list[Listing | None]:
         """Shard `index`'s listings, one per record (None: no listing could be made)."""
@@ -68,12 +61,11 @@ class Listings:
         return self._loaded[index]
 
     @functools.cached_property
-    def _groups(self) -> list[list[tuple[int, RunRecord]]]:
-        """Each shard's records with their positions; made when a shard is first asked for
-        (a no-op build asks for none)."""
-        groups: list[list[tuple[int, RunRecord]]] = [[] for _ in range(self.count)]
-        for position, record in enumerate(self._records):
-            groups[shard_of(run_key(record.root, record.run_id), self.count)].append((position, record))
+    def _groups(self) -> list[list[RunRecord]]:
+        """Each shard's records; made when a shard is first asked for (a no-op build asks for none)."""
+        groups: list[list[RunRecord]] = [[] for _ in range(self.count)]
+        for record in self._records:
+            groups[shard_of(run_key(record.root, record.run_id), self.count)].append(record)
         return groups
 
     @functools.cached_property
@@ -91,7 +83,7 @@ class Listings:
     def _assemble(self, index: int) -> list[Listing | None]:
         cached = self._all_cached if self._resharded else read_shard(self.out, index)
         listings: list[Listing | None] = []
-        for _position, record in self._groups[index]:
+        for record in self._groups[index]:
             key = run_key(record.root, record.run_id)
             if key in self._fresh:
                 listings.append(_LISTING_DECODER.decode(self._fresh[key]))
@@ -112,7 +104,7 @@ class Listings:
             write_atomic(os.path.join(self.out, path), data, within=self.out)
             written.append(path)
         if self._resharded:
-            _remove_beyond(self.out, self.count)
+            remove_beyond(self.out, _DIRECTORY, self.count)
         return written
 
 
@@ -128,22 +120,23 @@ def read_shard(out: str, index: int) -> dict[str, Listing]:
             listings = _SHARD_DECODER.decode(handle.read())
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return {}
-    return {run_key(item.run.root, item.run.run_id): item for item in listings if _inert(item)}
+    return {run_key(item.run.root, item.run.run_id): item for item in listings if inert(item)}
 
 
-def _inert(listing: Listing) -> bool:
+def inert(listing: Listing) -> bool:
     """The serialized rows go into pages as they are: made by `jsonsafe.dumps_for_script` they
     hold no `<`, so a listing that does was not written by sitegen and is made again."""
     return b"<" not in listing.index_row and b"<" not in listing.runs_json_entry
 
 
-def _remove_beyond(out: str, count: int) -> None:
-    directory = os.path.join(cache_dir(out), _DIRECTORY)
+def remove_beyond(out: str, name: str, count: int) -> None:
+    """Remove the shards' files `<i>.msgpack` of the cache's directory `name` from `count` on."""
+    directory = os.path.join(cache_dir(out), name)
     try:
         names = os.listdir(directory)
     except OSError:
         return
-    for name in names:
-        stem = name.removesuffix(".msgpack")
-        if stem != name and stem.isascii() and stem.isdigit() and int(stem) >= count:
-            os.unlink(os.path.join(directory, name))
+    for entry in names:
+        stem = entry.removesuffix(".msgpack")
+        if stem != entry and stem.isascii() and stem.isdigit() and int(stem) >= count:
+            os.unlink(os.path.join(directory, entry))

@@ -65,9 +65,8 @@ def build(
         shards = shard_count(len(records), manifest.listing_shards)
         listings = Listings(out, records, changed, shards, manifest.runs, manifest.listing_shards,
                             lambda record: _remake_listing(out, record, settings))
-        page_records = site_pages(config, settings, records, manifest.pages, listings.all, listings.by_shard,
-                                  reporter)
-        make_durable(out, [*listings.save(), *reporter.touched, *_run_caches(records, changed)])
+        page_records, summaries = site_pages(config, settings, records, manifest.pages, listings, reporter)
+        make_durable(out, [*listings.save(), *summaries, *reporter.touched, *_run_caches(records, changed)])
         saved = store.save(cache.Manifest(
             found.dirs, {cache.run_key(r.root, r.run_id): r for r in records}, page_records, listings.count,
         ), __version__)  # after every file it names is on disk

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,11 +27,13 @@ from sitegen.analysis.trends import Trend, trends
 from sitegen.analysis.triage import triage
 from sitegen.config import ACKNOWLEDGED_FILE, Config
 from sitegen.model import Run
+from sitegen.render.content import ContentSource
 from sitegen.render.env import Page
-from sitegen.render.report_blocks import Views
+from sitegen.render.report_blocks import Block, Views
 from sitegen.render.run_page import run_url
 from sitegen.render.site import REGRESSIONS_JSON, TRENDS_PATH, SiteInfo, regression_path, trend_path
 from sitegen.reporting import Reporter
+from sitegen.shard_summaries import SiteRuns
 
 
 class Planned(NamedTuple):
@@ -51,17 +53,20 @@ class Inputs(NamedTuple):
     now: float
     render_keys: dict[str, str]  # run slug → its render key (the cache's word for "changed")
     content: dict[str, Path]  # Markdown pages by file name
-    by_shard: Callable[[], list[list[cache.Listing]]]  # the listings in the index chunks and runs.json parts
+    site_runs: Callable[[list[Block]], SiteRuns]  # what the pages need of the runs, given the blocks
+    shard: Callable[[int], list[cache.Listing]]  # a shard's listings: its index chunk and runs.json part
 
 
-def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> list[Planned]:
+def plan(inputs: Inputs, reporter: Reporter) -> list[Planned]:
     from sitegen.render.compare import COMPARE_PATH, SERVING_PATH, compare_page, serving_page
     from sitegen.render.coverage import COVERAGE_PATH, coverage_page
     from sitegen.render.sessions import quality_page
     from sitegen.render.site import QUALITY_PATH
     from sitegen.render.trends import regressions_json, trends_index
 
-    runs = [item.run for item in listings]
+    content = _content_sources(inputs)
+    site_runs = inputs.site_runs([block for _source, blocks in content for block in blocks])
+    runs = [item.run for item in site_runs.listings]
     site, everything = inputs.site, inputs.runs_key
     direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
     by_session = sessions(runs, direction_of)
@@ -74,8 +79,8 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     serving = [run for run in runs if run.points]
     key = page_key(inputs.site_key)
     planned = [
-        *_runs_pages(listings, inputs, key, by_session, flagged),
-        Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site)),
+        *_runs_pages(site_runs, inputs, key, by_session, flagged),
+        Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site, site_runs.totals.count)),
         Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),
         Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged),
                 lambda: trends_index(all_trends, flagged, site)),
@@ -88,41 +93,36 @@ def plan(listings: list[cache.Listing], inputs: Inputs, reporter: Reporter) -> l
     planned += _trend_pages(all_trends, trend_keys, flagged, runs, site, key, direction_of)
     planned += _sweep_pages(runs, inputs, key)
     newest = by_session[0].name if by_session else None
-    planned += _content_pages(Views(runs, all_trends, flagged, newest), inputs, key, reporter)
+    planned += _content_pages(content, Views(runs, all_trends, flagged, newest), inputs, key, reporter)
     return planned
 
 
-def _runs_pages(listings: list[cache.Listing], inputs: Inputs, key, by_session, flagged: list[Flagged],
+def _runs_pages(site_runs: SiteRuns, inputs: Inputs, key, by_session, flagged: list[Flagged],
                 ) -> list[Planned]:
-    """The index, runs.json, and their parts by shard: each part keyed by its members' rows only,
-    so that one changed run rewrites one chunk of the table and one part of runs.json."""
+    """The index, runs.json, and their parts by shard: each part keyed by its members' rows only
+    (their digest, kept in the shard's summary), so that one changed run rewrites one chunk of
+    the table and one part of runs.json, and reads only its own shard."""
     from sitegen.render.index import chunk_path, index_chunk, index_page, part_path, runs_json, runs_json_part
 
-    members = inputs.by_shard()
     planned, chunks = [], []
-    for shard, mine in enumerate(members):
-        rows = [item.index_row for item in mine]
-        version = _digest(rows)
-        chunks.append((chunk_path(shard), version))  # in the chunk's URL: a browser never shows a stale copy
-        entries = _digest(item.runs_json_entry for item in mine)
+    for shard, (chunk_version, part_version) in enumerate(site_runs.versions):
+        chunks.append((chunk_path(shard), chunk_version))  # in its URL: a browser never shows a stale copy
 
-        def part(shard: int = shard, mine: list[cache.Listing] = mine) -> Page:
-            return runs_json_part(shard, [(item.run, item.runs_json_entry) for item in mine])
+        def chunk(shard: int = shard) -> Page:
+            return index_chunk(shard, [item.index_row for item in inputs.shard(shard)])
 
-        planned += [Planned(chunk_path(shard), key(chunk_path(shard), version),
-                            lambda s=shard, r=rows: index_chunk(s, r)),
-                    Planned(part_path(shard), key(part_path(shard), entries), part)]
-    rows = [(item.run, item.index_row) for item in listings]
+        def part(shard: int = shard) -> Page:
+            return runs_json_part(shard, [(item.run, item.runs_json_entry) for item in inputs.shard(shard)])
+
+        planned += [Planned(chunk_path(shard), key(chunk_path(shard), chunk_version), chunk),
+                    Planned(part_path(shard), key(part_path(shard), part_version), part)]
+    named = {(item.run.root, item.run.run_id): item for item in (*site_runs.newest, *site_runs.listings)}
+    rows = [(item.run, item.index_row) for item in named.values()]
+    count, shards = site_runs.totals.count, len(site_runs.versions)
     return [Planned("index.html", inputs.runs_key,
-                    lambda: index_page(rows, inputs.site, by_session, flagged, chunks)),
-            Planned("runs.json", key(len(listings), len(members)),
-                    lambda: runs_json(len(listings), len(members))),
+                    lambda: index_page(rows, inputs.site, by_session, flagged, chunks, site_runs.totals)),
+            Planned("runs.json", key(count, shards), lambda: runs_json(count, shards)),
             *planned]
-
-
-def _digest(serialized: Iterable[bytes]) -> str:
-    """What a part made of serialized rows shows, in a few bytes (hashing beats encoding them again)."""
-    return hashlib.blake2b(b"\0".join(serialized), digest_size=8).hexdigest()
 
 
 def page_key(site_key: str) -> Callable[..., str]:
@@ -231,20 +231,33 @@ def _sweep_pages(runs: list[Run], inputs: Inputs, key) -> list[Planned]:
             for sweep, members in sorted(sweeps.items()) if len(members) > 1]
 
 
-def _content_pages(views: Views, inputs: Inputs, key, reporter: Reporter) -> list[Planned]:
-    """Written pages: keyed by their text and, for their `sitegen-*` blocks, what those show."""
-    from sitegen.render.content import ContentSource, content_blocks, content_page
-    from sitegen.render.report_blocks import select
-    from sitegen.render.site import content_path
+def _content_sources(inputs: Inputs) -> list[tuple[ContentSource, list[Block]]]:
+    """Each written page and its `sitegen-*` blocks (parsed again only when its text changed)."""
+    from sitegen.render.content import content_blocks
 
-    planned, known, found = [], cache.load_content_blocks(inputs.out), {}
+    sources, known, found = [], cache.load_content_blocks(inputs.out), {}
     for name, path in sorted(inputs.content.items()):
         source = ContentSource(name, path.read_text(encoding="utf-8", errors="replace"))
         text = cache.text_key(source.text)
         found[text] = known[text] if text in known else content_blocks(source)
-        selected = [select(block, views) for block in found[text]]
+        sources.append((source, found[text]))
+    if found.keys() != known.keys():
+        cache.save_content_blocks(inputs.out, found)
+    return sources
+
+
+def _content_pages(sources: list[tuple[ContentSource, list[Block]]], views: Views, inputs: Inputs, key,
+                   reporter: Reporter) -> list[Planned]:
+    """Written pages: keyed by their text and, for their `sitegen-*` blocks, what those show."""
+    from sitegen.render.content import content_page
+    from sitegen.render.report_blocks import select
+    from sitegen.render.site import content_path
+
+    planned = []
+    for source, blocks in sources:
+        selected = [select(block, views) for block in blocks]
         for problem in (s.problem for s in selected if s.problem):
-            reporter.warning(f"content/{name}", problem)
+            reporter.warning(f"content/{source.name}", problem)
         shown_runs = [(r.slug, inputs.render_keys.get(r.slug, "")) for s in selected for r in s.runs]
 
         def render(source=source, selected=selected) -> Page:
@@ -255,9 +268,7 @@ def _content_pages(views: Views, inputs: Inputs, key, reporter: Reporter) -> lis
             return page
 
         shown = key(source.text, inputs.site.content_pages, selected, shown_runs)
-        planned.append(Planned(content_path(name), shown, render))
-    if found.keys() != known.keys():
-        cache.save_content_blocks(inputs.out, found)
+        planned.append(Planned(content_path(source.name), shown, render))
     return planned
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sitegen import cache, journal
 from sitegen.config import Config
+from sitegen.listings import Listings
 from sitegen.render.env import Page
 from sitegen.render.site import content_path
 from sitegen.reporting import Reporter
@@ -27,13 +28,12 @@ PLOTLY_JS = "assets/plotly.min.js"
 
 def site_pages(
     config: Config, settings: JobSettings, records: list[cache.RunRecord],
-    previous: dict[str, cache.PageRecord], load_listings: Callable[[], list[cache.Listing]],
-    listings_by_shard: Callable[[], list[list[cache.Listing]]], reporter: Reporter,
-) -> dict[str, cache.PageRecord]:
-    """Write what changed among the site-wide pages; returns their records for the manifest.
-    `listings_by_shard`: the same listings in their shards, split so into the index's chunks
-    and runs.json's parts."""
+    previous: dict[str, cache.PageRecord], listings: Listings, reporter: Reporter,
+) -> tuple[dict[str, cache.PageRecord], list[str]]:
+    """Write what changed among the site-wide pages; returns their records for the manifest,
+    and the shard summaries written into the build cache."""
     pages: dict[str, cache.PageRecord] = {}
+    summaries_written: list[str] = []
     out = settings.out
 
     def emit(key: str, render: Callable[[], list[Page]], paths: list[str]) -> None:
@@ -65,19 +65,22 @@ def site_pages(
         reporter.pages_unchanged(len(kept))
     else:
         from sitegen import report_pages
+        from sitegen.shard_summaries import Summaries
 
+        summaries = Summaries(out, listings)
         inputs = report_pages.Inputs(
             config, site(), settings.site_key, runs_key, out, settings.now,
             {r.slug: r.render_key for r in records}, {name: path for name, (path, _) in content.items()},
-            listings_by_shard,
+            summaries.site_runs, listings.shard,
         )
-        for planned in report_pages.plan(load_listings(), inputs, reporter):
+        for planned in report_pages.plan(inputs, reporter):
             emit(planned.key, lambda p=planned: [page for page in [p.render()] if page], [planned.path])
+        summaries_written = summaries.save()
 
     for path in sorted(set(previous) - set(pages)):
         if remove_page(out, path):
             reporter.page_removed(path)
-    return pages
+    return pages, summaries_written
 
 
 _NONE = cache.PageRecord("", "")

@@ -13,6 +13,7 @@ from conftest import age, make_config, run_build, write_sidecar_run
 
 from sitegen import __version__, cache, record_log, shards, write
 from sitegen.listings import read_shard, shard_path
+from sitegen.shard_summaries import summary_path
 
 LATER = 1_700_000_100  # after the first build's files, outside the racy window
 ID, OTHER = b"A" * record_log.ID_BYTES, b"B" * record_log.ID_BYTES
@@ -114,8 +115,8 @@ def test_one_changed_run_appends_to_the_log_and_rewrites_its_listing_shard_only(
     key = cache.run_key(str(runs_root), "20231115/080000/cccccccccccc")
     shard = shards.shard_of(key, manifest.listing_shards)
     cache_files = {path for path in changed if path.startswith("_build/")}
-    assert cache_files == {"_build/manifest-log", shard_path(shard), "_build/report.json",
-                           f"_build/runs/{manifest.runs[key].slug}.msgpack"}
+    assert cache_files == {"_build/manifest-log", shard_path(shard), summary_path(shard),
+                           "_build/report.json", f"_build/runs/{manifest.runs[key].slug}.msgpack"}
     assert "_build/manifest-snapshot.msgpack" not in changed
 
 
@@ -215,7 +216,8 @@ def test_a_removed_run_leaves_its_shard_and_a_lost_shard_is_made_again(runs_root
     assert gone not in read_shard(str(out), shard)
     lost = shards.shard_of(cache.run_key(str(runs_root), "20231115/080000/cccccccccccc"), count)
     (out / shard_path(lost)).unlink()
-    write_sidecar_run(runs_root, "20231116/000000/dddddddddddd")  # a change: the index reads every shard
+    (out / summary_path(lost)).unlink()  # a change now reads the shards without a summary
+    write_sidecar_run(runs_root, "20231116/000000/dddddddddddd")
     os.utime(runs_root)
     run_build(config)
     assert cache.run_key(str(runs_root), "20231115/080000/cccccccccccc") in read_shard(str(out), lost)

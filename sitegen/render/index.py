@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterable
+
+import msgspec
 
 from sitegen.analysis.acknowledged import Flagged
 from sitegen.analysis.sessions import Session
@@ -29,25 +32,51 @@ ROW_COLUMNS = ("slug", "url", "name", "run_id", "badges", "status", "kind", "tag
                "created", "created_text", "duration", "duration_text", "warnings", "broken")
 
 
+class Totals(msgspec.Struct, array_like=True):
+    """What the index counts over every run: added up shard by shard (`add_totals`)."""
+
+    count: int = 0
+    statuses: dict[str, int] = {}
+    tags: list[str] = []
+    gpu_types: list[str] = []
+
+
+def totals(runs: Iterable[Run]) -> Totals:
+    runs = list(runs)
+    statuses = dict(Counter(run.status for run in runs))
+    return Totals(len(runs), statuses, sorted({t for run in runs for t in run.tags}),
+                  sorted({_gpu(run) for run in runs} - {""}))
+
+
+def add_totals(parts: Iterable[Totals]) -> Totals:
+    count, statuses, tags, gpu_types = 0, Counter(), set(), set()
+    for part in parts:
+        count += part.count
+        statuses.update(part.statuses)
+        tags.update(part.tags)
+        gpu_types.update(part.gpu_types)
+    return Totals(count, dict(statuses), sorted(tags), sorted(gpu_types))
+
+
 def index_page(rows: list[tuple[Run, bytes]], site: SiteInfo, sessions: list[Session] = (),
-               flagged: list[Flagged] = (), chunks: list[tuple[str, str]] = ()) -> Page:
+               flagged: list[Flagged] = (), chunks: list[tuple[str, str]] = (), counted: Totals | None = None,
+               ) -> Page:
     """The runs table, newest first, from each run and its `index_row`: the first rows as HTML
     and data, the `chunks` (path, version) that hold every row for site.js to load; with the
     recent regressions and improvements, the sessions (newest first) and the site's other
-    pages linked above it."""
+    pages linked above it. `rows` may be only some runs (every one the page names: the newest,
+    the flagged, those in sweeps or with serving points) when `counted` totals them all."""
     runs = [run for run, _ in rows]
+    counted = counted or totals(runs)
     first = heapq.nsmallest(INLINE_ROWS, rows, key=lambda item: table_order(item[0]))
-    statuses = Counter(run.status for run in runs)
-    tags = sorted({t for run in runs for t in run.tags})
-    gpu_types = sorted({_gpu(run) for run in runs} - {""})
     data_rows = b",".join(row for _, row in first).decode()
     data = render(
-        site.theme, "index.html", site=site, root="", run_count=len(runs),
+        site.theme, "index.html", site=site, root="", run_count=counted.count,
         inline_rows=[(run, run_url(run)) for run, _ in first],
-        rows_json=f'{{"columns":{dumps_for_script(ROW_COLUMNS)},"count":{len(runs)},'
+        rows_json=f'{{"columns":{dumps_for_script(ROW_COLUMNS)},"count":{counted.count},'
                   f'"chunks":{dumps_for_script([f"{path}?v={version}" for path, version in chunks])},'
                   f'"rows":[{data_rows}]}}',
-        status_counts=sorted(statuses.items()), tags=tags, gpu_types=gpu_types,
+        status_counts=sorted(counted.statuses.items()), tags=counted.tags, gpu_types=counted.gpu_types,
         sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
         flagged=sum(1 for run in runs if run.read_by_fallback or run.problem or run.warnings),
         quality_path=QUALITY_PATH, recent=_recent(flagged), regression_path=regression_path,

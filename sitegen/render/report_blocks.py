@@ -84,6 +84,13 @@ def select(block: Block, views: Views) -> Selected:
     return _SELECTORS[block.kind](block, views)
 
 
+def candidates(block: Block, runs: list[Run]) -> list[Run]:
+    """The runs of `runs` that `block` may show when `runs` is only some of every run: a table's
+    first `limit` in its order, a comparison's matches. `session: latest` is taken as no session
+    here; runs in a session are at hand anyway (`shard_summaries.notable`)."""
+    return select(block, Views(runs, [], [], None)).runs
+
+
 def block_html(selected: Selected, theme: str, root: str, figures: dict[str, dict],
                load_run: Callable[[str], Run | None]) -> str:
     """The block's HTML; its figures are added to `figures` (ids numbered in page order)."""

@@ -1,0 +1,186 @@
+"""What the pages about all runs need of each listings shard, kept beside it
+(`_build/summaries/<i>.msgpack`), so that a change reads the shards it touched and the
+summaries of the others, never every listing.
+
+A shard's summary holds its totals, the versions of its index chunk and runs.json part, and
+the listings the site-wide pages may name: its notable runs (`notable`), its newest rows (by
+the index's order; decoded only when among the site's newest) and each content block's
+candidates (`report_blocks.candidates`). An analysis in `report_pages` over the listings of
+all summaries gives what it gives over every run: the tests build both ways and compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import os
+import re
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import msgspec
+
+from sitegen.analysis.trends import benchmark_of
+from sitegen.cache import Listing
+from sitegen.listings import Listings, inert, remove_beyond
+from sitegen.model import Run
+from sitegen.paths import CACHE_DIR
+from sitegen.render.index import INLINE_ROWS, Totals, add_totals, table_order, totals
+from sitegen.render.report_blocks import Block, candidates
+from sitegen.write import write_atomic
+
+_DIRECTORY = "summaries"
+_VERSION = re.compile(r"[0-9a-f]{16}")
+
+
+class Summary(msgspec.Struct, array_like=True):
+    blocks: str  # `blocks_key` of the content blocks whose candidates it holds
+    totals: Totals
+    chunk_version: str  # `digest` of the shard's index rows
+    part_version: str  # `digest` of its runs.json entries
+    listings: list[msgspec.Raw]  # encoded `Listing`s, in the order of the records
+    analysed: list[int]  # the listings every plan reads: notable runs and block candidates
+    newest: list[tuple[float, str, str, int]]  # the shard's newest rows: `table_order` and listing
+
+
+class SiteRuns(NamedTuple):
+    """What the pages about all runs are made from."""
+
+    listings: list[Listing]  # the notable runs and block candidates of every shard, in record order
+    newest: list[Listing]  # the site's newest INLINE_ROWS runs, newest first
+    totals: Totals
+    versions: list[tuple[str, str]]  # each shard's (chunk, part) version
+
+
+_SUMMARY_DECODER = msgspec.msgpack.Decoder(Summary)
+_LISTING_DECODER = msgspec.msgpack.Decoder(Listing)
+
+
+def notable(run: Run) -> bool:
+    """A run the site-wide analyses look at: in a session, a sweep or a benchmark (sessions,
+    trends, coverage, sweep pages), with serving points, or listed on the data-quality page."""
+    return (benchmark_of(run) is not None or bool(run.points) or run.read_by_fallback
+            or run.problem is not None or bool(run.warnings))
+
+
+def blocks_key(blocks: list[Block]) -> str:
+    return hashlib.blake2b(msgspec.msgpack.encode(blocks), digest_size=12).hexdigest()
+
+
+def digest(serialized: Iterable[bytes]) -> str:
+    """What a part made of serialized rows shows, in a few bytes (hashing beats encoding them again)."""
+    return hashlib.blake2b(b"\0".join(serialized), digest_size=8).hexdigest()
+
+
+class _Damaged(Exception):
+    """A summary read back from the cache holds a listing sitegen did not write."""
+
+    def __init__(self, shard: int) -> None:
+        self.shard = shard
+
+
+class Summaries:
+    """The summaries of `listings`' shards: read back where the shard did not change, else made
+    from the shard's listings and saved."""
+
+    def __init__(self, out: str, listings: Listings) -> None:
+        self.out, self._listings = out, listings
+        self._stale = listings.changed_shards()
+        self._made: dict[int, Summary] = {}
+
+    def site_runs(self, blocks: list[Block]) -> SiteRuns:
+        key = blocks_key(blocks)
+        summaries = [self._summary(shard, key, blocks) for shard in range(self._listings.count)]
+        while True:
+            try:
+                return _merge(summaries)
+            except _Damaged as damaged:
+                summaries[damaged.shard] = self._make(damaged.shard, key, blocks)
+
+    def save(self) -> list[str]:
+        """Write the summaries made by this build, remove those beyond the shard count; returns
+        the paths written (relative to the output directory)."""
+        written = []
+        for shard, summary in sorted(self._made.items()):
+            path = summary_path(shard)
+            write_atomic(os.path.join(self.out, path), msgspec.msgpack.encode(summary), within=self.out)
+            written.append(path)
+        if written:
+            remove_beyond(self.out, _DIRECTORY, self._listings.count)
+        return written
+
+    def _summary(self, shard: int, key: str, blocks: list[Block]) -> Summary:
+        if shard not in self._stale:
+            cached = _read(self.out, shard)
+            if cached is not None and cached.blocks == key:
+                return cached
+        return self._make(shard, key, blocks)
+
+    def _make(self, shard: int, key: str, blocks: list[Block]) -> Summary:
+        listings = self._listings.shard(shard)
+        runs = [item.run for item in listings]
+        position = {id(run): index for index, run in enumerate(runs)}
+        analysed = {index for index, run in enumerate(runs) if notable(run)}
+        for block in blocks:
+            analysed.update(position[id(run)] for run in candidates(block, runs))
+        newest = heapq.nsmallest(INLINE_ROWS, range(len(runs)), key=lambda index: table_order(runs[index]))
+        kept = sorted(analysed.union(newest))
+        renumbered = {index: new for new, index in enumerate(kept)}
+        self._made[shard] = Summary(
+            key, totals(runs), digest(item.index_row for item in listings),
+            digest(item.runs_json_entry for item in listings),
+            [msgspec.Raw(msgspec.msgpack.encode(listings[index])) for index in kept],
+            sorted(renumbered[index] for index in analysed),
+            [(*table_order(runs[index]), renumbered[index]) for index in newest],
+        )
+        return self._made[shard]
+
+
+def _merge(summaries: list[Summary]) -> SiteRuns:
+    decoded: dict[tuple[int, int], Listing] = {}
+    for shard, summary in enumerate(summaries):
+        for index in summary.analysed:
+            decoded[shard, index] = _listing(summary, shard, index)
+    newest = heapq.nsmallest(INLINE_ROWS, ((*order, shard) for shard, s in enumerate(summaries)
+                                           for order in s.newest))
+    for *_order, index, shard in newest:
+        if (shard, index) not in decoded:
+            decoded[shard, index] = _listing(summaries[shard], shard, index)
+    analysed = [decoded[shard, index] for shard, s in enumerate(summaries) for index in s.analysed]
+    return SiteRuns(
+        sorted(analysed, key=lambda item: (item.run.root, item.run.run_id)),
+        [decoded[shard, index] for *_order, index, shard in newest],
+        add_totals(s.totals for s in summaries),
+        [(s.chunk_version, s.part_version) for s in summaries],
+    )
+
+
+def _listing(summary: Summary, shard: int, index: int) -> Listing:
+    try:
+        listing = _LISTING_DECODER.decode(summary.listings[index])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _Damaged(shard) from exc
+    if not inert(listing):
+        raise _Damaged(shard)
+    return listing
+
+
+def summary_path(shard: int) -> str:
+    """Where shard `shard`'s summary lies, relative to the output directory."""
+    return f"{CACHE_DIR}/{_DIRECTORY}/{shard}.msgpack"
+
+
+def _read(out: str, shard: int) -> Summary | None:
+    """The summary in the file of shard `shard`; None when it is missing or not one sitegen
+    wrote (the cache is input: its versions go into URLs, its indexes into lists)."""
+    try:
+        with open(os.path.join(out, summary_path(shard)), "rb") as handle:
+            summary = _SUMMARY_DECODER.decode(handle.read())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    size = len(summary.listings)
+    if (_VERSION.fullmatch(summary.chunk_version) and _VERSION.fullmatch(summary.part_version)
+            and all(0 <= index < size for index in summary.analysed)
+            and all(0 <= order[-1] < size for order in summary.newest)):
+        return summary
+    return None

@@ -1,0 +1,158 @@
+"""The pages about all runs made from the shards' summaries (a change reads its own shard and the
+summaries of the others) are the pages a full build makes from every run: sessions, trends,
+coverage, sweeps, serving curves, the quality page, the index and the content blocks alike."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import age, make_config, run_build, site_files, write_sidecar_run
+
+from sitegen import __version__, cache, listings, shard_summaries, shards
+from sitegen.render import index
+from sitegen.shard_summaries import summary_path
+
+REPO = Path(__file__).resolve().parent.parent
+REPORT = """\
+---
+title: Sweep report
+---
+```sitegen-table
+sort: -train/loss
+limit: 3
+```
+
+```sitegen-table
+filter: {optimizer.lr: "0.01"}
+columns: [name, status, optimizer.lr]
+limit: 2
+```
+
+```sitegen-trend
+benchmark: fuzzy_dedup
+metric: time_taken_s
+```
+
+```sitegen-regressions
+```
+
+```sitegen-compare
+tag: sweep:7
+```
+"""
+
+
+@pytest.fixture(autouse=True)
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards of a few runs, so that the examples make many, and an index that shows the newest
+    two (else a shard's newest rows would be all its runs)."""
+    monkeypatch.setattr(shards, "RUNS_PER_SHARD", 8)
+    monkeypatch.setattr(index, "INLINE_ROWS", 1)
+    monkeypatch.setattr(shard_summaries, "INLINE_ROWS", 1)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """The bundled examples (nightly sessions, serving jobs, sweeps, broken runs), plain runs with
+    losses spread out, and a written page whose blocks select a few of them."""
+    runs = tmp_path / "runs"
+    subprocess.run([sys.executable, str(REPO / "examples" / "generate_examples.py"), "--out", str(runs)],
+                   check=True)
+    for i in range(30):  # with the examples, 8 shards: removing a session below keeps 8
+        write_sidecar_run(runs / "plain", f"run-{i:02d}", tags=["sweep:7"] if i % 4 == 0 else [],
+                          hparams={"optimizer.lr": 0.01 if i % 3 else 0.001})
+        _set(runs / "plain" / f"run-{i:02d}", summary={"train/loss": (i * 7 % 30) / 10},
+             created_at=1_700_000_000 + i)
+    broken = write_sidecar_run(runs / "plain", "broken")
+    (broken / "sidecar.json").write_text('{"run_id": "broken", "status": ')  # the quality page lists it
+    (tmp_path / "content").mkdir()
+    shutil.copy(REPO / "content" / "acknowledged.yaml", tmp_path / "content")
+    (tmp_path / "content" / "report.md").write_text(REPORT)
+    age(runs)
+    return tmp_path
+
+
+def _set(run_dir: Path, **fields: object) -> None:
+    sidecar = json.loads((run_dir / "sidecar.json").read_text())
+    (run_dir / "sidecar.json").write_text(json.dumps({**sidecar, **fields}))
+    age(run_dir)
+
+
+def _config(home: Path, out: Path):
+    return make_config(home / "runs", out, f"content: {home / 'content'}\n")
+
+
+def _same_as_a_full_build(home: Path, out: Path) -> None:
+    """The site at `out` is the one a full build makes with every listing in every summary:
+    every analysis over every run, as if there were no summaries."""
+    fresh = home / "fresh"
+    shutil.rmtree(fresh, ignore_errors=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(shard_summaries, "notable", lambda run: True)
+        run_build(_config(home, fresh), full=True)
+    built, expected = site_files(out), site_files(fresh)
+    assert built.keys() == expected.keys()
+    assert [path for path in built if built[path] != expected[path]] == []
+
+
+def test_each_change_gives_the_site_a_full_build_gives(home: Path):
+    out = home / "site"
+    config = _config(home, out)
+    run_build(config)
+    assert cache.load_manifest(str(out), __version__)[0].listing_shards == 8
+    _same_as_a_full_build(home, out)
+    plain = home / "runs" / "plain"
+    _set(plain / "run-05", summary={"train/loss": 9.5})  # now first in the table sorted by loss
+    run_build(config)
+    _same_as_a_full_build(home, out)
+    _set(plain / "run-02", created_at=1_800_000_000, status="failed")  # the newest row, and a new status
+    run_build(config)
+    _same_as_a_full_build(home, out)
+    shutil.rmtree(plain / "run-04")  # one of the sweep compared on the written page
+    nightly = sorted((home / "runs" / "nightly").iterdir())[-1]
+    shutil.rmtree(nightly)  # the newest session: trends, coverage and the sessions' table change
+    age(home / "runs")
+    run_build(config)
+    _same_as_a_full_build(home, out)
+
+
+def test_one_changed_run_reads_its_own_shard_only(home: Path, monkeypatch: pytest.MonkeyPatch):
+    out = home / "site"
+    config = _config(home, out)
+    run_build(config)
+    read = []
+    real = listings.read_shard
+    monkeypatch.setattr(listings, "read_shard", lambda out, shard: read.append(shard) or real(out, shard))
+    before = _identities(out / "_build" / "summaries")
+    _set(home / "runs" / "plain" / "run-05", summary={"train/loss": 9.5})
+    run_build(config)
+    count = cache.load_manifest(str(out), __version__)[0].listing_shards
+    key = cache.run_key(str(home / "runs"), "plain/run-05")
+    assert read == [shards.shard_of(key, count)]
+    after = _identities(out / "_build" / "summaries")
+    assert [name for name in after if after[name] != before.get(name)] == [Path(summary_path(read[0])).name]
+    _same_as_a_full_build(home, out)
+
+
+def _identities(directory: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in directory.iterdir()}
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x93garbage", "listing"])
+def test_a_damaged_summary_is_made_again(home: Path, damage: bytes | str):
+    out = home / "site"
+    config = _config(home, out)
+    run_build(config)
+    target = out / summary_path(0)
+    if damage == "listing":  # a row sitegen would never write: markup in the serialized data
+        target.write_bytes(target.read_bytes().replace(b'"completed"', b'"<complete"'))
+    else:
+        target.write_bytes(damage)
+    _set(home / "runs" / "plain" / "run-05", summary={"train/loss": 9.5})
+    run_build(config)
+    _same_as_a_full_build(home, out)
