@@ -283,15 +283,19 @@ def is_racy(
     return any(mtime >= limit for mtime, _ctime, size, _ino in stamps if size >= 0)
 
 
-def unchanged(record: RunRecord, token: str = "") -> bool:
+def unchanged(record: RunRecord, token: str = "", dir_stamp: Stamp | None = None) -> bool:
     """True when every input of a cached run stats exactly as it did when it was read, or, for a
-    run in a tracking store, when the store gives the same change token as then."""
+    run in a tracking store, when the store gives the same change token as then. `dir_stamp`:
+    the run directory's stamp when the caller has it (discovery stat'ed it)."""
     if record.racy:
         return False
     if token or record.token:
         return token == record.token
     inputs = input_stamps(record)
-    return inputs is not None and all(stamp(path) == old for path, old in inputs)
+    if inputs is None:
+        return False
+    run_dir = record.run_dir if dir_stamp is not None else None
+    return all((dir_stamp if path == run_dir else stamp(path)) == old for path, old in inputs)
 
 
 def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:

@@ -30,6 +30,7 @@ class Location(msgspec.Struct, frozen=True):
     run_id: str
     reader: str
     token: str = ""  # a store run's change token; directory runs are judged by their files' stamps
+    stamp: tuple[int, int, int, int] | None = None  # a directory run's own (`cache.stamp`), from the walk
 
 
 class StoreRuns(msgspec.Struct):
@@ -82,7 +83,7 @@ def find_runs(
     skip: Sequence[str] = (),
 ) -> Found:
     """All runs and MLflow stores under `roots`, and the directory listings to remember."""
-    skip_ids = frozenset(ident[:2] for ident in map(_identity, skip) if ident)
+    skip_ids = frozenset((st.st_dev, st.st_ino) for st in map(_stat, skip) if st)
     if len(roots) <= 1:  # a thread would only add its start-up to a stat-bound walk
         results = [_walk(root, known_dirs, relist, skip_ids) for root in roots]
     else:
@@ -106,11 +107,12 @@ def _walk(root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[t
     stack = [root]
     while stack:
         directory = stack.pop()
-        identity = _identity(directory)
-        if identity is None or identity[:2] in seen or identity[:2] in skip:
+        st = _stat(directory)
+        identity = (st.st_dev, st.st_ino) if st else None
+        if identity is None or identity in seen or identity in skip:
             continue  # vanished, a symlink loop, or the site's own output
-        seen.add(identity[:2])
-        entry = _list(directory, identity[2], known.get(directory), relist)
+        seen.add(identity)
+        entry = _list(directory, st.st_mtime_ns, known.get(directory), relist)
         if entry is None:
             continue
         found.dirs[directory] = entry
@@ -118,7 +120,8 @@ def _walk(root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[t
             found.stores.extend((root, store_uri(os.path.join(directory, name))) for name in entry.stores)
         if entry.reader is not None:
             run_id = directory[prefix:].replace(os.sep, "/") if directory != root else "."
-            found.locations.append(Location(root, directory, run_id, entry.reader))
+            stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)  # stat'ed once per build
+            found.locations.append(Location(root, directory, run_id, entry.reader, stamp=stamp))
             continue
         stack.extend(os.path.join(directory, name) for name in reversed(entry.subdirs))
     return found
@@ -131,13 +134,11 @@ def store_uri(path: str) -> str:
     return f"sqlite:///{path}" if os.path.basename(path) == DATABASE_STORE_NAME else Path(path).as_uri()
 
 
-def _identity(path: str) -> tuple[int, int, int] | None:
-    """(device, inode, mtime_ns) of a directory, or None when it cannot be stat'ed."""
+def _stat(path: str) -> os.stat_result | None:
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except (OSError, ValueError):
         return None
-    return (st.st_dev, st.st_ino, st.st_mtime_ns)
 
 
 def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) -> DirEntry | None:

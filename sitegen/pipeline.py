@@ -171,7 +171,7 @@ def plan_run_jobs(
         record = manifest.runs.get(cache.run_key(loc.root, loc.run_id))
         if (record is None or record.reader != loc.reader
                 or record.reader_version != reader_version(loc.reader)
-                or not cache.unchanged(record, loc.token)):
+                or not cache.unchanged(record, loc.token, loc.stamp)):
             jobs.append(RunJob(loc, record, read=True))
         elif record.render_key != render_key(
             settings.site_key, record.fingerprint, record_status(record, settings)

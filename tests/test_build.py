@@ -70,6 +70,21 @@ def test_appending_a_row_rereads_only_that_run(runs_root, tmp_path):
     assert b"0.01" in (out / "runs" / slug / "metrics.csv").read_bytes()
 
 
+
+def test_a_file_added_to_a_run_directory_rereads_that_run(runs_root, tmp_path):
+    """Only the run directory's own stamp changes (discovery stats it once for the walk and the
+    run's inputs alike)."""
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    run_dir = runs_root / "20231115/080000/cccccccccccc"
+    (run_dir / "train.err").write_text("a warning from rank 0\n")
+    for path in (run_dir / "train.err", run_dir):  # the run's other files keep their stamps
+        os.utime(path, (cache_old_enough(), cache_old_enough()))
+    assert run_build(config).read == ["20231115/080000/cccccccccccc"]
+    assert b"a warning from rank 0" in (out / "runs" / json_slug(out, "20231115/080000/cccccccccccc")
+                                        / "logs" / "train.err.html").read_bytes()
+
 def test_a_sweep_runs_new_rows_re_render_its_data_and_a_new_summary_its_comparison(runs_root, tmp_path):
     out = tmp_path / "site"
     config = make_config(runs_root, out)
