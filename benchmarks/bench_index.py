@@ -104,12 +104,11 @@ def main() -> None:
 
 def synthetic_index(out: Path, count: int) -> Path:
     """The index of `count` generated runs, its row chunks and the theme's assets."""
-    from sitegen import cache
     from sitegen.model import ComputeInfo, Run
     from sitegen.render.env import theme_dir
     from sitegen.render.index import chunk_path, index_chunk, index_page, index_row
     from sitegen.render.site import SiteInfo
-    from sitegen.shards import shard_count, shard_of
+    from sitegen.shards import NEW, placed
 
     statuses = ("completed", "completed", "completed", "failed", "running", "stalled")
     runs = [Run(run_id=f"nightly-{i // 200:05d}/bench-{i % 200:03d}", root="/runs", slug=f"run-{i:06d}",
@@ -118,11 +117,12 @@ def synthetic_index(out: Path, count: int) -> Path:
                 tags=("nightly", f"suite:{i % 7}"), warnings=["slow"] * (i % 13 == 0),
                 compute=ComputeInfo(gpu_type=("H100", "A100")[i % 2]))
            for i in range(count)]
-    shards = shard_count(count)
     rows = [(run, index_row(run)) for run in runs]
+    shard_of = placed([NEW] * count)  # as a build places runs, in order
+    shards = shard_of[-1] + 1 if count else 0
     members: list[list[bytes]] = [[] for _ in range(shards)]
-    for run, row in rows:
-        members[shard_of(cache.run_key(run.root, run.run_id), shards)].append(row)
+    for (_run, row), shard in zip(rows, shard_of, strict=True):
+        members[shard].append(row)
     site = SiteInfo(title=f"{count} runs", theme=str(theme_dir("default")), version="bench")
     chunks = [(chunk_path(shard), "1") for shard in range(shards)]
     (out / "data").mkdir(parents=True)

@@ -25,6 +25,7 @@ from sitegen import packed_run, record_log
 from sitegen.errors import OutputLocked, OutputUnwritable
 from sitegen.model import Run
 from sitegen.paths import CACHE_DIR, is_slug
+from sitegen.shards import NEW
 from sitegen.write import sync_directory, write_atomic
 
 if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs them
@@ -64,6 +65,7 @@ class RunRecord(msgspec.Struct, array_like=True, gc=False):
     live_until: float | None  # when a live run would be shown as stalled, if no input changes
     render_key: str  # what its pages were rendered from
     pages: dict[str, str]  # output path → content hash
+    shard: int = NEW  # its listing's shard (`shards.placed`); NEW in a cache from before shards were kept
 
 
 class PageRecord(msgspec.Struct, array_like=True, gc=False):
@@ -75,7 +77,7 @@ class Manifest(msgspec.Struct):
     dirs: dict[str, DirEntry] = {}
     runs: dict[str, RunRecord] = {}  # key: root + "\0" + run_id
     pages: dict[str, PageRecord] = {}  # site-wide pages (index, runs.json, content, assets)
-    listing_shards: int = 1  # how many files the listings are split into (`shards.shard_count`)
+    listing_shards: int = 1  # the shards in use: in a cache from before runs kept theirs, their hash's count
 
 
 def cache_dir(out: str) -> str:

@@ -1,6 +1,6 @@
 """Every run's listing (`cache.Listing`: what the pages about all runs need of it), kept in the
-build cache in shards by run key (`_build/listings/<i>.msgpack`), so that one changed run
-rewrites one shard and a page about one shard reads one file.
+build cache in shards (`_build/listings/<i>.msgpack`, `sitegen.shards`), so that one changed
+run rewrites one shard and a page about one shard reads one file.
 
 A listing comes from this build's outcome, else from its cached shard, else it is made again
 from the run's cache (a shard lost or damaged); a shard is read only when asked for. A cached
@@ -11,44 +11,72 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Collection
+from collections import defaultdict
+from collections.abc import Callable
 
 import msgspec
 
-from sitegen.cache import Listing, RunRecord, cache_dir, run_key
+from sitegen.cache import Listing, RunRecord, run_key
 from sitegen.paths import CACHE_DIR
-from sitegen.shards import MAX_SHARDS, shard_of
+from sitegen.shards import MAX_SHARD, NEW, hashed_shard, placed
 from sitegen.write import write_atomic
 
 _DIRECTORY = "listings"
+LEGACY_MAX_SHARDS = 1 << 12  # the most shards a cache from before runs kept theirs had
 _SHARD_DECODER = msgspec.msgpack.Decoder(list[Listing])
 _LISTING_DECODER = msgspec.msgpack.Decoder(Listing)
 
 Remake = Callable[[RunRecord], "Listing | None"]
 
 
+def place(records: list[RunRecord], previous: dict[str, RunRecord], legacy_count: int) -> list[RunRecord]:
+    """`records` (in order) each with its shard: the one it has, else, in a cache from before
+    runs kept theirs (`legacy_count`: the shards then), the one its key hashed to, else, for a
+    new run, the newest shard with room (`shards.placed`)."""
+    if all(0 <= record.shard <= MAX_SHARD for record in records):
+        return records  # no run is new: every build but those that found one
+    legacy = 1 <= legacy_count <= LEGACY_MAX_SHARDS and legacy_count & (legacy_count - 1) == 0
+    current = []
+    for record in records:
+        shard, key = record.shard, run_key(record.root, record.run_id)
+        if shard == NEW and legacy and key in previous:
+            shard = hashed_shard(key, legacy_count)
+        current.append(shard)
+    return [record if record.shard == shard else msgspec.structs.replace(record, shard=shard)
+            for record, shard in zip(records, placed(current), strict=True)]
+
+
 class Listings:
-    """The listings of `records` in `count` shards; `fresh`: the encoded listings of the runs
-    this build processed; `previous`: the keys of the runs of the last build, whose shards
-    were `cached_count`; `remake`: a listing from the run's cache (None if it is gone too)."""
+    """The listings of `records` (placed: each knows its shard); `fresh`: the encoded listings of
+    the runs this build processed; `previous`: the runs of the last build; `remake`: a listing
+    from the run's cache (None if it is gone too)."""
 
     def __init__(
-        self, out: str, records: list[RunRecord], fresh: dict[str, bytes], count: int,
-        previous: Collection[str], cached_count: int, remake: Remake,
+        self, out: str, records: list[RunRecord], fresh: dict[str, bytes], previous: dict[str, RunRecord],
+        remake: Remake,
     ) -> None:
-        self.out, self.count, self._fresh, self._remake = out, count, fresh, remake
-        self._resharded = count != cached_count
-        self._cached_count = cached_count
+        self.out, self._fresh, self._remake = out, fresh, remake
         self._records = records
+        self.first = not previous  # a first or a full build: files of other shards may lie about
         self._loaded: dict[int, list[Listing | None]] = {}
-        self._dirty = set(range(count)) if self._resharded else {shard_of(key, count) for key in fresh}
+        self._dirty = {record.shard for record in records if run_key(record.root, record.run_id) in fresh}
         if fresh or len(records) != len(previous):  # else no run is new, so none is gone
             present = {run_key(r.root, r.run_id) for r in records}
-            self._dirty.update(shard_of(key, count) for key in previous if key not in present)
+            self._dirty.update(record.shard for key, record in previous.items() if key not in present)
+        self._dirty.discard(NEW)
+
+    @functools.cached_property
+    def shards(self) -> list[int]:
+        """The shards in use, in order."""
+        return sorted(self._groups)
 
     def changed_shards(self) -> set[int]:
         """The shards whose listings this build changed (so far: a lost one is found on reading)."""
         return set(self._dirty)
+
+    def emptied(self) -> list[int]:
+        """The shards whose every run is gone."""
+        return sorted(self._dirty - self._groups.keys())
 
     def shard(self, index: int) -> list[Listing]:
         """The listings of shard `index`, in the order of the records."""
@@ -61,29 +89,17 @@ class Listings:
         return self._loaded[index]
 
     @functools.cached_property
-    def _groups(self) -> list[list[RunRecord]]:
-        """Each shard's records; made when a shard is first asked for (a no-op build asks for none)."""
-        groups: list[list[RunRecord]] = [[] for _ in range(self.count)]
+    def _groups(self) -> dict[int, list[RunRecord]]:
+        """Each shard's records; made when first asked for (a no-op build asks for none)."""
+        groups: dict[int, list[RunRecord]] = defaultdict(list)
         for record in self._records:
-            groups[shard_of(run_key(record.root, record.run_id), self.count)].append(record)
-        return groups
-
-    @functools.cached_property
-    def _all_cached(self) -> dict[str, Listing]:
-        """Every listing in the last build's shards, when they were split otherwise (the count
-        comes from the manifest: input, so only a count `shard_count` gives is believed)."""
-        count = self._cached_count
-        if not (1 <= count <= MAX_SHARDS and count & (count - 1) == 0):
-            return {}
-        merged: dict[str, Listing] = {}
-        for index in range(count):
-            merged.update(read_shard(self.out, index))
-        return merged
+            groups[record.shard].append(record)
+        return dict(groups)
 
     def _assemble(self, index: int) -> list[Listing | None]:
-        cached = self._all_cached if self._resharded else read_shard(self.out, index)
+        cached = read_shard(self.out, index)
         listings: list[Listing | None] = []
-        for record in self._groups[index]:
+        for record in self._groups.get(index, []):
             key = run_key(record.root, record.run_id)
             if key in self._fresh:
                 listings.append(_LISTING_DECODER.decode(self._fresh[key]))
@@ -95,16 +111,15 @@ class Listings:
         return listings
 
     def save(self) -> list[str]:
-        """Write the shards that changed, remove those beyond the count; returns the paths
-        written (relative to the output directory)."""
+        """Write the shards that changed, remove those of no run; returns the paths written
+        (relative to the output directory)."""
         written = []
-        for index in sorted(self._dirty):
+        for index in sorted(self._dirty & self._groups.keys()):
             path = shard_path(index)
             data = msgspec.msgpack.encode(self.shard(index))
             write_atomic(os.path.join(self.out, path), data, within=self.out)
             written.append(path)
-        if self._resharded:
-            remove_beyond(self.out, _DIRECTORY, self.count)
+        remove_shards(self.out, _DIRECTORY, self.emptied(), every_other=self.first, kept=self.shards)
         return written
 
 
@@ -129,14 +144,20 @@ def inert(listing: Listing) -> bool:
     return b"<" not in listing.index_row and b"<" not in listing.runs_json_entry
 
 
-def remove_beyond(out: str, name: str, count: int) -> None:
-    """Remove the shards' files `<i>.msgpack` of the cache's directory `name` from `count` on."""
-    directory = os.path.join(cache_dir(out), name)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for entry in names:
-        stem = entry.removesuffix(".msgpack")
-        if stem != entry and stem.isascii() and stem.isdigit() and int(stem) >= count:
-            os.unlink(os.path.join(directory, entry))
+def remove_shards(out: str, directory: str, shards: list[int], every_other: bool, kept: list[int]) -> None:
+    """Remove the files `<shard>.msgpack` of `shards` from the build cache's `directory`; with
+    `every_other` (a first or full build), every such file but those of the `kept` shards."""
+    path = os.path.join(out, CACHE_DIR, directory)
+    if every_other:
+        try:
+            names = os.listdir(path)
+        except OSError:
+            return
+        stems = [name.removesuffix(".msgpack") for name in names if name.endswith(".msgpack")]
+        ours = {int(stem) for stem in stems if stem.isascii() and stem.isdigit() and str(int(stem)) == stem}
+        shards = sorted(ours - set(kept))
+    for shard in shards:
+        try:
+            os.unlink(os.path.join(path, f"{shard}.msgpack"))
+        except FileNotFoundError:
+            pass

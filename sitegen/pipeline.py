@@ -13,12 +13,11 @@ from sitegen.analysis.status import settle_status
 from sitegen.config import BuildConfig, Config, theme_dir
 from sitegen.discover import Found, Location, find_runs, find_store_runs
 from sitegen.errors import RootNotFound, StrictFailure
-from sitegen.listings import Listings
+from sitegen.listings import Listings, place
 from sitegen.out_dir import check_out_dir
 from sitegen.readers import no_runs_message, reader_version
 from sitegen.reporting import BuildReport, Reporter, encode_report
 from sitegen.run_jobs import JobSettings, RunJob, RunOutcome, init_worker, listing, run_job, run_job_in_worker
-from sitegen.shards import shard_count
 from sitegen.site_pages import site_pages
 from sitegen.write import make_durable, remove_page, write_atomic
 
@@ -60,15 +59,16 @@ def build(
         reporter.stage("reading runs", total=sum(job.read for job in jobs))
         outcomes = execute_on(config.build, jobs, settings, lock.token)
         records, changed = collect(outcomes, kept + stores.kept, reporter)
+        records = place(records, manifest.runs, manifest.listing_shards)
         prune(out, manifest, records, reporter)
         reporter.stage("writing site pages")
-        shards = shard_count(len(records), manifest.listing_shards)
-        listings = Listings(out, records, changed, shards, manifest.runs, manifest.listing_shards,
+        listings = Listings(out, records, changed, manifest.runs,
                             lambda record: _remake_listing(out, record, settings))
         page_records, summaries = site_pages(config, settings, records, manifest.pages, listings, reporter)
         make_durable(out, [*listings.save(), *summaries, *reporter.touched, *_run_caches(records, changed)])
         saved = store.save(cache.Manifest(
-            found.dirs, {cache.run_key(r.root, r.run_id): r for r in records}, page_records, listings.count,
+            found.dirs, {cache.run_key(r.root, r.run_id): r for r in records}, page_records,
+            manifest.listing_shards,
         ), __version__)  # after every file it names is on disk
         if leftovers:  # a set of every file the manifest keeps is worth making only then
             for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):

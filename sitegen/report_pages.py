@@ -105,7 +105,7 @@ def _runs_pages(site_runs: SiteRuns, inputs: Inputs, key, by_session, flagged: l
     from sitegen.render.index import chunk_path, index_chunk, index_page, part_path, runs_json, runs_json_part
 
     planned, chunks = [], []
-    for shard, (chunk_version, part_version) in enumerate(site_runs.versions):
+    for shard, chunk_version, part_version in site_runs.versions:
         chunks.append((chunk_path(shard), chunk_version))  # in its URL: a browser never shows a stale copy
 
         def chunk(shard: int = shard) -> Page:
@@ -118,7 +118,7 @@ def _runs_pages(site_runs: SiteRuns, inputs: Inputs, key, by_session, flagged: l
                     Planned(part_path(shard), key(part_path(shard), part_version), part)]
     named = {(item.run.root, item.run.run_id): item for item in (*site_runs.newest, *site_runs.listings)}
     rows = [(item.run, item.index_row) for item in named.values()]
-    count, shards = site_runs.totals.count, len(site_runs.versions)
+    count, shards = site_runs.totals.count, [shard for shard, _chunk, _part in site_runs.versions]
     return [Planned("index.html", inputs.runs_key,
                     lambda: index_page(rows, inputs.site, by_session, flagged, chunks, site_runs.totals)),
             Planned("runs.json", key(count, shards), lambda: runs_json(count, shards)),

@@ -16,6 +16,7 @@ from sitegen.model import FALLBACK_BADGES, Problem, Run
 from sitegen.paths import resolve_within
 from sitegen.readers import reader_named, reader_version
 from sitegen.render.site import SiteInfo
+from sitegen.shards import NEW
 from sitegen.write import copy_if_changed, remove_page, write_if_changed
 
 
@@ -173,6 +174,7 @@ def _read(
         shown_status=run.status, live_until=None,
         render_key=old.render_key if old else "",
         pages=old.pages if old else {},
+        shard=old.shard if old else NEW,
     )
     return run, record
 

@@ -22,7 +22,7 @@ import msgspec
 
 from sitegen.analysis.trends import benchmark_of
 from sitegen.cache import Listing
-from sitegen.listings import Listings, inert, remove_beyond
+from sitegen.listings import Listings, inert, remove_shards
 from sitegen.model import Run
 from sitegen.paths import CACHE_DIR
 from sitegen.render.index import INLINE_ROWS, Totals, add_totals, table_order, totals
@@ -49,7 +49,7 @@ class SiteRuns(NamedTuple):
     listings: list[Listing]  # the notable runs and block candidates of every shard, in record order
     newest: list[Listing]  # the site's newest INLINE_ROWS runs, newest first
     totals: Totals
-    versions: list[tuple[str, str]]  # each shard's (chunk, part) version
+    versions: list[tuple[int, str, str]]  # each shard in use, and its chunk's and part's versions
 
 
 _SUMMARY_DECODER = msgspec.msgpack.Decoder(Summary)
@@ -90,7 +90,7 @@ class Summaries:
 
     def site_runs(self, blocks: list[Block]) -> SiteRuns:
         key = blocks_key(blocks)
-        summaries = [self._summary(shard, key, blocks) for shard in range(self._listings.count)]
+        summaries = {shard: self._summary(shard, key, blocks) for shard in self._listings.shards}
         while True:
             try:
                 return _merge(summaries)
@@ -105,8 +105,8 @@ class Summaries:
             path = summary_path(shard)
             write_atomic(os.path.join(self.out, path), msgspec.msgpack.encode(summary), within=self.out)
             written.append(path)
-        if written:
-            remove_beyond(self.out, _DIRECTORY, self._listings.count)
+        gone, first = self._listings.emptied(), self._listings.first
+        remove_shards(self.out, _DIRECTORY, gone, every_other=first, kept=self._listings.shards)
         return written
 
     def _summary(self, shard: int, key: str, blocks: list[Block]) -> Summary:
@@ -136,22 +136,22 @@ class Summaries:
         return self._made[shard]
 
 
-def _merge(summaries: list[Summary]) -> SiteRuns:
+def _merge(summaries: dict[int, Summary]) -> SiteRuns:
     decoded: dict[tuple[int, int], Listing] = {}
-    for shard, summary in enumerate(summaries):
+    for shard, summary in summaries.items():
         for index in summary.analysed:
             decoded[shard, index] = _listing(summary, shard, index)
-    newest = heapq.nsmallest(INLINE_ROWS, ((*order, shard) for shard, s in enumerate(summaries)
-                                           for order in s.newest))
+    heads = ((*order, shard) for shard, summary in summaries.items() for order in summary.newest)
+    newest = heapq.nsmallest(INLINE_ROWS, heads)
     for *_order, index, shard in newest:
         if (shard, index) not in decoded:
             decoded[shard, index] = _listing(summaries[shard], shard, index)
-    analysed = [decoded[shard, index] for shard, s in enumerate(summaries) for index in s.analysed]
+    analysed = [decoded[shard, index] for shard, s in summaries.items() for index in s.analysed]
     return SiteRuns(
         sorted(analysed, key=lambda item: (item.run.root, item.run.run_id)),
         [decoded[shard, index] for *_order, index, shard in newest],
-        add_totals(s.totals for s in summaries),
-        [(s.chunk_version, s.part_version) for s in summaries],
+        add_totals(s.totals for s in summaries.values()),
+        [(shard, s.chunk_version, s.part_version) for shard, s in sorted(summaries.items())],
     )
 
 

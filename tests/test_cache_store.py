@@ -106,14 +106,14 @@ def test_one_changed_run_appends_to_the_log_and_rewrites_its_listing_shard_only(
     config = make_config(runs_root, out)
     run_build(config)
     manifest, _ = cache.load_manifest(str(out), __version__)
-    assert manifest.listing_shards > 1
+    assert len({record.shard for record in manifest.runs.values()}) > 1
     before = stats(out)
     change_run(runs_root, "20231115/080000/cccccccccccc")
     assert run_build(config).read == ["20231115/080000/cccccccccccc"]
     after = stats(out)
     changed = {path for path in after if after[path] != before.get(path)}
     key = cache.run_key(str(runs_root), "20231115/080000/cccccccccccc")
-    shard = shards.shard_of(key, manifest.listing_shards)
+    shard = manifest.runs[key].shard
     cache_files = {path for path in changed if path.startswith("_build/")}
     assert cache_files == {"_build/manifest-log", shard_path(shard), summary_path(shard),
                            "_build/report.json", f"_build/runs/{manifest.runs[key].slug}.msgpack"}
@@ -206,15 +206,15 @@ def test_a_removed_run_leaves_its_shard_and_a_lost_shard_is_made_again(runs_root
     out = tmp_path / "site"
     config = make_config(runs_root, out)
     run_build(config)
-    count = cache.load_manifest(str(out), __version__)[0].listing_shards
+    placed = {key: r.shard for key, r in cache.load_manifest(str(out), __version__)[0].runs.items()}
     gone = cache.run_key(str(runs_root), "20231114/221320/bbbbbbbbbbbb")
-    shard = shards.shard_of(gone, count)
+    shard = placed[gone]
     assert gone in read_shard(str(out), shard)
     shutil.rmtree(runs_root / "20231114/221320/bbbbbbbbbbbb")
     os.utime(runs_root / "20231114/221320")
     run_build(config)
     assert gone not in read_shard(str(out), shard)
-    lost = shards.shard_of(cache.run_key(str(runs_root), "20231115/080000/cccccccccccc"), count)
+    lost = placed[cache.run_key(str(runs_root), "20231115/080000/cccccccccccc")]
     (out / shard_path(lost)).unlink()
     (out / summary_path(lost)).unlink()  # a change now reads the shards without a summary
     write_sidecar_run(runs_root, "20231116/000000/dddddddddddd")
@@ -224,23 +224,33 @@ def test_a_removed_run_leaves_its_shard_and_a_lost_shard_is_made_again(runs_root
     assert b"cccccccccccc" in (out / "index.html").read_bytes()
 
 
-def test_listings_split_again_keep_every_run_without_reading_the_run_caches(runs_root, tmp_path, many_shards):
+def test_a_cache_from_before_runs_kept_their_shard_is_read_where_it_hashed_them(runs_root, tmp_path):
+    """Its listings are where their keys hashed to among `listing_shards`: they are read there
+    (not made again from the runs' caches), and the runs keep those shards."""
     out = tmp_path / "site"
     config = make_config(runs_root, out)
     run_build(config)
-    assert cache.load_manifest(str(out), __version__)[0].listing_shards == 2
-    kept = cache.run_key(str(runs_root), "20231114/221320/aaaaaaaaaaaa")
-    slug = cache.load_manifest(str(out), __version__)[0].runs[kept].slug
-    (out / cache.cached_run_path(slug)).unlink()  # so its listing can only come from the old shards
-    for run_id in ("20231116/000000/dddddddddddd", "20231116/000000/eeeeeeeeeeee"):
-        write_sidecar_run(runs_root, run_id)
-    os.utime(runs_root)
-    run_build(config)
     manifest, _ = cache.load_manifest(str(out), __version__)
-    assert manifest.listing_shards == 4
-    placed = {key: index for index in range(4) for key in read_shard(str(out), index)}
-    assert placed == {key: shards.shard_of(key, 4) for key in manifest.runs}
-    assert kept in placed
+    listed = {key: item for index in {r.shard for r in manifest.runs.values()}
+              for key, item in read_shard(str(out), index).items()}
+    shutil.rmtree(out / "_build" / "listings")
+    shutil.rmtree(out / "_build" / "summaries")
+    for key in manifest.runs:  # the old layout: listings by hash, records without a shard
+        path = out / shard_path(shards.hashed_shard(key, 4))
+        old = msgspec.msgpack.decode(path.read_bytes(), type=list[cache.Listing]) if path.exists() else []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(msgspec.msgpack.encode([*old, listed[key]]))
+        (out / cache.cached_run_path(manifest.runs[key].slug)).unlink()  # so listings come from the shards
+    runs = {key: msgspec.structs.replace(r, shard=shards.NEW) for key, r in manifest.runs.items()}
+    cache.save_manifest(str(out), msgspec.structs.replace(manifest, runs=runs, listing_shards=4), __version__)
+    write_sidecar_run(runs_root, "20231116/000000/dddddddddddd")
+    os.utime(runs_root)
+    assert run_build(config).read == ["20231116/000000/dddddddddddd"]
+    after, _ = cache.load_manifest(str(out), __version__)
+    assert {key: r.shard for key, r in after.runs.items() if key in runs} == {
+        key: shards.hashed_shard(key, 4) for key in runs}
+    index = (out / "index.html").read_bytes()
+    assert all(manifest.runs[key].run_id.encode() in index for key in runs)
 
 
 @pytest.mark.parametrize("one_call_above", [write.SYNC_FILE_SYSTEM_ABOVE, 1], ids=["per-file", "syncfs"])

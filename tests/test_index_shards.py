@@ -1,10 +1,11 @@
 """The index's rows and runs.json split by shard: one changed run rewrites the index, its chunk
-and its part of runs.json and nothing else that lists runs; the shard count is kept from build
-to build, and a count that shrinks removes the chunks it no longer uses."""
+and its part of runs.json and nothing else that lists runs; runs added together fill the newest
+shard, and a shard whose runs are all gone takes its chunk and part with it."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
 from runs_json import read_runs
 
-from sitegen import cache, shards
+from sitegen import __version__, cache, shards
+from sitegen.listings import shard_path
 from sitegen.render.index import chunk_path, index_chunk, part_path
+from sitegen.shard_summaries import summary_path
 
 RUNS = 12
 
@@ -48,23 +51,29 @@ def _chunks(out: Path) -> list[str]:
     return sorted(p.relative_to(out).as_posix() for p in (out / "data").glob("runs-*.js"))
 
 
+def _shard_of(out: Path) -> dict[str, int]:
+    """Each run's shard, as the build placed it."""
+    return {r.run_id: r.shard for r in cache.load_manifest(str(out), __version__)[0].runs.values()}
+
+
 def test_each_run_is_in_the_chunk_and_part_of_its_shard(tmp_path: Path):
     root, out = _site(tmp_path)
     run_build(make_config(root, out))
-    count = shards.shard_count(RUNS)
-    assert count == 4 and _chunks(out) == [chunk_path(s) for s in range(count)]
+    shard_of = _shard_of(out)
+    in_use = sorted(set(shard_of.values()))
+    assert in_use == list(range(RUNS // 2))  # filled in order, two runs a shard
+    assert _chunks(out) == [chunk_path(s) for s in in_use]
     head = json.loads((out / "runs.json").read_text())
-    assert head == {"format": 2, "count": RUNS, "parts": [part_path(s) for s in range(count)]}
+    assert head == {"format": 2, "count": RUNS, "parts": [part_path(s) for s in in_use]}
     runs = read_runs(out)
     assert sorted(run["run_id"] for run in runs) == [f"day/run-{i:02d}" for i in range(RUNS)]
-    for shard in range(count):
+    for shard in in_use:
         in_part = [r["run_id"] for r in json.loads((out / part_path(shard)).read_text())["runs"]]
         in_chunk = sorted(row[3] for row in _chunk_rows(out, shard))  # ROW_COLUMNS: run_id is 4th
-        expected = [r["run_id"] for r in runs if shards.shard_of(cache.run_key(r["root"], r["run_id"]), count)
-                    == shard]
-        assert in_part == sorted(expected) and in_chunk == sorted(expected)
+        expected = sorted(run_id for run_id, placed in shard_of.items() if placed == shard)
+        assert in_part == expected and in_chunk == expected
     index = (out / "index.html").read_text()
-    for shard in range(count):
+    for shard in in_use:
         assert f"{chunk_path(shard)}?v=" in index
 
 
@@ -80,32 +89,46 @@ def test_one_changed_run_rewrites_one_chunk_and_one_part(tmp_path: Path):
     (changed / "sidecar.json").write_text(json.dumps({**sidecar, "status": "failed"}))
     age(changed)
     written = run_build(config).written
-    shard = shards.shard_of(cache.run_key(str(root), "day/run-05"), 4)
+    shard = _shard_of(out)["day/run-05"]
     listing_runs = [p for p in written if p.startswith("data/") or p in ("index.html", "runs.json")]
     assert sorted(listing_runs) == sorted(["index.html", chunk_path(shard), part_path(shard)])
     status = {r["run_id"]: r["status"] for r in read_runs(out)}
     assert status["day/run-05"] == "failed"
 
 
-def test_the_shard_count_is_kept_until_the_runs_are_far_fewer(tmp_path: Path):
+def test_runs_added_together_fill_the_newest_shard(tmp_path: Path):
+    """A nightly session's runs land in a shard or two, not one in every shard."""
+    root, out = _site(tmp_path, runs=5)  # shards 0, 1 full, 2 holding one run
+    config = make_config(root, out)
+    run_build(config)
+    before = _shard_of(out)
+    for i in range(3):
+        write_sidecar_run(root, f"night/entry-{i}")
+    os.utime(root)  # a new directory in the root
+    written = run_build(config).written
+    after = _shard_of(out)
+    assert {run_id: after[run_id] for run_id in before} == before  # no run moved
+    assert [after[f"night/entry-{i}"] for i in range(3)] == [2, 3, 3]
+    assert sorted(p for p in written if p.startswith("data/")) == sorted(
+        [chunk_path(2), part_path(2), chunk_path(3), part_path(3)])
+    assert len(read_runs(out)) == 8
+
+
+def test_a_shard_whose_runs_are_gone_is_removed_with_its_chunk_and_part(tmp_path: Path):
     root, out = _site(tmp_path)
     config = make_config(root, out)
     run_build(config)
-    for i in range(8, RUNS):  # 8 runs: a fresh site would have 2 shards, this one keeps its 4
-        shutil.rmtree(root / f"day/run-{i:02d}")
-    age(root)
-    run_build(config)
-    assert shards.shard_count(8) < 4
-    assert len(_chunks(out)) == 4 and len(read_runs(out)) == 8
-    for i in range(1, 8):  # 1 run: fewer shards, and the chunks and parts no longer used are gone
-        shutil.rmtree(root / f"day/run-{i:02d}")
-    age(root)
+    shard_of = _shard_of(out)
+    emptied = shard_of["day/run-02"]
+    for run_id in [run_id for run_id, shard in shard_of.items() if shard == emptied]:
+        shutil.rmtree(root / run_id)
+    shutil.rmtree(root / "day/run-07")  # and one run of another shard
+    os.utime(root / "day")
     removed = run_build(config).removed
-    fewer = shards.shard_count(1, previous=4)
-    assert fewer < 4 and _chunks(out) == [chunk_path(s) for s in range(fewer)]
-    assert [r["run_id"] for r in read_runs(out)] == ["day/run-00"]
-    assert sorted(p for p in removed if p.startswith("data/")) == sorted(
-        [chunk_path(s) for s in range(fewer, 4)] + [part_path(s) for s in range(fewer, 4)])
+    assert sorted(p for p in removed if p.startswith("data/")) == [chunk_path(emptied), part_path(emptied)]
+    assert not (out / shard_path(emptied)).exists() and not (out / summary_path(emptied)).exists()
+    assert len(read_runs(out)) == RUNS - 3
+    assert _chunks(out) == [chunk_path(s) for s in sorted(set(_shard_of(out).values()))]
 
 
 def test_a_chunk_is_data_in_one_string_whatever_its_rows_hold():

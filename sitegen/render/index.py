@@ -161,9 +161,9 @@ def runs_json_entry(run: Run) -> bytes:
     }).encode()
 
 
-def runs_json(count: int, shards: int) -> Page:
-    """runs.json: how many runs there are and the parts that list them."""
-    parts = dumps_for_script([part_path(shard) for shard in range(shards)]).encode()
+def runs_json(count: int, shards: list[int]) -> Page:
+    """runs.json: how many runs there are and the parts that list them (one per shard in use)."""
+    parts = dumps_for_script([part_path(shard) for shard in shards]).encode()
     return Page("runs.json", b'{"format":%d,"count":%d,"parts":%s}\n' % (RUNS_JSON_FORMAT, count, parts))
 
 

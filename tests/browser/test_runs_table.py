@@ -17,7 +17,7 @@ from sitegen.render.compare import compare_page
 from sitegen.render.env import theme_dir
 from sitegen.render.index import INLINE_ROWS, chunk_path, index_chunk, index_page, index_row, table_order
 from sitegen.render.site import SiteInfo
-from sitegen.shards import shard_of
+from sitegen.shards import hashed_shard
 
 from .cdp import Page
 
@@ -64,7 +64,7 @@ def _write_site(out: Path, runs: list[Run]) -> Path:
     """The index, its chunks (SHARDS of them) and the theme's assets, as the build writes them."""
     members: list[list[bytes]] = [[] for _ in range(SHARDS)]
     for run in runs:
-        members[shard_of(cache.run_key(run.root, run.run_id), SHARDS)].append(index_row(run))
+        members[hashed_shard(cache.run_key(run.root, run.run_id), SHARDS)].append(index_row(run))
     chunks = [(chunk_path(shard), "1") for shard in range(SHARDS)]
     rows = [(run, index_row(run)) for run in runs]
     pages = [index_page(rows, SITE, chunks=chunks), compare_page(SITE),

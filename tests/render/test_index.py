@@ -92,5 +92,5 @@ def test_runs_json_joins_each_runs_entry_by_root_and_run_id_into_valid_json():
 
 
 def test_runs_json_lists_its_parts():
-    data = json.loads(runs_json(3, 2).data)
+    data = json.loads(runs_json(3, [0, 1]).data)
     assert data == {"format": 2, "count": 3, "parts": ["data/runs-0000.json", "data/runs-0001.json"]}
