@@ -22,6 +22,7 @@ from sitegen.shards import MAX_SHARD, NEW, hashed_shard, placed
 from sitegen.write import write_atomic
 
 _DIRECTORY = "listings"
+_KEPT_SHARDS = 2
 LEGACY_MAX_SHARDS = 1 << 12  # the most shards a cache from before runs kept theirs had
 _SHARD_DECODER = msgspec.msgpack.Decoder(list[Listing])
 _LISTING_DECODER = msgspec.msgpack.Decoder(Listing)
@@ -58,35 +59,51 @@ class Listings:
         self.out, self._fresh, self._remake = out, fresh, remake
         self._records = records
         self.first = not previous  # a first or a full build: files of other shards may lie about
-        self._loaded: dict[int, list[Listing | None]] = {}
-        self._dirty = {record.shard for record in records if run_key(record.root, record.run_id) in fresh}
+        self._recent: dict[int, list[Listing | None]] = {}
+        self._written: list[str] = []
+        changed = {record.shard for record in records if run_key(record.root, record.run_id) in fresh}
         if fresh or len(records) != len(previous):  # else no run is new, so none is gone
             present = {run_key(r.root, r.run_id) for r in records}
-            self._dirty.update(record.shard for key, record in previous.items() if key not in present)
-        self._dirty.discard(NEW)
+            changed.update(record.shard for key, record in previous.items() if key not in present)
+        changed.discard(NEW)
+        self._changed = frozenset(changed)
+        self._dirty = set(changed)  # the shards to write (a lost listing made again adds its shard)
 
     @functools.cached_property
     def shards(self) -> list[int]:
         """The shards in use, in order."""
         return sorted(self._groups)
 
-    def changed_shards(self) -> set[int]:
-        """The shards whose listings this build changed (so far: a lost one is found on reading)."""
-        return set(self._dirty)
+    def changed_shards(self) -> frozenset[int]:
+        """The shards whose listings this build changed (a lost one is found only on reading it)."""
+        return self._changed
 
     def emptied(self) -> list[int]:
         """The shards whose every run is gone."""
-        return sorted(self._dirty - self._groups.keys())
+        return sorted(self._changed - self._groups.keys())
 
     def shard(self, index: int) -> list[Listing]:
         """The listings of shard `index`, in the order of the records."""
         return [item for item in self._shard(index) if item is not None]
 
     def _shard(self, index: int) -> list[Listing | None]:
-        """Shard `index`'s listings, one per record (None: no listing could be made)."""
-        if index not in self._loaded:
-            self._loaded[index] = self._assemble(index)
-        return self._loaded[index]
+        """Shard `index`'s listings, one per record (None: no listing could be made). Only the
+        last few assembled are kept (a full build goes through every shard: its summary, then
+        its chunk and part), and a changed shard is written as soon as it is assembled."""
+        if index not in self._recent:
+            while len(self._recent) >= _KEPT_SHARDS:
+                del self._recent[next(iter(self._recent))]
+            self._recent[index] = self._assemble(index)
+            if index in self._dirty:
+                self._write(index)
+        return self._recent[index]
+
+    def _write(self, index: int) -> None:
+        path = shard_path(index)
+        data = msgspec.msgpack.encode([item for item in self._recent[index] if item is not None])
+        write_atomic(os.path.join(self.out, path), data, within=self.out)
+        self._written.append(path)
+        self._dirty.discard(index)
 
     @functools.cached_property
     def _groups(self) -> dict[int, list[RunRecord]]:
@@ -111,16 +128,12 @@ class Listings:
         return listings
 
     def save(self) -> list[str]:
-        """Write the shards that changed, remove those of no run; returns the paths written
-        (relative to the output directory)."""
-        written = []
+        """Write the shards that changed and were not written yet, remove those of no run;
+        returns the paths written by this build (relative to the output directory)."""
         for index in sorted(self._dirty & self._groups.keys()):
-            path = shard_path(index)
-            data = msgspec.msgpack.encode(self.shard(index))
-            write_atomic(os.path.join(self.out, path), data, within=self.out)
-            written.append(path)
+            self._shard(index)  # written as it is assembled
         remove_shards(self.out, _DIRECTORY, self.emptied(), every_other=self.first, kept=self.shards)
-        return written
+        return self._written
 
 
 def shard_path(index: int) -> str:
