@@ -48,23 +48,20 @@ def place(records: list[RunRecord], previous: dict[str, RunRecord], legacy_count
 
 
 class Listings:
-    """The listings of `records` (placed: each knows its shard); `fresh`: the encoded listings of
-    the runs this build processed; `previous`: the runs of the last build; `remake`: a listing
-    from the run's cache (None if it is gone too)."""
+    """The listings of `runs` (by `cache.run_key`, in order, placed: each knows its shard);
+    `fresh`: the encoded listings of the runs this build processed; `previous`: the runs of the
+    last build, of which the keys `gone` are gone; `remake`: a listing from the run's cache
+    (None if it is gone too)."""
 
     def __init__(
-        self, out: str, records: list[RunRecord], fresh: dict[str, bytes], previous: dict[str, RunRecord],
-        remake: Remake,
+        self, out: str, runs: dict[str, RunRecord], fresh: dict[str, bytes], previous: dict[str, RunRecord],
+        gone: list[str], remake: Remake,
     ) -> None:
-        self.out, self._fresh, self._remake = out, fresh, remake
-        self._records = records
+        self.out, self._runs, self._fresh, self._remake = out, runs, fresh, remake
         self.first = not previous  # a first or a full build: files of other shards may lie about
         self._recent: dict[int, list[Listing | None]] = {}
         self._written: list[str] = []
-        changed = {record.shard for record in records if run_key(record.root, record.run_id) in fresh}
-        if fresh or len(records) != len(previous):  # else no run is new, so none is gone
-            present = {run_key(r.root, r.run_id) for r in records}
-            changed.update(record.shard for key, record in previous.items() if key not in present)
+        changed = {runs[key].shard for key in fresh} | {previous[key].shard for key in gone}
         changed.discard(NEW)
         self._changed = frozenset(changed)
         self._dirty = set(changed)  # the shards to write (a lost listing made again adds its shard)
@@ -109,7 +106,7 @@ class Listings:
     def _groups(self) -> dict[int, list[RunRecord]]:
         """Each shard's records; made when first asked for (a no-op build asks for none)."""
         groups: dict[int, list[RunRecord]] = defaultdict(list)
-        for record in self._records:
+        for record in self._runs.values():
             groups[record.shard].append(record)
         return dict(groups)
 

@@ -60,21 +60,22 @@ def build(
         outcomes = execute_on(config.build, jobs, settings, lock.token)
         records, changed = collect(outcomes, kept + stores.kept, reporter)
         records = place(records, manifest.runs, manifest.listing_shards)
-        prune(out, manifest, records, reporter)
+        runs = {cache.run_key(r.root, r.run_id): r for r in records}
+        gone = _gone(manifest.runs, runs, changed)
+        prune(out, manifest, gone, reporter)
         reporter.stage("writing site pages")
-        listings = Listings(out, records, changed, manifest.runs,
+        listings = Listings(out, runs, changed, manifest.runs, gone,
                             lambda record: _remake_listing(out, record, settings))
-        page_records, summaries = site_pages(config, settings, records, manifest.pages, listings, reporter)
-        make_durable(out, [*listings.save(), *summaries, *reporter.touched, *_run_caches(records, changed)])
-        saved = store.save(cache.Manifest(
-            found.dirs, {cache.run_key(r.root, r.run_id): r for r in records}, page_records,
-            manifest.listing_shards,
-        ), __version__)  # after every file it names is on disk
+        page_records, summaries = site_pages(config, settings, runs, manifest.pages, listings, reporter)
+        run_caches = [cache.cached_run_path(runs[key].slug) for key in changed]  # this build may have written
+        make_durable(out, [*listings.save(), *summaries, *reporter.touched, *run_caches])
+        saved = store.save(cache.Manifest(found.dirs, runs, page_records, manifest.listing_shards),
+                           __version__)  # after every file it names is on disk
         if leftovers:  # a set of every file the manifest keeps is worth making only then
-            for path in journal.sweep(out, leftovers, _kept_files(records, page_records)):
+            for path in journal.sweep(out, leftovers, _kept_files(runs.values(), page_records)):
                 reporter.page_removed(path)
         journal.close(out)
-        report = _finish(reporter, len(records), full, started, out, report_file, saved)
+        report = _finish(reporter, len(runs), full, started, out, report_file, saved)
     if strict and report.runs_failed:
         failed = report.runs_failed
         raise StrictFailure(f"{failed} run(s) could not be read (--strict); see the warnings above")
@@ -249,20 +250,21 @@ def _remake_listing(out: str, record: cache.RunRecord, settings: JobSettings) ->
     return listing(settle_status(run, settings.now, settings.heartbeat_timeout_s))
 
 
-def _run_caches(records: list[cache.RunRecord], changed: dict[str, bytes]) -> list[str]:
-    """The run caches this build may have written: those of the runs it processed."""
-    if not changed:
+def _gone(previous: dict[str, cache.RunRecord], runs: dict[str, cache.RunRecord], changed: dict[str, bytes],
+          ) -> list[str]:
+    """The keys of the runs of the last build that are gone: none, without looking at every run,
+    when the runs are as many as before less the new ones (a run not in the last build was read)."""
+    new = sum(1 for key in changed if key not in previous)
+    if len(runs) - new == len(previous):
         return []
-    return [cache.cached_run_path(r.slug) for r in records if cache.run_key(r.root, r.run_id) in changed]
+    return [key for key in previous if key not in runs]
 
 
-def prune(out: str, manifest: cache.Manifest, records: list[cache.RunRecord], reporter: Reporter) -> None:
+def prune(out: str, manifest: cache.Manifest, gone: list[str], reporter: Reporter) -> None:
     """Remove the pages and cache of runs that are gone; nothing else is ever removed."""
-    present = {cache.run_key(r.root, r.run_id) for r in records}
     refused = []
-    for key, record in manifest.runs.items():
-        if key in present:
-            continue
+    for key in gone:
+        record = manifest.runs[key]
         for path in record.pages:
             if remove_page(out, path):
                 reporter.page_removed(path)
@@ -274,7 +276,7 @@ def prune(out: str, manifest: cache.Manifest, records: list[cache.RunRecord], re
                       f"{refused[0]!r}; left alone (was {cache.cache_dir(out)} written by someone else?)")
 
 
-def _kept_files(records: list[cache.RunRecord], pages: dict[str, cache.PageRecord]) -> set[str]:
+def _kept_files(records: Iterable[cache.RunRecord], pages: dict[str, cache.PageRecord]) -> set[str]:
     """Every file the saved manifest knows: run pages, run caches and site pages."""
     kept = set(pages)
     for record in records:

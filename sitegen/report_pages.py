@@ -51,7 +51,7 @@ class Inputs(NamedTuple):
     runs_key: str  # the hash of every run's render key: pages about all runs use it
     out: str
     now: float
-    render_keys: dict[str, str]  # run slug → its render key (the cache's word for "changed")
+    runs: dict[str, cache.RunRecord]  # by `cache.run_key`; a render key is the cache's word for "changed"
     content: dict[str, Path]  # Markdown pages by file name
     site_runs: Callable[[list[Block]], SiteRuns]  # what the pages need of the runs, given the blocks
     shard: Callable[[int], list[cache.Listing]]  # a shard's listings: its index chunk and runs.json part
@@ -258,7 +258,7 @@ def _content_pages(sources: list[tuple[ContentSource, list[Block]]], views: View
         selected = [select(block, views) for block in blocks]
         for problem in (s.problem for s in selected if s.problem):
             reporter.warning(f"content/{source.name}", problem)
-        shown_runs = [(r.slug, inputs.render_keys.get(r.slug, "")) for s in selected for r in s.runs]
+        shown_runs = [(r.slug, _render_key(inputs.runs, r)) for s in selected for r in s.runs]
 
         def render(source=source, selected=selected) -> Page:
             page, problem = content_page(source, inputs.site, selected,
@@ -270,6 +270,11 @@ def _content_pages(sources: list[tuple[ContentSource, list[Block]]], views: View
         shown = key(source.text, inputs.site.content_pages, selected, shown_runs)
         planned.append(Planned(content_path(source.name), shown, render))
     return planned
+
+
+def _render_key(runs: dict[str, cache.RunRecord], run: Run) -> str:
+    record = runs.get(cache.run_key(run.root, run.run_id))
+    return record.render_key if record else ""
 
 
 def _trend_heads(all_trends: list[Trend]) -> list[tuple[str, str, object]]:

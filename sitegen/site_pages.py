@@ -27,7 +27,7 @@ PLOTLY_JS = "assets/plotly.min.js"
 
 
 def site_pages(
-    config: Config, settings: JobSettings, records: list[cache.RunRecord],
+    config: Config, settings: JobSettings, runs: dict[str, cache.RunRecord],
     previous: dict[str, cache.PageRecord], listings: Listings, reporter: Reporter,
 ) -> tuple[dict[str, cache.PageRecord], list[str]]:
     """Write what changed among the site-wide pages; returns their records for the manifest,
@@ -56,7 +56,7 @@ def site_pages(
     content = _content_sources(config.content)
     site = functools.cache(lambda: _with_content_pages(settings, content))
 
-    runs_key = _hash(settings.site_key, *(f"{r.root}\0{r.run_id}\0{r.render_key}" for r in records),
+    runs_key = _hash(settings.site_key, *(f"{key}\0{r.render_key}" for key, r in runs.items()),
                      *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())),
                      _acknowledgements_key(config.acknowledged, settings.now))
     if previous.get("index.html", _NONE).input_hash == runs_key:  # no run, content or decision changed
@@ -70,7 +70,7 @@ def site_pages(
         summaries = Summaries(out, listings)
         inputs = report_pages.Inputs(
             config, site(), settings.site_key, runs_key, out, settings.now,
-            {r.slug: r.render_key for r in records}, {name: path for name, (path, _) in content.items()},
+            runs, {name: path for name, (path, _) in content.items()},
             summaries.site_runs, listings.shard,
         )
         for planned in report_pages.plan(inputs, reporter):

@@ -118,6 +118,22 @@ def test_deleting_a_run_removes_its_pages_only(runs_root, tmp_path):
     assert len(read_runs(out)) == 2
 
 
+def test_a_run_deleted_as_another_is_added_is_removed(runs_root, tmp_path):
+    """As many runs as before, one of them new: the one gone is still found and removed."""
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    slug = json_slug(out, "20231114/221320/bbbbbbbbbbbb")
+    shutil.rmtree(runs_root / "20231114/221320/bbbbbbbbbbbb")
+    write_sidecar_run(runs_root, "20231114/221320/dddddddddddd")
+    os.utime(runs_root / "20231114/221320")
+    rep = run_build(config)
+    assert rep.read == ["20231114/221320/dddddddddddd"]
+    assert f"runs/{slug}/index.html" in rep.removed and not (out / "runs" / slug).exists()
+    assert sorted(run["run_id"] for run in read_runs(out)) == [
+        "20231114/221320/aaaaaaaaaaaa", "20231114/221320/dddddddddddd", "20231115/080000/cccccccccccc"]
+
+
 def test_template_change_rerenders_without_rereading(runs_root, tmp_path):
     theme = tmp_path / "theme"
     shutil.copytree(Path(__file__).resolve().parent.parent / "themes" / "default", theme)
