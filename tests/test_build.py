@@ -16,7 +16,7 @@ from conftest import age, make_config, run_build, site_files, write_sidecar_run
 from data_js import data_js_payload, decode_column
 from runs_json import read_runs
 
-from sitegen import cache, journal
+from sitegen import __version__, cache, journal
 from sitegen.analysis.downsample import PLOT_POINTS, downsample
 from sitegen.errors import OutputLocked, RootNotFound, StrictFailure
 from sitegen.readers import LAYOUT_NAMES, LOOKED_FOR
@@ -118,8 +118,10 @@ def test_deleting_a_run_removes_its_pages_only(runs_root, tmp_path):
     assert len(read_runs(out)) == 2
 
 
-def test_a_run_deleted_as_another_is_added_is_removed(runs_root, tmp_path):
-    """As many runs as before, one of them new: the one gone is still found and removed."""
+def test_a_run_deleted_as_another_is_added_is_removed(runs_root, tmp_path, monkeypatch):
+    """As many runs as before, one of them new: the one gone is still found and removed, and
+    the manifest's log records it."""
+    monkeypatch.setattr(cache, "FOLD_AT", 1)  # this small site's change goes to the log
     out = tmp_path / "site"
     config = make_config(runs_root, out)
     run_build(config)
@@ -131,6 +133,9 @@ def test_a_run_deleted_as_another_is_added_is_removed(runs_root, tmp_path):
     assert rep.read == ["20231114/221320/dddddddddddd"]
     assert f"runs/{slug}/index.html" in rep.removed and not (out / "runs" / slug).exists()
     assert sorted(run["run_id"] for run in read_runs(out)) == [
+        "20231114/221320/aaaaaaaaaaaa", "20231114/221320/dddddddddddd", "20231115/080000/cccccccccccc"]
+    kept = cache.load_manifest(str(out), __version__)[0].runs  # the change the manifest's log holds
+    assert sorted(record.run_id for record in kept.values()) == [
         "20231114/221320/aaaaaaaaaaaa", "20231114/221320/dddddddddddd", "20231115/080000/cccccccccccc"]
 
 
