@@ -26,7 +26,7 @@ from sitegen.listings import Listings, inert, remove_shards
 from sitegen.model import Run
 from sitegen.paths import CACHE_DIR
 from sitegen.render.index import INLINE_ROWS, Totals, add_totals, table_order, totals
-from sitegen.render.report_blocks import Block, candidates
+from sitegen.render.report_blocks import Block, candidates, shows_latest_session
 from sitegen.write import write_atomic
 
 _DIRECTORY = "summaries"
@@ -41,6 +41,7 @@ class Summary(msgspec.Struct, array_like=True):
     listings: list[msgspec.Raw]  # encoded `Listing`s, in the order of the records
     analysed: list[int]  # the listings every plan reads: notable runs and block candidates
     newest: list[tuple[float, str, str, int]]  # the shard's newest rows: `table_order` and listing
+    sessionless: list[int] = []  # candidates read only if no run is in a session (`shows_latest_session`)
 
 
 class SiteRuns(NamedTuple):
@@ -121,10 +122,13 @@ class Summaries:
         runs = [item.run for item in listings]
         position = {id(run): index for index, run in enumerate(runs)}
         analysed = {index for index, run in enumerate(runs) if notable(run)}
+        sessionless: set[int] = set()
         for block in blocks:
-            analysed.update(position[id(run)] for run in candidates(block, runs))
+            chosen = (position[id(run)] for run in candidates(block, runs))
+            (sessionless if shows_latest_session(block) else analysed).update(chosen)
+        sessionless -= analysed
         newest = heapq.nsmallest(INLINE_ROWS, range(len(runs)), key=lambda index: table_order(runs[index]))
-        kept = sorted(analysed.union(newest))
+        kept = sorted(analysed.union(sessionless, newest))
         renumbered = {index: new for new, index in enumerate(kept)}
         self._made[shard] = Summary(
             key, totals(runs), digest(item.index_row for item in listings),
@@ -132,6 +136,7 @@ class Summaries:
             [msgspec.Raw(msgspec.msgpack.encode(listings[index])) for index in kept],
             sorted(renumbered[index] for index in analysed),
             [(*table_order(runs[index]), renumbered[index]) for index in newest],
+            sorted(renumbered[index] for index in sessionless),
         )
         return self._made[shard]
 
@@ -141,12 +146,18 @@ def _merge(summaries: dict[int, Summary]) -> SiteRuns:
     for shard, summary in summaries.items():
         for index in summary.analysed:
             decoded[shard, index] = _listing(summary, shard, index)
+    sessionless = not any(item.run.session is not None for item in decoded.values())
+    if sessionless:
+        for shard, summary in summaries.items():
+            for index in summary.sessionless:
+                decoded[shard, index] = _listing(summary, shard, index)
     heads = ((*order, shard) for shard, summary in summaries.items() for order in summary.newest)
     newest = heapq.nsmallest(INLINE_ROWS, heads)
     for *_order, index, shard in newest:
         if (shard, index) not in decoded:
             decoded[shard, index] = _listing(summaries[shard], shard, index)
-    analysed = [decoded[shard, index] for shard, s in summaries.items() for index in s.analysed]
+    analysed = [decoded[shard, index] for shard, s in summaries.items()
+                for index in (*s.analysed, *(s.sessionless if sessionless else ()))]
     return SiteRuns(
         sorted(analysed, key=lambda item: (item.run.root, item.run.run_id)),
         [decoded[shard, index] for *_order, index, shard in newest],
@@ -180,7 +191,7 @@ def _read(out: str, shard: int) -> Summary | None:
         return None
     size = len(summary.listings)
     if (_VERSION.fullmatch(summary.chunk_version) and _VERSION.fullmatch(summary.part_version)
-            and all(0 <= index < size for index in summary.analysed)
+            and all(0 <= index < size for index in (*summary.analysed, *summary.sessionless))
             and all(0 <= order[-1] < size for order in summary.newest)):
         return summary
     return None

@@ -25,13 +25,17 @@ title: Sweep report
 ```sitegen-table
 filter: {status: completed}
 sort: -train/loss
-limit: 3
+limit: 1
 ```
 
 ```sitegen-table
-filter: {optimizer.lr: "0.01"}
+filter: {optimizer.lr: "0.001"}
 columns: [name, status, optimizer.lr]
 limit: 2
+```
+
+```sitegen-table
+filter: {session: latest, seed: "29"}
 ```
 
 ```sitegen-trend
@@ -66,7 +70,7 @@ def home(tmp_path: Path) -> Path:
                    check=True)
     for i in range(30):
         write_sidecar_run(runs / "plain", f"run-{i:02d}", tags=["sweep:7"] if i % 4 == 0 else [],
-                          hparams={"optimizer.lr": 0.01 if i % 3 else 0.001})
+                          hparams={"optimizer.lr": 0.01 if i % 3 else 0.001, "seed": i})
         _set(runs / "plain" / f"run-{i:02d}", summary={"train/loss": (i * 7 % 30) / 10},
              created_at=1_700_000_100 + i)  # newer than the broken run below
     broken = write_sidecar_run(runs / "plain", "broken")
@@ -135,6 +139,9 @@ def test_each_change_gives_the_site_a_full_build_gives(home: Path):
     _build_and_compare(home, out)
     write_sidecar_run(plain, "run-new", hparams={"optimizer.lr": 0.01})  # placed in the newest shard
     _set(plain / "run-new", summary={"train/loss": 99.0}, created_at=1_900_000_000)
+    age(home / "runs")
+    _build_and_compare(home, out)
+    shutil.rmtree(home / "runs" / "nightly")  # no session left: the newest session's table shows plain runs
     age(home / "runs")
     _build_and_compare(home, out)
 

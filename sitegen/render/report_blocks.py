@@ -91,6 +91,13 @@ def candidates(block: Block, runs: list[Run]) -> list[Run]:
     return select(block, Views(runs, [], [], None)).runs
 
 
+def shows_latest_session(block: Block) -> bool:
+    """A table of the newest session's runs: on a site with any session, it shows runs in a
+    session only, and its `candidates` among the others matter only on a site without one."""
+    wanted = block.options.get("filter")
+    return block.kind == "table" and isinstance(wanted, dict) and wanted.get("session") == "latest"
+
+
 def block_html(selected: Selected, theme: str, root: str, figures: dict[str, dict],
                load_run: Callable[[str], Run | None]) -> str:
     """The block's HTML; its figures are added to `figures` (ids numbered in page order)."""
