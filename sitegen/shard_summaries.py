@@ -30,11 +30,12 @@ from sitegen.render.report_blocks import Block, candidates, shows_latest_session
 from sitegen.write import write_atomic
 
 _DIRECTORY = "summaries"
+_FORMAT = 2  # 2: a newest-session table's candidates apart (`Summary.sessionless`)
 _VERSION = re.compile(r"[0-9a-f]{16}")
 
 
 class Summary(msgspec.Struct, array_like=True):
-    blocks: str  # `blocks_key` of the content blocks whose candidates it holds
+    blocks: str  # `blocks_key`: of the content blocks whose candidates it holds, and of _FORMAT
     totals: Totals
     chunk_version: str  # `digest` of the shard's index rows
     part_version: str  # `digest` of its runs.json entries
@@ -65,7 +66,8 @@ def notable(run: Run) -> bool:
 
 
 def blocks_key(blocks: list[Block]) -> str:
-    return hashlib.blake2b(msgspec.msgpack.encode(blocks), digest_size=12).hexdigest()
+    """What a summary's candidates answer: the content blocks, and how summaries choose them."""
+    return hashlib.blake2b(msgspec.msgpack.encode([_FORMAT, blocks]), digest_size=12).hexdigest()
 
 
 def digest(serialized: Iterable[bytes]) -> str:
