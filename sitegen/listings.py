@@ -61,7 +61,8 @@ class Listings:
         self.first = not previous  # a first or a full build: files of other shards may lie about
         self._recent: dict[int, list[Listing | None]] = {}
         self._written: list[str] = []
-        changed = {runs[key].shard for key in fresh} | {previous[key].shard for key in gone}
+        changed = {runs[key].shard for key in fresh}
+        changed.update(previous[key].shard for key in gone if key in previous)  # not in a full build's
         changed.discard(NEW)
         self._changed = frozenset(changed)
         self._dirty = set(changed)  # the shards to write (a lost listing made again adds its shard)

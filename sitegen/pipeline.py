@@ -52,7 +52,8 @@ def build(
         found = find_runs(dir_roots, manifest.dirs, relist=relist, skip=[out])
         _report_empty_roots(dir_roots, found, reporter)
         store_roots = _store_roots(store_uris, found.stores)
-        shown = _shown_runs(out, manifest, full and bool(store_roots))
+        made = _made_before(out, manifest, full)
+        shown = made.runs
         stores = find_store_runs(store_roots, shown, settings.started_ns, settings.racy_window_s)
         _report_unreachable(stores.unreachable, stores.kept, reporter)
         jobs, kept = plan_run_jobs(found.locations + stores.locations, manifest, settings)
@@ -61,12 +62,13 @@ def build(
         records, changed = collect(outcomes, kept + stores.kept, reporter)
         records = place(records, manifest.runs, manifest.listing_shards)
         runs = {cache.run_key(r.root, r.run_id): r for r in records}
-        gone = _gone(manifest.runs, runs, changed)
-        prune(out, manifest, gone, reporter)
+        gone = _gone(made.runs, runs, changed)
+        prune(out, made, gone, reporter)
         reporter.stage("writing site pages")
         listings = Listings(out, runs, changed, manifest.runs, gone,
                             lambda record: _remake_listing(out, record, settings))
-        page_records, summaries = site_pages(config, settings, runs, manifest.pages, listings, reporter)
+        previous_pages = manifest.pages if not full else dict.fromkeys(made.pages, cache.PageRecord("", ""))
+        page_records, summaries = site_pages(config, settings, runs, previous_pages, listings, reporter)
         run_caches = [cache.cached_run_path(runs[key].slug) for key in changed]  # this build may have written
         make_durable(out, [*listings.save(), *summaries, *reporter.touched, *run_caches])
         saved = store.save(cache.Manifest(found.dirs, runs, page_records, manifest.listing_shards),
@@ -118,9 +120,10 @@ def _store_roots(configured: list[str], found: list[tuple[str, str]]) -> list[tu
     return stores
 
 
-def _shown_runs(out: str, manifest: cache.Manifest, full: bool) -> dict[str, cache.RunRecord]:
-    """The runs on the site now: what an unreachable store keeps, even in a `--full` build."""
-    return cache.load_manifest(out, __version__)[0].runs if full else manifest.runs
+def _made_before(out: str, manifest: cache.Manifest, full: bool) -> cache.Manifest:
+    """What the last build made: a `--full` build ignores it for what it reads and renders, but
+    keeps the runs of an unreachable store and removes the pages no longer made."""
+    return cache.load_manifest(out, __version__)[0] if full else manifest
 
 
 def _report_unreachable(

@@ -161,3 +161,30 @@ def test_the_index_page_holds_its_first_rows_only():
     assert [row[3] for row in data["rows"]] == [f"r/{i:05d}" for i in newest]
     assert data["chunks"] == [f"{chunk_path(s)}?v=v" for s in range(4)]
     assert len(big) < len(small) + 1000
+
+
+def test_a_full_build_removes_what_the_last_build_made_and_it_no_longer_makes(tmp_path: Path):
+    """Runs placed afresh take other shard numbers: the old chunks and parts, and the pages of
+    runs deleted since, go; the runs' listings and summaries are those of the shards in use."""
+    root, out = _site(tmp_path)
+    config = make_config(root, out)
+    run_build(config)
+    for i in (0, 1, 2, 3):  # shards 0 and 1 emptied: the incremental build keeps 2 … 5
+        shutil.rmtree(root / f"day/run-{i:02d}")
+    os.utime(root / "day")
+    run_build(config)
+    assert json.loads((out / "runs.json").read_text())["count"] == RUNS - 4
+    assert _chunks(out) == [chunk_path(s) for s in range(2, 6)]
+    slug_page = next(p for p in (out / "runs").iterdir() if "run-11" in p.name)
+    shutil.rmtree(root / "day/run-11")  # deleted, then a full build
+    os.utime(root / "day")
+    run_build(config, full=True)
+    in_use = sorted(set(_shard_of(out).values()))
+    assert in_use == list(range(4))  # 7 runs placed afresh, two a shard
+    assert _chunks(out) == [chunk_path(s) for s in in_use]
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "data").glob("runs-*.json")) == [
+        part_path(s) for s in in_use]
+    for directory in ("listings", "summaries"):
+        names = sorted(p.name for p in (out / "_build" / directory).iterdir())
+        assert names == sorted(f"{s}.msgpack" for s in in_use)
+    assert not slug_page.exists() and len(read_runs(out)) == RUNS - 5
