@@ -62,7 +62,7 @@ class Listings:
         self._recent: dict[int, list[Listing | None]] = {}
         self._written: list[str] = []
         changed = {runs[key].shard for key in fresh}
-        changed.update(previous[key].shard for key in gone if key in previous)  # not in a full build's
+        changed.update(previous[key].shard for key in gone if key in previous)  # a full build has no previous
         changed.discard(NEW)
         self._changed = frozenset(changed)
         self._dirty = set(changed)  # the shards to write (a lost listing made again adds its shard)
@@ -117,7 +117,7 @@ class Listings:
         for record in self._groups.get(index, []):
             key = run_key(record.root, record.run_id)
             if key in self._fresh:
-                listings.append(_LISTING_DECODER.decode(self._fresh[key]))
+                listings.append(decode_listing(self._fresh[key]))
             elif key in cached:
                 listings.append(cached[key])
             else:
@@ -147,6 +147,11 @@ def read_shard(out: str, index: int) -> dict[str, Listing]:
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return {}
     return {run_key(item.run.root, item.run.run_id): item for item in listings if inert(item)}
+
+
+def decode_listing(data: bytes | msgspec.Raw) -> Listing:
+    """An encoded `Listing`; msgspec.DecodeError or ValidationError when it is not one."""
+    return _LISTING_DECODER.decode(data)
 
 
 def inert(listing: Listing) -> bool:

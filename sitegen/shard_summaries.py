@@ -22,7 +22,7 @@ import msgspec
 
 from sitegen.analysis.trends import benchmark_of
 from sitegen.cache import Listing
-from sitegen.listings import Listings, inert, remove_shards
+from sitegen.listings import Listings, decode_listing, inert, remove_shards
 from sitegen.model import Run
 from sitegen.paths import CACHE_DIR
 from sitegen.render.index import INLINE_ROWS, Totals, add_totals, table_order, totals
@@ -55,7 +55,6 @@ class SiteRuns(NamedTuple):
 
 
 _SUMMARY_DECODER = msgspec.msgpack.Decoder(Summary)
-_LISTING_DECODER = msgspec.msgpack.Decoder(Listing)
 
 
 def notable(run: Run) -> bool:
@@ -101,7 +100,7 @@ class Summaries:
                 summaries[damaged.shard] = self._make(damaged.shard, key, blocks)
 
     def save(self) -> list[str]:
-        """Write the summaries made by this build, remove those beyond the shard count; returns
+        """Write the summaries made by this build, remove those of shards no run is in; returns
         the paths written (relative to the output directory)."""
         written = []
         for shard, summary in sorted(self._made.items()):
@@ -170,7 +169,7 @@ def _merge(summaries: dict[int, Summary]) -> SiteRuns:
 
 def _listing(summary: Summary, shard: int, index: int) -> Listing:
     try:
-        listing = _LISTING_DECODER.decode(summary.listings[index])
+        listing = decode_listing(summary.listings[index])
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _Damaged(shard) from exc
     if not inert(listing):
