@@ -451,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with phase("asv history"):
                 measure_asv(workdir, args.asv_benchmarks, args.asv_nights, args.pairs, figures)
-    except CommandFailed as exc:
+    except (CommandFailed, ValueError) as exc:
         print(f"bench_build: {exc}", file=sys.stderr)
         return 1
     report = table(figures, args.pairs, window_s)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 BASE_TIME = 1_735_700_000  # 2025-01-01, so every file is far older than any racy-clean window
 RUN_SPACING_S = 97  # one run starts every 97 s: unique <date>/<time> dirs
+TINY_SPACING_S = 30  # a million tiny runs then end in 2025-12: every file's time is in the past
 RUN_DURATION_S = 3600
 BODY_VARIANTS = 8  # distinct metrics.csv bodies, reused round-robin
 ROWS = 1000
@@ -27,9 +28,9 @@ HEADER = "step,epoch,train/loss,val/loss,lr\n"
 SWEEP_EVERY = 10  # every 10th run belongs to a sweep of 100 runs
 
 
-def run_rel(index: int) -> str:
+def run_rel(index: int, spacing_s: int = RUN_SPACING_S) -> str:
     """`<YYYYMMDD>/<HHMMSS>/<12 hex>` of run `index`, as the sidecar writer lays runs out."""
-    moment = datetime.fromtimestamp(BASE_TIME + index * RUN_SPACING_S, tz=UTC)
+    moment = datetime.fromtimestamp(BASE_TIME + index * spacing_s, tz=UTC)
     run_id = f"{((index + 1) * 0x9E3779B97F4A7C15) % (1 << 48):012x}"
     return f"{moment:%Y%m%d}/{moment:%H%M%S}/{run_id}"
 
@@ -121,14 +122,14 @@ def generate_tiny(out: Path, runs: int) -> None:
     a 1,000,000-run tree for the no-op and one-changed measurements only."""
     made: set[str] = set()
     for index in range(runs):
-        rel = run_rel(index)
+        rel = run_rel(index, TINY_SPACING_S)
         day_time, run_id = rel.rsplit("/", 1)
         run_dir = os.path.join(out, rel)
         if day_time not in made:
             os.makedirs(os.path.join(out, day_time), exist_ok=True)
             made.add(day_time)
         os.mkdir(run_dir)
-        created = BASE_TIME + index * RUN_SPACING_S
+        created = BASE_TIME + index * TINY_SPACING_S
         mtime = created + RUN_DURATION_S
         sidecar = TINY_SIDECAR % (run_id, rel, created, mtime, mtime, index)
         write_file(os.path.join(run_dir, "sidecar.json"), sidecar, mtime)

@@ -50,6 +50,13 @@ def wait_until_ns(deadline_ns: int, clock: Callable[[], int] = time.time_ns,
     return waited
 
 
-def wait_out(changed: Iterable[Path], window_s: float) -> float:
-    """Wait until a build starting now calls none of `changed` racy; the seconds waited."""
-    return wait_until_ns(window_ends_ns(newest_mtime_ns(changed), window_s))
+def wait_out(changed: Iterable[Path], window_s: float, longest_s: float = 600) -> float:
+    """Wait until a build starting now calls none of `changed` racy; the seconds waited. A file
+    dated more than `longest_s` ahead would keep every build reading it: that is an error."""
+    changed = list(changed)
+    deadline_ns = window_ends_ns(newest_mtime_ns(changed), window_s)
+    ahead_s = (deadline_ns - time.time_ns()) / 1e9
+    if ahead_s > longest_s:
+        raise ValueError(f"a file under {', '.join(map(str, changed))} is dated {ahead_s:,.0f} s ahead "
+                         "of the clock: builds would read it again forever")
+    return wait_until_ns(deadline_ns)

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -60,6 +61,21 @@ def test_spread_shows_the_range_and_from_four_values_the_quartiles():
 def test_pairs_need_at_least_one_pair():
     with pytest.raises(ValueError, match="at least 1"):
         measure_pairs(lambda: 1.0, lambda: 1.0, 0)
+
+
+def test_a_file_dated_ahead_of_the_clock_is_an_error_not_a_wait_of_years(tmp_path):
+    ahead = tmp_path / "run"
+    ahead.write_text("x")
+    day = time.time() + 86_400
+    os.utime(ahead, (day, day))
+    with pytest.raises(ValueError, match="ahead of the clock"):
+        racy_window.wait_out([tmp_path], 2.0)
+
+
+def test_a_million_tiny_runs_are_dated_in_the_past():
+    newest = generate_runs.BASE_TIME + 999_999 * generate_runs.TINY_SPACING_S + generate_runs.RUN_DURATION_S
+    assert newest < time.time()
+    assert generate_runs.run_rel(999_999, generate_runs.TINY_SPACING_S) < "20251231"
 
 
 def test_the_racy_window_ends_one_window_after_the_newest_change(tmp_path):
