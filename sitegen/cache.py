@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # imported when steps are loaded: a no-op build never needs t
     from sitegen.analysis.trends import Trend
     from sitegen.render.report_blocks import Block
 
-MANIFEST_FORMAT = 9
+MANIFEST_FORMAT = 10
 MISSING = (0, 0, -1, 0)
 
 Stamp = tuple[int, int, int, int]  # mtime_ns, ctime_ns, size, inode
@@ -44,9 +44,9 @@ class DirEntry(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     entries that are MLflow stores (an `mlruns/` folder, an `mlflow.db` file)."""
 
     mtime_ns: int
-    subdirs: list[str]
+    subdirs: tuple[str, ...]  # tuples: an empty one costs nothing, and a run's directory has none
     reader: str | None
-    stores: list[str] = []
+    stores: tuple[str, ...] = ()
 
 
 class RunRecord(msgspec.Struct, array_like=True, gc=False):
@@ -64,7 +64,7 @@ class RunRecord(msgspec.Struct, array_like=True, gc=False):
     shown_status: str  # the status its pages show
     live_until: float | None  # when a live run would be shown as stalled, if no input changes
     render_key: str  # what its pages were rendered from
-    pages: dict[str, str]  # output path → content hash
+    pages: str  # its output paths and their content hashes, in `pack_pages`' one string
     shard: int = NEW  # its listing's shard (`shards.placed`); NEW in a cache from before shards were kept
 
 
@@ -250,7 +250,8 @@ def distrust_outputs(manifest: Manifest) -> Manifest:
     """The manifest after an interrupted build: what it says about inputs holds, what it says
     about pages may not (the killed build may have rewritten pages for an input that has since
     changed back). Every page is rendered again and compared with the bytes on disk."""
-    runs = {key: msgspec.structs.replace(record, render_key="", pages=dict.fromkeys(record.pages, ""))
+    runs = {key: msgspec.structs.replace(
+                record, render_key="", pages=pack_pages(record.slug, dict.fromkeys(record_pages(record), "")))
             for key, record in manifest.runs.items()}
     pages = {path: PageRecord("", "") for path in manifest.pages}
     return msgspec.structs.replace(manifest, runs=runs, pages=pages)
@@ -302,7 +303,10 @@ def unchanged(record: RunRecord, token: str = "", dir_stamp: Stamp | None = None
     if inputs is None:
         return False
     run_dir = record.run_dir if dir_stamp is not None else None
-    return all((dir_stamp if path == run_dir else stamp(path)) == old for path, old in inputs)
+    for path, old in inputs:  # noqa: SIM110 (a loop: faster than all() on the no-op's hottest line)
+        if (dir_stamp if path == run_dir else stamp(path)) != old:
+            return False
+    return True
 
 
 def relative_inputs(run_dir: str, inputs: tuple[str, ...]) -> list[str]:
@@ -329,6 +333,31 @@ def input_stamps(record: RunRecord) -> Iterator[tuple[str, Stamp]] | None:
     base = record.run_dir
     paths = (f"{base}/{rel}" if rel != "." else base for rel in relative)
     return zip(paths, _PACKED_STAMP.iter_unpack(record.stamps), strict=True)
+
+
+def pack_pages(slug: str, pages: dict[str, str]) -> str:
+    """A run's pages as one string of `path\0hash` pairs (a dict of strings costs a kilobyte a
+    run in memory): a path in the run's own directory without its `runs/<slug>/`, another one
+    after a `/` (the manifest is input too: it may name any path)."""
+    own = f"runs/{slug}/"
+    return "\0".join(f"{path.removeprefix(own) if path.startswith(own) else '/' + path}\0{digest}"
+                      for path, digest in pages.items())
+
+
+def record_pages(record: RunRecord) -> dict[str, str]:
+    """The run's pages (output path → content hash) from `pack_pages`; none when malformed."""
+    if not record.pages:
+        return {}
+    parts = record.pages.split("\0")
+    if len(parts) % 2:
+        return {}
+    own = f"runs/{record.slug}/"
+    return {path[1:] if path.startswith("/") else own + path: digest
+            for path, digest in zip(parts[::2], parts[1::2], strict=True)}
+
+
+def page_count(record: RunRecord) -> int:
+    return (record.pages.count("\0") + 1) // 2 if record.pages else 0
 
 
 # --- cached runs ------------------------------------------------------------------

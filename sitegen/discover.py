@@ -123,7 +123,8 @@ def _walk(root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[t
             stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)  # stat'ed once per build
             found.locations.append(Location(root, directory, run_id, entry.reader, stamp=stamp))
             continue
-        stack.extend(os.path.join(directory, name) for name in reversed(entry.subdirs))
+        parent = directory if directory.endswith(os.sep) else directory + os.sep
+        stack.extend(parent + name for name in reversed(entry.subdirs))  # names hold no separator
     return found
 
 
@@ -151,13 +152,14 @@ def _list(directory: str, mtime_ns: int, cached: DirEntry | None, relist: bool) 
         return None
     names = frozenset(name for name, _ in items)
     reader = layout_of(os.path.basename(directory), names)
-    stores = sorted(name for name, is_dir in items if (name, is_dir) in _STORE_ENTRIES)
-    subdirs = sorted(  # a name that is not UTF-8 cannot be a run id: neither the cache nor a page holds it
+    stores = tuple(sorted(name for name, is_dir in items if (name, is_dir) in _STORE_ENTRIES))
+    # a name that is not UTF-8 cannot be a run id: neither the cache nor a page holds it
+    subdirs = tuple(sorted(
         name for name, is_dir in items
         if is_dir and not name.startswith(".") and name not in SKIP_NAMES and name not in stores
         and _is_utf8(name)
-    )
-    return DirEntry(mtime_ns, [] if reader else subdirs, reader, stores)
+    ))
+    return DirEntry(mtime_ns, () if reader else subdirs, reader, stores)
 
 
 _STORE_ENTRIES = frozenset({(FILE_STORE_NAME, True), (DATABASE_STORE_NAME, False)})
@@ -166,10 +168,12 @@ _STORE_ENTRIES = frozenset({(FILE_STORE_NAME, True), (DATABASE_STORE_NAME, False
 def _plausible(entry: DirEntry) -> bool:
     """A listing read back from the manifest (input too) names only entries of its directory
     and a known layout: a tampered one must not lead discovery out of the roots."""
-    return (entry.reader is None or entry.reader in LAYOUT_NAMES) and all(
-        name not in (".", "..") and os.sep not in name and "\0" not in name
-        for name in (*entry.subdirs, *entry.stores)
-    )
+    if entry.reader is not None and entry.reader not in LAYOUT_NAMES:
+        return False
+    if not entry.subdirs and not entry.stores:  # most directories: a run's
+        return True
+    return all(name not in (".", "..") and os.sep not in name and "\0" not in name
+               for name in (*entry.subdirs, *entry.stores))
 
 
 def _is_utf8(name: str) -> bool:

@@ -240,7 +240,7 @@ def collect(
         for path in outcome.removed:
             reporter.page_removed(path)
     reporter.runs_cached(len(records) - reporter.report.runs_read)
-    reporter.pages_unchanged(sum(len(r.pages) for r in kept))
+    reporter.pages_unchanged(sum(cache.page_count(r) for r in kept))
     records.sort(key=lambda r: (r.root, r.run_id))
     return records, changed
 
@@ -268,7 +268,7 @@ def prune(out: str, manifest: cache.Manifest, gone: list[str], reporter: Reporte
     refused = []
     for key in gone:
         record = manifest.runs[key]
-        for path in record.pages:
+        for path in cache.record_pages(record):
             if remove_page(out, path):
                 reporter.page_removed(path)
             else:
@@ -283,7 +283,7 @@ def _kept_files(records: Iterable[cache.RunRecord], pages: dict[str, cache.PageR
     """Every file the saved manifest knows: run pages, run caches and site pages."""
     kept = set(pages)
     for record in records:
-        kept.update(record.pages)
+        kept.update(cache.record_pages(record))
         kept.add(cache.cached_run_path(record.slug))
     return kept
 

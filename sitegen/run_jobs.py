@@ -117,10 +117,10 @@ def run_job(job: RunJob, settings: JobSettings) -> RunOutcome:
     )
     written, unchanged, removed = [], 0, []
     if record.render_key != key:
-        written, unchanged, removed, pages = _write_pages(shown, record.pages, settings)
-        record = msgspec.structs.replace(record, render_key=key, pages=pages)
+        written, unchanged, removed, pages = _write_pages(shown, cache.record_pages(record), settings)
+        record = msgspec.structs.replace(record, render_key=key, pages=cache.pack_pages(record.slug, pages))
     else:
-        unchanged = len(record.pages)
+        unchanged = cache.page_count(record)
     return RunOutcome(
         listing=msgspec.msgpack.encode(listing(shown)),
         record=record,
@@ -173,7 +173,7 @@ def _read(
         racy=cache.is_racy(stamps, s.started_ns, s.racy_window_s, loc.token, run.problem is not None),
         shown_status=run.status, live_until=None,
         render_key=old.render_key if old else "",
-        pages=old.pages if old else {},
+        pages=cache.pack_pages(run.slug, cache.record_pages(old)) if old else "",
         shard=old.shard if old else NEW,
     )
     return run, record

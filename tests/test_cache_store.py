@@ -273,3 +273,17 @@ def test_a_record_whose_stamps_do_not_match_its_inputs_is_read_again(runs_root, 
     cache.save_manifest(str(out), manifest, __version__)
     assert run_build(config).read == ["20231115/080000/cccccccccccc"]
     assert run_build(config).report.runs_read == 0
+
+
+def test_a_runs_pages_are_kept_as_one_string_and_read_back_whole(runs_root, tmp_path):
+    out = tmp_path / "site"
+    run_build(make_config(runs_root, out))
+    manifest, _ = cache.load_manifest(str(out), __version__)
+    record = next(iter(manifest.runs.values()))
+    pages = cache.record_pages(record)
+    assert f"runs/{record.slug}/index.html" in pages and all((out / path).is_file() for path in pages)
+    assert f"runs/{record.slug}/" not in record.pages and cache.page_count(record) == len(pages)
+    others = {**pages, "assets/shared.js": "1" * 32, "/etc/passwd": "2" * 32}  # any path read back as it was
+    again = msgspec.structs.replace(record, pages=cache.pack_pages(record.slug, others))
+    assert cache.record_pages(again) == others and cache.page_count(again) == len(others)
+    assert cache.record_pages(msgspec.structs.replace(record, pages="index.html")) == {}  # a torn pair

@@ -56,7 +56,8 @@ def test_page_paths_in_the_manifest_that_leave_the_site_are_never_deleted(built,
         record = manifest.runs[cache.run_key(str(root), GONE)]
         evil = {"../victim.txt": "x", "/" + str(files[1]).lstrip("/"): "x", "runs/../../victim.txt": "x"}
         manifest.runs[cache.run_key(str(root), GONE)] = msgspec.structs.replace(
-            record, slug="../../victim", pages={**record.pages, **evil})
+            record, slug="../../victim",
+            pages=cache.pack_pages("../../victim", {**cache.record_pages(record), **evil}))
         manifest.pages["../victim.txt"] = cache.PageRecord("x", "x")
         return manifest
 
@@ -168,7 +169,7 @@ def test_directory_listings_in_the_manifest_cannot_lead_out_of_the_roots(built, 
     def edit(manifest: cache.Manifest) -> cache.Manifest:
         entry = manifest.dirs[str(root)]
         manifest.dirs[str(root)] = msgspec.structs.replace(
-            entry, subdirs=[*entry.subdirs, os.path.relpath(outside, root)])
+            entry, subdirs=(*entry.subdirs, os.path.relpath(outside, root)))
         return manifest
 
     tamper_manifest(out, edit)

@@ -281,8 +281,8 @@ def test_stores_below_a_directory_root_are_found_and_read_once(tmp_path):
     assert cache.load_run(str(out), runs[f"exp/mlruns/disk/{on_disk}"]["slug"]).summary == {"loss": 0.25}
     assert cache.load_run(str(out), runs[f"db/mlflow.db/db/{in_db}"]["slug"]).params == {"lr": "0.3"}
     manifest, _ = cache.load_manifest(str(out), __version__)
-    assert manifest.dirs[str(project / "exp")].stores == ["mlruns"]
-    assert manifest.dirs[str(project / "db")].stores == ["mlflow.db"]
+    assert manifest.dirs[str(project / "exp")].stores == ("mlruns",)
+    assert manifest.dirs[str(project / "db")].stores == ("mlflow.db",)
     assert str(project / "exp" / "mlruns") not in manifest.dirs  # a store is not walked as run dirs
     assert build(tmp_path, project).report.runs_read == 0
 
