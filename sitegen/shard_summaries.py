@@ -4,8 +4,9 @@ summaries of the others, never every listing.
 
 A shard's summary holds its totals, the versions of its index chunk and runs.json part, and
 the listings the site-wide pages may name: its notable runs (`notable`), its newest rows (by
-the index's order; decoded only when among the site's newest) and each content block's
-candidates (`report_blocks.candidates`). An analysis in `report_pages` over the listings of
+the index's order) and each content table's first rows in the table's order
+(`report_blocks.ranked_candidates`), each newest row and table row decoded only when it is among
+the site's first, and what comparisons match. An analysis in `report_pages` over the listings of
 all summaries gives what it gives over every run: the tests build both ways and compare.
 """
 
@@ -26,11 +27,18 @@ from sitegen.listings import Listings, decode_listing, inert, remove_shards
 from sitegen.model import Run
 from sitegen.paths import CACHE_DIR
 from sitegen.render.index import INLINE_ROWS, Totals, add_totals, table_order, totals
-from sitegen.render.report_blocks import Block, candidates, shows_latest_session
+from sitegen.render.report_blocks import (
+    Block,
+    Rank,
+    candidates,
+    first_ranked,
+    ranked_candidates,
+    shows_latest_session,
+)
 from sitegen.write import write_atomic
 
 _DIRECTORY = "summaries"
-_FORMAT = 2  # 2: a newest-session table's candidates apart (`Summary.sessionless`)
+_FORMAT = 3  # 3: tables' candidates ranked (`Summary.ranked`)
 _VERSION = re.compile(r"[0-9a-f]{16}")
 
 
@@ -40,15 +48,15 @@ class Summary(msgspec.Struct, array_like=True):
     chunk_version: str  # `digest` of the shard's index rows
     part_version: str  # `digest` of its runs.json entries
     listings: list[msgspec.Raw]  # encoded `Listing`s, in the order of the records
-    analysed: list[int]  # the listings every plan reads: notable runs and block candidates
+    analysed: list[int]  # the listings every plan reads: notable runs and what comparisons match
     newest: list[tuple[float, str, str, int]]  # the shard's newest rows: `table_order` and listing
-    sessionless: list[int] = []  # candidates read only if no run is in a session (`shows_latest_session`)
+    ranked: list[list[tuple[int, Rank]]]  # for each block, a table's first rows: listing and rank
 
 
 class SiteRuns(NamedTuple):
     """What the pages about all runs are made from."""
 
-    listings: list[Listing]  # the notable runs and block candidates of every shard, in record order
+    listings: list[Listing]  # the notable runs and the rows of every block, by root and run id
     newest: list[Listing]  # the site's newest INLINE_ROWS runs, newest first
     totals: Totals
     versions: list[tuple[int, str, str]]  # each shard in use, and its chunk's and part's versions
@@ -95,7 +103,7 @@ class Summaries:
         summaries = {shard: self._summary(shard, key, blocks) for shard in self._listings.shards}
         while True:
             try:
-                return _merge(summaries)
+                return _merge(summaries, blocks)
             except _Damaged as damaged:
                 summaries[damaged.shard] = self._make(damaged.shard, key, blocks)
 
@@ -114,7 +122,7 @@ class Summaries:
     def _summary(self, shard: int, key: str, blocks: list[Block]) -> Summary:
         if shard not in self._stale:
             cached = _read(self.out, shard)
-            if cached is not None and cached.blocks == key:
+            if cached is not None and cached.blocks == key and len(cached.ranked) == len(blocks):
                 return cached
         return self._make(shard, key, blocks)
 
@@ -123,13 +131,11 @@ class Summaries:
         runs = [item.run for item in listings]
         position = {id(run): index for index, run in enumerate(runs)}
         analysed = {index for index, run in enumerate(runs) if notable(run)}
-        sessionless: set[int] = set()
         for block in blocks:
-            chosen = (position[id(run)] for run in candidates(block, runs))
-            (sessionless if shows_latest_session(block) else analysed).update(chosen)
-        sessionless -= analysed
+            analysed.update(position[id(run)] for run in candidates(block, runs) if block.kind != "table")
+        ranked = [ranked_candidates(block, runs) for block in blocks]
         newest = heapq.nsmallest(INLINE_ROWS, range(len(runs)), key=lambda index: table_order(runs[index]))
-        kept = sorted(analysed.union(sessionless, newest))
+        kept = sorted(analysed.union(newest, (index for rows in ranked for index, _rank in rows)))
         renumbered = {index: new for new, index in enumerate(kept)}
         self._made[shard] = Summary(
             key, totals(runs), digest(item.index_row for item in listings),
@@ -137,28 +143,30 @@ class Summaries:
             [msgspec.Raw(msgspec.msgpack.encode(listings[index])) for index in kept],
             sorted(renumbered[index] for index in analysed),
             [(*table_order(runs[index]), renumbered[index]) for index in newest],
-            sorted(renumbered[index] for index in sessionless),
+            [[(renumbered[index], rank) for index, rank in rows] for rows in ranked],
         )
         return self._made[shard]
 
 
-def _merge(summaries: dict[int, Summary]) -> SiteRuns:
+def _merge(summaries: dict[int, Summary], blocks: list[Block]) -> SiteRuns:
     decoded: dict[tuple[int, int], Listing] = {}
     for shard, summary in summaries.items():
         for index in summary.analysed:
             decoded[shard, index] = _listing(summary, shard, index)
-    sessionless = not any(item.run.session is not None for item in decoded.values())
-    if sessionless:
-        for shard, summary in summaries.items():
-            for index in summary.sessionless:
-                decoded[shard, index] = _listing(summary, shard, index)
+    in_sessions = any(item.run.session is not None for item in decoded.values())
+    for number, block in enumerate(blocks):
+        if in_sessions and shows_latest_session(block):
+            continue  # the table shows runs in a session, all of them decoded already
+        rows = (((shard, index), rank) for shard, s in summaries.items() for index, rank in s.ranked[number])
+        for shard, index in first_ranked(block, rows):
+            if (shard, index) not in decoded:
+                decoded[shard, index] = _listing(summaries[shard], shard, index)
+    analysed = list(decoded.values())
     heads = ((*order, shard) for shard, summary in summaries.items() for order in summary.newest)
     newest = heapq.nsmallest(INLINE_ROWS, heads)
     for *_order, index, shard in newest:
         if (shard, index) not in decoded:
             decoded[shard, index] = _listing(summaries[shard], shard, index)
-    analysed = [decoded[shard, index] for shard, s in summaries.items()
-                for index in (*s.analysed, *(s.sessionless if sessionless else ()))]
     return SiteRuns(
         sorted(analysed, key=lambda item: (item.run.root, item.run.run_id)),
         [decoded[shard, index] for *_order, index, shard in newest],
@@ -192,7 +200,8 @@ def _read(out: str, shard: int) -> Summary | None:
         return None
     size = len(summary.listings)
     if (_VERSION.fullmatch(summary.chunk_version) and _VERSION.fullmatch(summary.part_version)
-            and all(0 <= index < size for index in (*summary.analysed, *summary.sessionless))
+            and all(0 <= index < size for index in summary.analysed)
+            and all(0 <= index < size for rows in summary.ranked for index, _rank in rows)
             and all(0 <= order[-1] < size for order in summary.newest)):
         return summary
     return None

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sitegen import cache, journal
@@ -51,14 +52,16 @@ def site_pages(
             reporter.page(page.path, written)
 
     for name, source in _assets(Path(settings.site.theme)):
-        emit(_hash(settings.site_key, _stamp_key(source)), lambda s=source, n=name: [_copy(n, s)], [name])
+        emit(_hash((settings.site_key, _stamp_key(source))), lambda s=source, n=name: [_copy(n, s)], [name])
 
     content = _content_sources(config.content)
     site = functools.cache(lambda: _with_content_pages(settings, content))
 
-    runs_key = _hash(settings.site_key, *(f"{key}\0{r.render_key}" for key, r in runs.items()),
-                     *(f"{n}\0{k}" for n, (_, k) in sorted(content.items())),
-                     _acknowledgements_key(config.acknowledged, settings.now))
+    runs_key = _hash(itertools.chain(
+        [settings.site_key], (f"{key}\0{r.render_key}" for key, r in runs.items()),
+        (f"{n}\0{k}" for n, (_, k) in sorted(content.items())),
+        [_acknowledgements_key(config.acknowledged, settings.now)],
+    ))
     if previous.get("index.html", _NONE).input_hash == runs_key:  # no run, content or decision changed
         kept = [p for p in previous if p not in pages and not p.startswith(_ASSETS)]
         pages.update({p: previous[p] for p in kept})
@@ -87,7 +90,7 @@ _NONE = cache.PageRecord("", "")
 _ASSETS = "assets/"
 
 
-def _hash(*parts: str) -> str:
+def _hash(parts: Iterable[str]) -> str:
     digest = hashlib.blake2b(digest_size=12)
     for part in parts:
         digest.update(part.encode(errors="surrogateescape") + b"\0")

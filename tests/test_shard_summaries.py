@@ -184,3 +184,21 @@ def test_a_damaged_summary_is_made_again(home: Path, damage: bytes | str):
     _set(home / "runs" / "plain" / "run-05", summary={"train/loss": 9.5})
     run_build(config)
     _same_as_a_full_build(home, out)
+
+
+def test_only_a_tables_first_rows_among_every_shard_are_decoded(home: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each shard keeps its own first rows of each table; a build decodes only the first rows
+    among all of them (and the notable runs, which every plan reads)."""
+    out = home / "site"
+    config = _config(home, out)
+    run_build(config)
+    _set(home / "runs" / "plain" / "run-05", summary={"train/loss": 99.0})  # first by loss
+    decoded = []
+    real = shard_summaries.decode_listing
+    monkeypatch.setattr(shard_summaries, "decode_listing",
+                        lambda raw: decoded.append(listing := real(raw)) or listing)
+    run_build(config)
+    plain = sorted(item.run.run_id for item in decoded
+                   if item.run.run_id.startswith("plain/") and not shard_summaries.notable(item.run))
+    assert plain == ["plain/run-05", "plain/run-27"]  # the newest of lr 0.001 not in the sweep
+    _same_as_a_full_build(home, out)

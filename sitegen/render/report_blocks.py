@@ -16,7 +16,9 @@ nothing that exists says so on the page, in place of the figure.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
+from typing import NamedTuple, TypeVar
 
 import msgspec
 import yaml
@@ -33,6 +35,7 @@ from sitegen.render.trends import trend_figure
 PREFIX = "sitegen-"
 KINDS = ("trend", "table", "compare", "regressions")
 DEFAULT_LIMIT = 50
+T = TypeVar("T")
 _RUN_COLUMNS = {"name", "status", "kind", "session", "benchmark", "created", "duration"}
 
 
@@ -85,10 +88,39 @@ def select(block: Block, views: Views) -> Selected:
 
 
 def candidates(block: Block, runs: list[Run]) -> list[Run]:
-    """The runs of `runs` that `block` may show when `runs` is only some of every run: a table's
-    first `limit` in its order, a comparison's matches. `session: latest` is taken as no session
-    here; runs in a session are at hand anyway (`shard_summaries.notable`)."""
+    """The runs of `runs` that a comparison may show when `runs` is only some of every run: the
+    ones it matches (a table's are `ranked_candidates`)."""
     return select(block, Views(runs, [], [], None)).runs
+
+
+class Rank(NamedTuple):
+    """Where a run stands in a table's order, without the run: `value` first (None last), then
+    `run_id` and `root` (unique together, so that the order is total)."""
+
+    value: tuple[int, int | float | str] | None
+    run_id: str
+    root: str
+
+
+def ranked_candidates(block: Block, runs: list[Run]) -> list[tuple[int, Rank]]:
+    """The table's first rows among `runs` (indexes into it) when `runs` is only some of every
+    run: the table's first rows among every run are `first_ranked` of all their candidates.
+    `session: latest` is taken as no session here; runs in a session are at hand anyway
+    (`shard_summaries.notable`)."""
+    wanted = block.options.get("filter") or {}
+    if block.kind != "table" or not isinstance(wanted, dict):
+        return []
+    wanted = {**wanted, "session": None} if wanted.get("session") == "latest" else wanted
+    order = block.options.get("sort")
+    matching = [(_rank(run, order), index) for index, run in enumerate(runs)
+                if all(_matches(run, k, v) for k, v in wanted.items())]
+    return [(index, rank) for rank, index in _in_order(matching, order)[:_limit(block)]]
+
+
+def first_ranked(block: Block, ranked: Iterable[tuple[T, Rank]]) -> list[T]:
+    """Of candidates ranked by `ranked_candidates`, those the table shows."""
+    shown = _in_order([(rank, item) for item, rank in ranked], block.options.get("sort"))
+    return [item for _rank, item in shown[:_limit(block)]]
 
 
 def shows_latest_session(block: Block) -> bool:
@@ -162,10 +194,10 @@ def _select_table(block: Block, views: Views) -> Selected:
         return Selected(block, problem="sitegen-table: `filter` is a mapping, e.g. {session: latest}")
     if wanted.get("session") == "latest":
         wanted = {**wanted, "session": views.newest_session}
-    runs = [run for run in views.runs if all(_matches(run, k, v) for k, v in wanted.items())]
-    runs = _sorted(runs, block.options.get("sort"))
-    limit = block.options.get("limit", DEFAULT_LIMIT)
-    return Selected(block, runs=runs[:limit if isinstance(limit, int) and limit > 0 else DEFAULT_LIMIT])
+    order = block.options.get("sort")
+    matching = [(_rank(run, order), run) for run in views.runs
+                if all(_matches(run, k, v) for k, v in wanted.items())]
+    return Selected(block, runs=[run for _rank, run in _in_order(matching, order)[:_limit(block)]])
 
 
 def _select_compare(block: Block, views: Views) -> Selected:
@@ -193,21 +225,40 @@ def _matches(run: Run, key: str, wanted: object) -> bool:
     return fnmatch.fnmatchcase(str(value), str(wanted))
 
 
-def _sorted(runs: list[Run], order: object) -> list[Run]:
+def _in_order(ranked: list[tuple[Rank, T]], order: object) -> list[tuple[Rank, T]]:
+    """`ranked` in a table's `sort` order: by a column (descending after a `-`), the runs without
+    a value last; else newest first."""
+    ranked = sorted(ranked, key=lambda pair: pair[0][1:])
+    present = [pair for pair in ranked if pair[0].value is not None]
+    present.sort(key=lambda pair: pair[0].value, reverse=_by_column(order)[1])
+    return present + [pair for pair in ranked if pair[0].value is None]
+
+
+def _rank(run: Run, order: object) -> Rank:
+    column, _descending = _by_column(order)
+    value = (0, -(run.created_at or 0.0)) if column is None else _sort_value(run, column)
+    return Rank(value, run.run_id, run.root)
+
+
+def _by_column(order: object) -> tuple[str | None, bool]:
+    """The column a table is sorted by (None: by time) and whether it descends."""
     if not isinstance(order, str) or not order.strip("-"):
-        return sorted(runs, key=lambda r: (-(r.created_at or 0.0), r.run_id))
-    name, descending = order.lstrip("-"), order.startswith("-")
-    present = [r for r in runs if _sort_value(r, name) is not None]
-    absent = [r for r in runs if _sort_value(r, name) is None]
-    present.sort(key=lambda r: _sort_value(r, name), reverse=descending)
-    return present + absent
+        return None, False
+    return order.lstrip("-"), order.startswith("-")
 
 
-def _sort_value(run: Run, name: str) -> tuple[int, float | str] | None:
+def _sort_value(run: Run, name: str) -> tuple[int, int | float | str] | None:
     value = run.summary.get(name, _cell(run, name))
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):  # NaN has no place in an order
         return None
-    return (0, value) if isinstance(value, (int, float)) else (1, str(value))
+    if isinstance(value, (int, float)):
+        return (0, int(value) if isinstance(value, bool) else value)
+    return (1, str(value))
+
+
+def _limit(block: Block) -> int:
+    limit = block.options.get("limit", DEFAULT_LIMIT)
+    return limit if isinstance(limit, int) and limit > 0 else DEFAULT_LIMIT
 
 
 def _columns(block: Block, runs: list[Run]) -> list[str]:
