@@ -20,7 +20,7 @@ import msgspec
 from sitegen import cache
 from sitegen.analysis import acknowledged
 from sitegen.analysis.acknowledged import Flagged
-from sitegen.analysis.coverage import coverage
+from sitegen.analysis.coverage import Cell, Coverage, coverage
 from sitegen.analysis.regressions import Rule, detect, rule_for
 from sitegen.analysis.sessions import sessions
 from sitegen.analysis.trends import Trend, trends
@@ -84,12 +84,12 @@ def plan(inputs: Inputs, reporter: Reporter) -> list[Planned]:
         Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),
         Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged),
                 lambda: trends_index(all_trends, flagged, site)),
-        Planned(COVERAGE_PATH, key(cov), lambda: coverage_page(cov, site)),
+        Planned(COVERAGE_PATH, key(_coverage_shown(cov)), lambda: coverage_page(cov, site)),
         Planned(COMPARE_PATH, inputs.site_key, lambda: compare_page(site)),
     ]
     if serving:
         planned.append(Planned(SERVING_PATH, key(serving), lambda: serving_page(serving, site)))
-    planned += _session_pages(by_session, flagged, site, key)
+    planned += _session_pages(by_session, flagged, site, key, functools.partial(_render_key, inputs.runs))
     planned += _trend_pages(all_trends, trend_keys, flagged, runs, site, key, direction_of)
     planned += _sweep_pages(runs, inputs, key)
     newest = by_session[0].name if by_session else None
@@ -163,7 +163,10 @@ def _acknowledgements(path: str, reporter: Reporter) -> list[acknowledged.Acknow
     return acks
 
 
-def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key) -> list[Planned]:
+def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key,
+                   render_key: Callable[[Run], str]) -> list[Planned]:
+    """A page per session, keyed by its entries' runs' render keys (encoding the runs themselves
+    costs as much as the rest of a change on a site of nightly sessions) and what it derives."""
     from sitegen.render.sessions import session_page
     from sitegen.render.site import session_path
 
@@ -176,8 +179,10 @@ def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key) -> l
         newer = by_session[index - 1].name if index else None
         older = by_session[index + 1].name if index + 1 < len(by_session) else None
         mine = in_session.get(session.name, [])
+        shown = [(e.run.slug, render_key(e.run), e.previous and (e.previous.slug, render_key(e.previous)),
+                  e.changes, e.packages) for e in session.entries]
         planned.append(Planned(
-            session_path(session.name), key(session, mine, newer, older),
+            session_path(session.name), key(session.name, session.started_at, shown, mine, newer, older),
             lambda s=session, m=mine, n=newer, o=older: session_page(s, m, n, o, site),
         ))
     return planned
@@ -275,6 +280,14 @@ def _content_pages(sources: list[tuple[ContentSource, list[Block]]], views: View
 def _render_key(runs: dict[str, cache.RunRecord], run: Run) -> str:
     record = runs.get(cache.run_key(run.root, run.run_id))
     return record.render_key if record else ""
+
+
+def _coverage_shown(cov: Coverage) -> list:
+    """What the coverage page shows: each cell's state, its run's page and the requirements it
+    missed (not the whole run: a new metric value changes no cell)."""
+    def cell(c: Cell) -> tuple:
+        return (c.state, c.run.slug, c.run.unmet_requirements) if c.run is not None else (c.state,)
+    return [cov.sessions, [(row.benchmark, [cell(c) for c in row.cells]) for row in cov.rows]]
 
 
 def _trend_heads(all_trends: list[Trend]) -> list[tuple[str, str, object]]:

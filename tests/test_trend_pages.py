@@ -265,3 +265,14 @@ def test_only_an_existing_acknowledgements_file_makes_the_date_part_of_the_pages
     assert _acknowledgements_key(path, START) == _acknowledgements_key(path, START + DAY) == ""
     (tmp_path / "acknowledged.yaml").write_text("[]\n")
     assert _acknowledgements_key(path, START) != _acknowledgements_key(path, START + DAY)
+
+
+def test_a_session_page_follows_its_runs_where_nothing_is_compared(built):
+    """The first session's entries have nothing to compare with: a new value of theirs is on its
+    page all the same (the page's key is made of its runs' render keys, not only of changes)."""
+    root, out, config = built
+    [page] = (out / "sessions").glob("nightly-00-*.html")
+    write_entry(root, 0, "sort", {"time_taken_s": 123.25, "throughput_rows_per_s": 5000.0})
+    age(root)
+    assert page.relative_to(out).as_posix() in run_build(config).written
+    assert "123.25" in page.read_text()
