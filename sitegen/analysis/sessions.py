@@ -90,8 +90,9 @@ def sessions(runs: list[Run], direction_of: Callable[[str], int] = direction) ->
 def package_changes(before: dict[str, str], after: dict[str, str]) -> list[PackageChange]:
     if before == after:  # most nights: one comparison in C instead of one per package
         return []
-    names = sorted(set(before) | set(after), key=str.lower)
-    return [PackageChange(n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n)]
+    changed = sorted((name for name in before.keys() | after.keys() if before.get(name) != after.get(name)),
+                     key=lambda name: (name.lower(), name))
+    return [PackageChange(name, before.get(name), after.get(name)) for name in changed]
 
 
 def _package_changes(previous: Run | None, run: Run) -> list[PackageChange]:

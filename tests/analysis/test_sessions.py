@@ -57,10 +57,11 @@ def test_a_failed_session_is_skipped_as_a_baseline():
 
 
 def test_package_changes():
-    before = {"ray": "2.9.0", "numpy": "1.26.4", "old": "1"}
-    after = {"ray": "2.10.0", "numpy": "1.26.4", "new": "0.1"}
+    before = {"ray": "2.9.0", "numpy": "1.26.4", "old": "1", "PyYAML": "6.0"}
+    after = {"ray": "2.10.0", "numpy": "1.26.4", "new": "0.1", "PyYAML": "6.0.1"}
     assert [(c.name, c.before, c.after) for c in package_changes(before, after)] == [
-        ("new", None, "0.1"), ("old", "1", None), ("ray", "2.9.0", "2.10.0")]
+        ("new", None, "0.1"), ("old", "1", None), ("PyYAML", "6.0", "6.0.1"), ("ray", "2.9.0", "2.10.0")]
+    assert package_changes(after, dict(after)) == []
 
 
 def _site() -> SiteInfo:
