@@ -156,3 +156,14 @@ def test_bench_build_prints_a_row_for_every_target(tmp_path):
     # each change was waited out past the racy window: the no-op after it read nothing
     assert "no-op: 0;" in table and "one run changed: 1;" in table and "session added: 200" in table
     assert not list((tmp_path / "tree-12-r20" / "nightly").glob("*"))  # added sessions removed again
+
+
+@pytest.mark.slow
+def test_bench_nightly_times_one_changed_entry_of_a_history(tmp_path):
+    cmd = [sys.executable, str(BENCHMARKS / "bench_nightly.py"), "--entries", "3", "--nights", "4",
+           "--pairs", "1", "--workdir", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stderr  # it fails when the changed build did not read the entry
+    row = done.stdout.splitlines()[-1]
+    assert re.fullmatch(r"\| 12 \| \d+\.\d{3} s \| \+-?\d+\.\d{3} s \(.+ s\) \| [\d,]+ MiB \|", row), row
+    assert len(list((tmp_path / "nightly-3x4" / "nightly").iterdir())) == 4
