@@ -165,8 +165,9 @@ def _acknowledgements(path: str, reporter: Reporter) -> list[acknowledged.Acknow
 
 def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key,
                    render_key: Callable[[Run], str]) -> list[Planned]:
-    """A page per session, keyed by its entries' runs' render keys (encoding the runs themselves
-    costs as much as the rest of a change on a site of nightly sessions) and what it derives."""
+    """A page per session, keyed by the render keys of its entries' runs and of the runs they are
+    compared with: what the page derives from them (changes, package changes) follows, with the
+    site's key, and is worked out only for the pages rendered (`sessions.Entry`)."""
     from sitegen.render.sessions import session_page
     from sitegen.render.site import session_path
 
@@ -179,8 +180,8 @@ def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key,
         newer = by_session[index - 1].name if index else None
         older = by_session[index + 1].name if index + 1 < len(by_session) else None
         mine = in_session.get(session.name, [])
-        shown = [(e.run.slug, render_key(e.run), e.previous and (e.previous.slug, render_key(e.previous)),
-                  e.changes, e.packages) for e in session.entries]
+        shown = [(e.run.slug, render_key(e.run), e.previous and (e.previous.slug, render_key(e.previous)))
+                 for e in session.entries]
         planned.append(Planned(
             session_path(session.name), key(session.name, session.started_at, shown, mine, newer, older),
             lambda s=session, m=mine, n=newer, o=older: session_page(s, m, n, o, site),

@@ -38,7 +38,7 @@ from sitegen.render.report_blocks import (
 from sitegen.write import write_atomic
 
 _DIRECTORY = "summaries"
-_FORMAT = 3  # 3: tables' candidates ranked (`Summary.ranked`)
+_FORMAT = 4  # 3: tables' candidates ranked (`Summary.ranked`); 4: package lists apart
 _VERSION = re.compile(r"[0-9a-f]{16}")
 
 
@@ -47,10 +47,12 @@ class Summary(msgspec.Struct, array_like=True):
     totals: Totals
     chunk_version: str  # `digest` of the shard's index rows
     part_version: str  # `digest` of its runs.json entries
-    listings: list[msgspec.Raw]  # encoded `Listing`s, in the order of the records
+    listings: list[msgspec.Raw]  # encoded `Listing`s (`_slim`), in the order of the records
     analysed: list[int]  # the listings every plan reads: notable runs and what comparisons match
     newest: list[tuple[float, str, str, int]]  # the shard's newest rows: `table_order` and listing
     ranked: list[list[tuple[int, Rank]]]  # for each block, a table's first rows: listing and rank
+    packages: list[dict[str, str]]  # the distinct package lists of the listings' runs
+    package_lists: list[int]  # for each listing, its run's list in `packages`
 
 
 class SiteRuns(NamedTuple):
@@ -137,15 +139,35 @@ class Summaries:
         newest = heapq.nsmallest(INLINE_ROWS, range(len(runs)), key=lambda index: table_order(runs[index]))
         kept = sorted(analysed.union(newest, (index for rows in ranked for index, _rank in rows)))
         renumbered = {index: new for new, index in enumerate(kept)}
+        packages, package_lists = _distinct([listings[index].run.packages for index in kept])
         self._made[shard] = Summary(
             key, totals(runs), digest(item.index_row for item in listings),
             digest(item.runs_json_entry for item in listings),
-            [msgspec.Raw(msgspec.msgpack.encode(listings[index])) for index in kept],
+            [msgspec.Raw(msgspec.msgpack.encode(_slim(listings[index]))) for index in kept],
             sorted(renumbered[index] for index in analysed),
             [(*table_order(runs[index]), renumbered[index]) for index in newest],
             [[(renumbered[index], rank) for index, rank in rows] for rows in ranked],
+            packages, package_lists,
         )
         return self._made[shard]
+
+
+def _slim(listing: Listing) -> Listing:
+    """A listing as a summary keeps it: without its runs.json entry (runs.json's parts are made
+    from the shards) and its run's packages (a night's runs share one list: `_distinct`)."""
+    return Listing(msgspec.structs.replace(listing.run, packages={}), listing.index_row, b"")
+
+
+def _distinct(lists: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[int]]:
+    """The distinct lists of `lists`, and for each list its number among them."""
+    encoded = [msgspec.msgpack.encode(packages) for packages in lists]
+    numbers: dict[bytes, int] = {}
+    distinct: list[dict[str, str]] = []
+    for packages, key in zip(lists, encoded, strict=True):
+        if key not in numbers:
+            numbers[key] = len(distinct)
+            distinct.append(packages)
+    return distinct, [numbers[key] for key in encoded]
 
 
 def _merge(summaries: dict[int, Summary], blocks: list[Block]) -> SiteRuns:
@@ -182,7 +204,10 @@ def _listing(summary: Summary, shard: int, index: int) -> Listing:
         raise _Damaged(shard) from exc
     if not inert(listing):
         raise _Damaged(shard)
-    return listing
+    packages = summary.packages[summary.package_lists[index]]  # one dict for the runs that share it
+    if not packages:
+        return listing
+    return Listing(msgspec.structs.replace(listing.run, packages=packages), listing.index_row, b"")
 
 
 def summary_path(shard: int) -> str:
@@ -202,6 +227,8 @@ def _read(out: str, shard: int) -> Summary | None:
     if (_VERSION.fullmatch(summary.chunk_version) and _VERSION.fullmatch(summary.part_version)
             and all(0 <= index < size for index in summary.analysed)
             and all(0 <= index < size for rows in summary.ranked for index, _rank in rows)
-            and all(0 <= order[-1] < size for order in summary.newest)):
+            and all(0 <= order[-1] < size for order in summary.newest)
+            and len(summary.package_lists) == size
+            and all(0 <= number < len(summary.packages) for number in summary.package_lists)):
         return summary
     return None

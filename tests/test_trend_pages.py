@@ -276,3 +276,13 @@ def test_a_session_page_follows_its_runs_where_nothing_is_compared(built):
     age(root)
     assert page.relative_to(out).as_posix() in run_build(config).written
     assert "123.25" in page.read_text()
+
+
+def test_a_summary_keeps_a_package_list_once_for_the_runs_that_share_it(built):
+    from sitegen import shard_summaries
+
+    _, out, _ = built
+    [path] = (out / "_build" / "summaries").iterdir()
+    summary = shard_summaries._read(str(out), int(path.stem))
+    assert len(summary.listings) == 36  # every run is in a session: notable
+    assert sorted(lists["pyarrow"] for lists in summary.packages) == ["17.0.0", "18.0.0"]

@@ -6,8 +6,10 @@ entry is identified by `Run.benchmark` (or the run's name).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -36,11 +38,29 @@ class PackageChange(msgspec.Struct, frozen=True):
     after: str | None  # None: removed
 
 
-class Entry(msgspec.Struct, frozen=True):
+@dataclass(frozen=True)
+class Entry:
+    """A session's run of an entry and the same entry's last completed run in an earlier session.
+    What changed between the two is worked out when a page first asks: a change to one run
+    re-renders a session page or two, and the other entries are never compared."""
+
     run: Run
-    previous: Run | None  # the same entry's last completed run in an earlier session
-    changes: dict[str, Change]
-    packages: list[PackageChange]
+    previous: Run | None
+    direction_of: Callable[[str], int] = field(default=direction, repr=False, compare=False)
+
+    @functools.cached_property
+    def changes(self) -> dict[str, Change]:
+        if self.previous is None:
+            return {}
+        before = key_metrics(self.previous)
+        return {metric: _change(self.direction_of(metric), before[metric], value)
+                for metric, value in key_metrics(self.run).items() if metric in before}
+
+    @functools.cached_property
+    def packages(self) -> list[PackageChange]:
+        if self.previous is None or not self.previous.packages or not self.run.packages:
+            return []
+        return package_changes(self.previous.packages, self.run.packages)
 
 
 class Session(msgspec.Struct, frozen=True):
@@ -70,19 +90,14 @@ def sessions(runs: list[Run], direction_of: Callable[[str], int] = direction) ->
         if run.session is not None:
             grouped[run.session].append(run)
     ordered = sorted(grouped.items(), key=lambda item: (_started(item[1]) or 0.0, item[0]))
-    last_seen: dict[str, tuple[Run, dict[str, float]]] = {}  # each entry's last completed run, measured
+    last_seen: dict[str, Run] = {}  # each entry's last completed run
     result = []
     for name, members in ordered:
-        measured = [(run, key_metrics(run)) for run in sorted(members, key=_entry_name)]
-        entries = []
-        for run, metrics in measured:
-            previous, before = last_seen.get(_entry_name(run), (None, {}))
-            changes = {metric: _change(direction_of(metric), before[metric], value)
-                       for metric, value in metrics.items() if metric in before}
-            entries.append(Entry(run, previous, changes, _package_changes(previous, run)))
-        for run, metrics in measured:
+        members.sort(key=_entry_name)
+        entries = [Entry(run, last_seen.get(_entry_name(run)), direction_of) for run in members]
+        for run in members:
             if run.status == "completed":  # a failed night has nothing to compare with
-                last_seen[_entry_name(run)] = (run, metrics)
+                last_seen[_entry_name(run)] = run
         result.append(Session(name, _started(members), entries))
     return result[::-1]
 
@@ -93,12 +108,6 @@ def package_changes(before: dict[str, str], after: dict[str, str]) -> list[Packa
     changed = sorted((name for name in before.keys() | after.keys() if before.get(name) != after.get(name)),
                      key=lambda name: (name.lower(), name))
     return [PackageChange(name, before.get(name), after.get(name)) for name in changed]
-
-
-def _package_changes(previous: Run | None, run: Run) -> list[PackageChange]:
-    if previous is None or not previous.packages or not run.packages:
-        return []
-    return package_changes(previous.packages, run.packages)
 
 
 def _change(sign: int, before: float, after: float) -> Change:
