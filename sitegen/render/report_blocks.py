@@ -125,7 +125,7 @@ def first_ranked(block: Block, ranked: Iterable[tuple[T, Rank]]) -> list[T]:
 
 def shows_latest_session(block: Block) -> bool:
     """A table of the newest session's runs: on a site with any session, it shows runs in a
-    session only, and its `candidates` among the others matter only on a site without one."""
+    session only, and its `ranked_candidates` among the others matter only on a site without one."""
     wanted = block.options.get("filter")
     return block.kind == "table" and isinstance(wanted, dict) and wanted.get("session") == "latest"
 
