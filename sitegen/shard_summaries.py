@@ -134,7 +134,8 @@ class Summaries:
         position = {id(run): index for index, run in enumerate(runs)}
         analysed = {index for index, run in enumerate(runs) if notable(run)}
         for block in blocks:
-            analysed.update(position[id(run)] for run in candidates(block, runs) if block.kind != "table")
+            if block.kind != "table":  # a table's rows are ranked apart, below
+                analysed.update(position[id(run)] for run in candidates(block, runs))
         ranked = [ranked_candidates(block, runs) for block in blocks]
         newest = heapq.nsmallest(INLINE_ROWS, range(len(runs)), key=lambda index: table_order(runs[index]))
         kept = sorted(analysed.union(newest, (index for rows in ranked for index, _rank in rows)))
