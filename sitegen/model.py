@@ -147,7 +147,27 @@ class Problem(Struct, frozen=True):
     since: float | None = None
 
 
-class Run(Struct, frozen=True):
+class _Labelled(Struct, frozen=True):
+    """What a run and its head tell from their tags and badges."""
+
+    @property
+    def sweep(self) -> str | None:
+        for tag in self.tags:
+            if tag.startswith("sweep:"):
+                return tag[len("sweep:"):]
+        return None
+
+    @property
+    def read_by_fallback(self) -> bool:
+        return not FALLBACK_BADGES.isdisjoint(self.badges)
+
+    @property
+    def doubtful(self) -> bool:
+        """Read through a fallback, broken, or read with warnings: listed on the data-quality page."""
+        return self.read_by_fallback or self.problem is not None or bool(self.warnings)
+
+
+class Run(_Labelled, frozen=True):
     run_id: str  # path relative to its root, "/"-separated
     root: str  # the root as configured
     slug: str  # unique, safe for URLs and file names
@@ -191,19 +211,31 @@ class Run(Struct, frozen=True):
     inputs: tuple[str, ...] = ()  # absolute paths the reader looked at (files and dirs)
 
     @property
-    def sweep(self) -> str | None:
-        for tag in self.tags:
-            if tag.startswith("sweep:"):
-                return tag[len("sweep:"):]
-        return None
-
-    @property
-    def read_by_fallback(self) -> bool:
-        return not FALLBACK_BADGES.isdisjoint(self.badges)
-
-    @property
     def duration_s(self) -> float | None:
         end = self.ended_at if self.ended_at is not None else self.updated_at
         if self.created_at is None or end is None:
             return None
         return max(0.0, end - self.created_at)
+
+
+class RunHead(_Labelled, frozen=True):
+    """A run as the analyses of many runs read it (sessions, trends, coverage, the site's
+    links and counts): decoded from an encoded `Run`, whose other fields are skipped, several
+    times faster than the whole run. Pages are rendered from whole runs but for the quality and
+    coverage pages, which show only what a head holds."""
+
+    run_id: str
+    root: str
+    slug: str
+    name: str
+    status: str
+    created_at: float | None = None
+    tags: tuple[str, ...] = ()
+    badges: tuple[str, ...] = ()
+    summary: dict[str, float] = {}
+    points: list[BenchPoint] = []
+    unmet_requirements: dict[str, str] = {}
+    session: str | None = None
+    benchmark: str | None = None
+    warnings: list[str] = []
+    problem: Problem | None = None

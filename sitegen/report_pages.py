@@ -1,8 +1,10 @@
 """The pages about many runs at once, each planned with the hash of what it shows.
 
-Analysis runs once over every run's listing (sessions, trends, steps, coverage); each page is
-then keyed by the encoding of exactly the data it renders, so that a changed run re-renders the
-trend, triage, session, comparison and report pages that show it, and no others.
+Analysis runs once over the heads of the notable runs (sessions, trends, steps, coverage); each
+page is then keyed by exactly the data it renders (a run by its render key), so that a changed
+run re-renders the trend, triage, session, comparison and report pages that show it, and no
+others. A page about runs is rendered from the runs whole, decoded only for the pages rendered;
+the quality and coverage pages show only what heads hold (the tests compare with whole runs).
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from sitegen.analysis import acknowledged
 from sitegen.analysis.acknowledged import Flagged
 from sitegen.analysis.coverage import Cell, Coverage, coverage
 from sitegen.analysis.regressions import Rule, detect, rule_for
-from sitegen.analysis.sessions import sessions
+from sitegen.analysis.sessions import Entry, Session, sessions
 from sitegen.analysis.trends import Trend, trends
 from sitegen.analysis.triage import triage
 from sitegen.config import ACKNOWLEDGED_FILE, Config
-from sitegen.model import Run
+from sitegen.model import Run, RunHead
 from sitegen.render.content import ContentSource
 from sitegen.render.env import Page
 from sitegen.render.report_blocks import Block, Views
@@ -66,7 +68,8 @@ def plan(inputs: Inputs, reporter: Reporter) -> list[Planned]:
 
     content = _content_sources(inputs)
     site_runs = inputs.site_runs([block for _source, blocks in content for block in blocks])
-    runs = [item.run for item in site_runs.listings]
+    runs, whole = site_runs.heads, site_runs.whole
+    render_key = functools.partial(_render_key, inputs.runs)
     site, everything = inputs.site, inputs.runs_key
     direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
     by_session = sessions(runs, direction_of)
@@ -77,10 +80,11 @@ def plan(inputs: Inputs, reporter: Reporter) -> list[Planned]:
     urls = {run.slug: run_url(run) for run in runs}
     cov = coverage(runs)
     serving = [run for run in runs if run.points]
+    doubtful = [run for run in runs if run.doubtful]
     key = page_key(inputs.site_key)
     planned = [
         *_runs_pages(site_runs, inputs, key, by_session, flagged),
-        Planned(QUALITY_PATH, everything, lambda: quality_page(runs, site, site_runs.totals.count)),
+        Planned(QUALITY_PATH, everything, lambda: quality_page(doubtful, site, site_runs.totals.count)),
         Planned(REGRESSIONS_JSON, key(flagged), lambda: regressions_json(flagged, urls)),
         Planned(TRENDS_PATH, key(_trend_heads(all_trends), flagged),
                 lambda: trends_index(all_trends, flagged, site)),
@@ -88,13 +92,29 @@ def plan(inputs: Inputs, reporter: Reporter) -> list[Planned]:
         Planned(COMPARE_PATH, inputs.site_key, lambda: compare_page(site)),
     ]
     if serving:
-        planned.append(Planned(SERVING_PATH, key(serving), lambda: serving_page(serving, site)))
-    planned += _session_pages(by_session, flagged, site, key, functools.partial(_render_key, inputs.runs))
-    planned += _trend_pages(all_trends, trend_keys, flagged, runs, site, key, direction_of)
-    planned += _sweep_pages(runs, inputs, key)
+        planned.append(Planned(SERVING_PATH, key(_shown(serving, render_key)),
+                               lambda: serving_page([whole(r) for r in serving], site)))
+    planned += _session_pages(by_session, flagged, site, key, render_key, whole)
+    planned += _trend_pages(all_trends, trend_keys, flagged, runs, site, key, direction_of, render_key, whole)
+    planned += _sweep_pages(runs, inputs.site, key, render_key, whole)
     newest = by_session[0].name if by_session else None
-    planned += _content_pages(content, Views(runs, all_trends, flagged, newest), inputs, key, reporter)
+    views = Views(_block_runs(site_runs, content, newest), all_trends, flagged, newest)
+    planned += _content_pages(content, views, inputs, key, reporter)
     return planned
+
+
+def _block_runs(site_runs: SiteRuns, content: list[tuple[ContentSource, list[Block]]], newest: str | None,
+                ) -> list[Run]:
+    """The runs content blocks may show, whole: comparisons' matches and tables' first rows,
+    and the newest session's runs where a table shows them."""
+    from sitegen.render.report_blocks import shows_latest_session
+
+    shown = {(run.root, run.run_id): run for run in site_runs.shown}
+    if newest is not None and any(shows_latest_session(b) for _source, blocks in content for b in blocks):
+        for head in site_runs.heads:
+            if head.session == newest and (head.root, head.run_id) not in shown:
+                shown[head.root, head.run_id] = site_runs.whole(head)
+    return sorted(shown.values(), key=lambda run: (run.root, run.run_id))
 
 
 def _runs_pages(site_runs: SiteRuns, inputs: Inputs, key, by_session, flagged: list[Flagged],
@@ -116,8 +136,10 @@ def _runs_pages(site_runs: SiteRuns, inputs: Inputs, key, by_session, flagged: l
 
         planned += [Planned(chunk_path(shard), key(chunk_path(shard), chunk_version), chunk),
                     Planned(part_path(shard), key(part_path(shard), part_version), part)]
-    named = {(item.run.root, item.run.run_id): item for item in (*site_runs.newest, *site_runs.listings)}
-    rows = [(item.run, item.index_row) for item in named.values()]
+    named: dict[tuple[str, str], tuple[Run | RunHead, bytes]] = {
+        (head.root, head.run_id): (head, b"") for head in site_runs.heads}  # counted and linked
+    named.update({(item.run.root, item.run.run_id): (item.run, item.index_row) for item in site_runs.newest})
+    rows = list(named.values())  # the newest INLINE_ROWS of them are drawn: whole runs
     count, shards = site_runs.totals.count, [shard for shard, _chunk, _part in site_runs.versions]
     return [Planned("index.html", inputs.runs_key,
                     lambda: index_page(rows, inputs.site, by_session, flagged, chunks, site_runs.totals)),
@@ -163,8 +185,8 @@ def _acknowledgements(path: str, reporter: Reporter) -> list[acknowledged.Acknow
     return acks
 
 
-def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key,
-                   render_key: Callable[[Run], str]) -> list[Planned]:
+def _session_pages(by_session: list[Session], flagged: list[Flagged], site: SiteInfo, key,
+                   render_key: Callable[[RunHead], str], whole: Callable[[RunHead], Run]) -> list[Planned]:
     """A page per session, keyed by the render keys of its entries' runs and of the runs they are
     compared with: what the page derives from them (changes, package changes) follows, with the
     site's key, and is worked out only for the pages rendered (`sessions.Entry`)."""
@@ -184,13 +206,14 @@ def _session_pages(by_session, flagged: list[Flagged], site: SiteInfo, key,
                  for e in session.entries]
         planned.append(Planned(
             session_path(session.name), key(session.name, session.started_at, shown, mine, newer, older),
-            lambda s=session, m=mine, n=newer, o=older: session_page(s, m, n, o, site),
+            lambda s=session, m=mine, n=newer, o=older: session_page(_whole_session(s, whole), m, n, o, site),
         ))
     return planned
 
 
-def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[Flagged], runs: list[Run],
-                 site: SiteInfo, key, direction_of: Callable[[str], int]) -> list[Planned]:
+def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[Flagged], runs: list[RunHead],
+                 site: SiteInfo, key, direction_of: Callable[[str], int],
+                 render_key: Callable[[RunHead], str], whole: Callable[[RunHead], Run]) -> list[Planned]:
     """A page per benchmark, keyed by its trends' `trend_key`s (points and rule, so not encoded
     again) and their steps; a triage page per step."""
     from sitegen.render.trends import trend_pages
@@ -218,22 +241,23 @@ def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[F
             if good is None or bad is None:
                 continue
             path = regression_path(benchmark, metric, f.step.first_bad.run_id)
-            planned.append(Planned(path, key(f, trend, mine, good, bad),
+            planned.append(Planned(path, key(f, trend, mine, _shown([good, bad], render_key)),
                                    lambda f=f, t=trend, m=mine, g=good, b=bad: triage_page(
-                                       f, triage(f.step, g, b), t, m, site)))
+                                       f, triage(f.step, whole(g), whole(b)), t, m, site)))
     return planned
 
 
-def _sweep_pages(runs: list[Run], inputs: Inputs, key) -> list[Planned]:
+def _sweep_pages(runs: list[RunHead], site: SiteInfo, key, render_key: Callable[[RunHead], str],
+                 whole: Callable[[RunHead], Run]) -> list[Planned]:
     """A sweep's page: its runs' headers (their series are drawn in the browser from data.js)."""
     from sitegen.render.compare import sweep_pages, sweep_path
 
-    sweeps: dict[str, list[Run]] = defaultdict(list)
+    sweeps: dict[str, list[RunHead]] = defaultdict(list)
     for run in runs:
         if run.sweep is not None:
             sweeps[run.sweep].append(run)
-    site = inputs.site
-    return [Planned(sweep_path(sweep), key(members), lambda s=sweep, m=members: sweep_pages({s: m}, site)[0])
+    return [Planned(sweep_path(sweep), key(_shown(members, render_key)),
+                    lambda s=sweep, m=members: sweep_pages({s: [whole(run) for run in m]}, site)[0])
             for sweep, members in sorted(sweeps.items()) if len(members) > 1]
 
 
@@ -278,9 +302,20 @@ def _content_pages(sources: list[tuple[ContentSource, list[Block]]], views: View
     return planned
 
 
-def _render_key(runs: dict[str, cache.RunRecord], run: Run) -> str:
+def _render_key(runs: dict[str, cache.RunRecord], run: Run | RunHead) -> str:
     record = runs.get(cache.run_key(run.root, run.run_id))
     return record.render_key if record else ""
+
+
+def _shown(runs: list[RunHead], render_key: Callable[[RunHead], str]) -> list[tuple[str, str]]:
+    """What a page shows of runs it renders whole: their render keys say when they changed."""
+    return [(run.slug, render_key(run)) for run in runs]
+
+
+def _whole_session(session: Session, whole: Callable[[RunHead], Run]) -> Session:
+    entries = [Entry(whole(e.run), e.previous and whole(e.previous), e.direction_of) for e in session.entries]
+    return Session(session.name, session.started_at, entries)
+
 
 
 def _coverage_shown(cov: Coverage) -> list:

@@ -4,10 +4,12 @@ summaries of the others, never every listing.
 
 A shard's summary holds its totals, the versions of its index chunk and runs.json part, and
 the listings the site-wide pages may name: its notable runs (`notable`), its newest rows (by
-the index's order) and each content table's first rows in the table's order
-(`report_blocks.ranked_candidates`), each newest row and table row decoded only when it is among
-the site's first, and what comparisons match. An analysis in `report_pages` over the listings of
-all summaries gives what it gives over every run: the tests build both ways and compare.
+the index's order), each content table's first rows in the table's order
+(`report_blocks.ranked_candidates`) and what comparisons match. The analyses read the notable
+runs' heads (`RunHead`: a fraction of the decoding); a notable run is decoded whole only for a
+page rendered about it, and a newest row or table row only when it is among the site's first.
+An analysis in `report_pages` over the heads of all summaries gives what it gives over every
+run: the tests build both ways and compare.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ import hashlib
 import heapq
 import os
 import re
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
 
 import msgspec
 
 from sitegen.analysis.trends import benchmark_of
 from sitegen.cache import Listing
 from sitegen.listings import Listings, decode_listing, inert, remove_shards
-from sitegen.model import Run
+from sitegen.model import Run, RunHead
 from sitegen.paths import CACHE_DIR
 from sitegen.render.index import INLINE_ROWS, Totals, add_totals, table_order, totals
 from sitegen.render.report_blocks import (
@@ -38,7 +39,7 @@ from sitegen.render.report_blocks import (
 from sitegen.write import write_atomic
 
 _DIRECTORY = "summaries"
-_FORMAT = 4  # 3: tables' candidates ranked (`Summary.ranked`); 4: package lists apart
+_FORMAT = 5  # 3: tables' candidates ranked (`Summary.ranked`); 4: package lists apart; 5: `candidates`
 _VERSION = re.compile(r"[0-9a-f]{16}")
 
 
@@ -48,30 +49,61 @@ class Summary(msgspec.Struct, array_like=True):
     chunk_version: str  # `digest` of the shard's index rows
     part_version: str  # `digest` of its runs.json entries
     listings: list[msgspec.Raw]  # encoded `Listing`s (`_slim`), in the order of the records
-    analysed: list[int]  # the listings every plan reads: notable runs and what comparisons match
+    analysed: list[int]  # the notable runs: every plan reads their heads
+    candidates: list[int]  # what comparisons match: every plan reads them whole
     newest: list[tuple[float, str, str, int]]  # the shard's newest rows: `table_order` and listing
     ranked: list[list[tuple[int, Rank]]]  # for each block, a table's first rows: listing and rank
     packages: list[dict[str, str]]  # the distinct package lists of the listings' runs
     package_lists: list[int]  # for each listing, its run's list in `packages`
 
 
-class SiteRuns(NamedTuple):
-    """What the pages about all runs are made from."""
+class _HeadListing(msgspec.Struct, array_like=True):
+    """A `Listing` decoded for its run's head only."""
 
-    listings: list[Listing]  # the notable runs and the rows of every block, by root and run id
-    newest: list[Listing]  # the site's newest INLINE_ROWS runs, newest first
-    totals: Totals
-    versions: list[tuple[int, str, str]]  # each shard in use, and its chunk's and part's versions
+    run: RunHead
+    index_row: bytes
+    runs_json_entry: bytes
+
+
+class SiteRuns:
+    """What the pages about all runs are made from: the notable runs' heads, the runs content
+    blocks may show, the site's newest runs, and any notable run whole (`whole`) when a page
+    about it is rendered."""
+
+    def __init__(self, summaries: dict[int, Summary], heads: dict[tuple[int, int], RunHead],
+                 shown: list[Run], newest: list[Listing], shard: Callable[[int], list[Listing]]) -> None:
+        self.heads = sorted(heads.values(), key=lambda head: (head.root, head.run_id))
+        self.shown = shown  # comparisons' matches and tables' first rows, whole
+        self.newest = newest  # the site's newest INLINE_ROWS runs, newest first
+        self.totals = add_totals(s.totals for s in summaries.values())
+        # each shard in use, and its chunk's and part's versions
+        self.versions = [(number, s.chunk_version, s.part_version) for number, s in sorted(summaries.items())]
+        self._summaries, self._shard = summaries, shard
+        self._where = {(head.root, head.run_id): place for place, head in heads.items()}
+        self._whole: dict[tuple[int, int], Run] = {}
+
+    def whole(self, head: RunHead) -> Run:
+        """The run of a head, decoded once. A listing whose head decoded but whose whole does
+        not (the cache is input) is taken from its shard's listings instead."""
+        place = self._where[head.root, head.run_id]
+        if place not in self._whole:
+            shard, index = place
+            try:
+                self._whole[place] = _listing(self._summaries[shard], shard, index).run
+            except _Damaged:
+                self._whole[place] = next(item.run for item in self._shard(shard)
+                                          if (item.run.root, item.run.run_id) == (head.root, head.run_id))
+        return self._whole[place]
 
 
 _SUMMARY_DECODER = msgspec.msgpack.Decoder(Summary)
+_HEAD_DECODER = msgspec.msgpack.Decoder(_HeadListing)
 
 
 def notable(run: Run) -> bool:
     """A run the site-wide analyses look at: in a session, a sweep or a benchmark (sessions,
     trends, coverage, sweep pages), with serving points, or listed on the data-quality page."""
-    return (benchmark_of(run) is not None or bool(run.points) or run.read_by_fallback
-            or run.problem is not None or bool(run.warnings))
+    return benchmark_of(run) is not None or bool(run.points) or run.doubtful
 
 
 def blocks_key(blocks: list[Block]) -> str:
@@ -105,7 +137,7 @@ class Summaries:
         summaries = {shard: self._summary(shard, key, blocks) for shard in self._listings.shards}
         while True:
             try:
-                return _merge(summaries, blocks)
+                return _merge(summaries, blocks, self._listings.shard)
             except _Damaged as damaged:
                 summaries[damaged.shard] = self._make(damaged.shard, key, blocks)
 
@@ -133,12 +165,11 @@ class Summaries:
         runs = [item.run for item in listings]
         position = {id(run): index for index, run in enumerate(runs)}
         analysed = {index for index, run in enumerate(runs) if notable(run)}
-        for block in blocks:
-            if block.kind != "table":  # a table's rows are ranked apart, below
-                analysed.update(position[id(run)] for run in candidates(block, runs))
+        matched = {position[id(run)] for block in blocks if block.kind != "table"  # tables: ranked below
+                   for run in candidates(block, runs)}
         ranked = [ranked_candidates(block, runs) for block in blocks]
         newest = heapq.nsmallest(INLINE_ROWS, range(len(runs)), key=lambda index: table_order(runs[index]))
-        kept = sorted(analysed.union(newest, (index for rows in ranked for index, _rank in rows)))
+        kept = sorted(analysed.union(matched, newest, (index for rows in ranked for index, _rank in rows)))
         renumbered = {index: new for new, index in enumerate(kept)}
         packages, package_lists = _distinct([listings[index].run.packages for index in kept])
         self._made[shard] = Summary(
@@ -146,6 +177,7 @@ class Summaries:
             digest(item.runs_json_entry for item in listings),
             [msgspec.Raw(msgspec.msgpack.encode(_slim(listings[index]))) for index in kept],
             sorted(renumbered[index] for index in analysed),
+            sorted(renumbered[index] for index in matched),
             [(*table_order(runs[index]), renumbered[index]) for index in newest],
             [[(renumbered[index], rank) for index, rank in rows] for rows in ranked],
             packages, package_lists,
@@ -171,31 +203,35 @@ def _distinct(lists: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[i
     return distinct, [numbers[key] for key in encoded]
 
 
-def _merge(summaries: dict[int, Summary], blocks: list[Block]) -> SiteRuns:
-    decoded: dict[tuple[int, int], Listing] = {}
-    for shard, summary in summaries.items():
-        for index in summary.analysed:
-            decoded[shard, index] = _listing(summary, shard, index)
-    in_sessions = any(item.run.session is not None for item in decoded.values())
+def _merge(summaries: dict[int, Summary], blocks: list[Block], listings: Callable[[int], list[Listing]],
+           ) -> SiteRuns:
+    heads = {(number, index): _head(summary, number, index)
+             for number, summary in summaries.items() for index in summary.analysed}
+    shown = {(number, index): _listing(summary, number, index)
+             for number, summary in summaries.items() for index in summary.candidates}
+    in_sessions = any(head.session is not None for head in heads.values())
     for number, block in enumerate(blocks):
         if in_sessions and shows_latest_session(block):
-            continue  # the table shows runs in a session, all of them decoded already
+            continue  # the table shows runs in a session: notable, `whole` when it is planned
         rows = (((shard, index), rank) for shard, s in summaries.items() for index, rank in s.ranked[number])
-        for shard, index in first_ranked(block, rows):
-            if (shard, index) not in decoded:
-                decoded[shard, index] = _listing(summaries[shard], shard, index)
-    analysed = list(decoded.values())
-    heads = ((*order, shard) for shard, summary in summaries.items() for order in summary.newest)
-    newest = heapq.nsmallest(INLINE_ROWS, heads)
-    for *_order, index, shard in newest:
-        if (shard, index) not in decoded:
-            decoded[shard, index] = _listing(summaries[shard], shard, index)
-    return SiteRuns(
-        sorted(analysed, key=lambda item: (item.run.root, item.run.run_id)),
-        [decoded[shard, index] for *_order, index, shard in newest],
-        add_totals(s.totals for s in summaries.values()),
-        [(shard, s.chunk_version, s.part_version) for shard, s in sorted(summaries.items())],
-    )
+        for place in first_ranked(block, rows):
+            if place not in shown:
+                shown[place] = _listing(summaries[place[0]], *place)
+    orders = ((*order, number) for number, summary in summaries.items() for order in summary.newest)
+    newest = [shown.get((number, index)) or _listing(summaries[number], number, index)
+              for *_order, index, number in heapq.nsmallest(INLINE_ROWS, orders)]
+    whole = sorted((item.run for item in shown.values()), key=lambda run: (run.root, run.run_id))
+    return SiteRuns(summaries, heads, whole, newest, listings)
+
+
+def _head(summary: Summary, shard: int, index: int) -> RunHead:
+    try:
+        listing = _HEAD_DECODER.decode(summary.listings[index])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _Damaged(shard) from exc
+    if not inert(listing):
+        raise _Damaged(shard)
+    return listing.run
 
 
 def _listing(summary: Summary, shard: int, index: int) -> Listing:
@@ -226,7 +262,7 @@ def _read(out: str, shard: int) -> Summary | None:
         return None
     size = len(summary.listings)
     if (_VERSION.fullmatch(summary.chunk_version) and _VERSION.fullmatch(summary.part_version)
-            and all(0 <= index < size for index in summary.analysed)
+            and all(0 <= index < size for index in (*summary.analysed, *summary.candidates))
             and all(0 <= index < size for rows in summary.ranked for index, _rank in rows)
             and all(0 <= order[-1] < size for order in summary.newest)
             and len(summary.package_lists) == size

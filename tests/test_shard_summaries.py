@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 from conftest import age, make_config, run_build, site_files, write_sidecar_run
 
@@ -92,16 +93,23 @@ def _config(home: Path, out: Path):
     return make_config(home / "runs", out, f"content: {home / 'content'}\n")
 
 
+def _every_run_whole(patch: pytest.MonkeyPatch) -> None:
+    """Every listing in every summary, and the analyses given whole runs instead of their heads:
+    as if there were no summaries."""
+    patch.setattr(shard_summaries, "notable", lambda run: True)
+    patch.setattr(shard_summaries, "_head", lambda *place: shard_summaries._listing(*place).run)
+
+
 def _build_and_compare(home: Path, out: Path) -> None:
     """Build `out`, and a copy of it as it was (the same cache: the same shards) with every
-    listing in every summary, as if there were no summaries; the two sites are the same."""
+    run whole in every summary, as if there were no summaries; the two sites are the same."""
     oracle = home / "oracle"
     shutil.rmtree(oracle, ignore_errors=True)
     shutil.copytree(out, oracle)
     shutil.rmtree(oracle / "_build" / "summaries")
     run_build(_config(home, out))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(shard_summaries, "notable", lambda run: True)
+        _every_run_whole(patch)
         run_build(_config(home, oracle))
     built, expected = site_files(out), site_files(oracle)
     assert built.keys() == expected.keys()
@@ -109,12 +117,12 @@ def _build_and_compare(home: Path, out: Path) -> None:
 
 
 def _same_as_a_full_build(home: Path, out: Path) -> None:
-    """The site at `out` is the one a full build makes with every listing in every summary:
+    """The site at `out` is the one a full build makes with every run whole in every summary:
     every analysis over every run, as if there were no summaries."""
     fresh = home / "fresh"
     shutil.rmtree(fresh, ignore_errors=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(shard_summaries, "notable", lambda run: True)
+        _every_run_whole(patch)
         run_build(_config(home, fresh), full=True)
     built, expected = site_files(out), site_files(fresh)
     assert built.keys() == expected.keys()
@@ -182,6 +190,28 @@ def test_a_damaged_summary_is_made_again(home: Path, damage: bytes | str):
     else:
         target.write_bytes(damage)
     _set(home / "runs" / "plain" / "run-05", summary={"train/loss": 9.5})
+    run_build(config)
+    _same_as_a_full_build(home, out)
+
+
+def test_a_run_whose_head_reads_but_whole_does_not_is_taken_from_its_shard(home: Path):
+    """A summary's listing damaged where heads do not look (the cache is input): the sweep page
+    that needs the run whole reads it from its shard's listings instead."""
+    out = home / "site"
+    config = _config(home, out)
+    plain = home / "runs" / "plain"
+    for name in ("run-01", "run-29"):  # a sweep of their own, which no block on the written page shows
+        _set(plain / name, tags=["sweep:9"])
+    run_build(config)
+    records = cache.load_manifest(str(out), __version__)[0].runs
+    damaged, changed = (records[cache.run_key(str(home / "runs"), f"plain/run-{i}")] for i in ("01", "29"))
+    assert damaged.shard != changed.shard
+    target = out / summary_path(damaged.shard)
+    summary = msgspec.msgpack.decode(target.read_bytes())
+    runs = [run for run, _index_row, _runs_json_entry in summary[4] if run["run_id"] == damaged.run_id]
+    runs[0]["env"] = 5  # a head skips it; the whole run's decoder refuses it
+    target.write_bytes(msgspec.msgpack.encode(summary))
+    _set(plain / "run-29", summary={"train/loss": 0.5})  # the sweep's page again
     run_build(config)
     _same_as_a_full_build(home, out)
 

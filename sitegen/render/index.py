@@ -78,7 +78,7 @@ def index_page(rows: list[tuple[Run, bytes]], site: SiteInfo, sessions: list[Ses
                   f'"rows":[{data_rows}]}}',
         status_counts=sorted(counted.statuses.items()), tags=counted.tags, gpu_types=counted.gpu_types,
         sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
-        flagged=sum(1 for run in runs if run.read_by_fallback or run.problem or run.warnings),
+        flagged=sum(1 for run in runs if run.doubtful),
         quality_path=QUALITY_PATH, recent=_recent(flagged), regression_path=regression_path,
         acknowledged=sum(1 for f in flagged if f.step.newest and f.state == "acknowledged"),
         links=_links(runs, bool(sessions), bool(flagged) or any(run.benchmark for run in runs)),

@@ -26,7 +26,7 @@ def session_page(session: Session, flagged: list[Flagged], newer: str | None, ol
 def quality_page(runs: list[Run], site: SiteInfo, total: int | None = None) -> Page:
     """Runs read through a fallback (badges such as "legacy"), broken runs, runs with warnings;
     `runs` may be only some runs (every flagged one among them) when `total` counts them all."""
-    flagged = [r for r in runs if r.read_by_fallback or r.problem or r.warnings]
+    flagged = [r for r in runs if r.doubtful]
     flagged.sort(key=lambda r: (not r.problem, not r.read_by_fallback, r.run_id))
     data = render(site.theme, "quality.html", site=site, root=relative_root(QUALITY_PATH),
                   runs=flagged, run_url=run_url, total=len(runs) if total is None else total)
