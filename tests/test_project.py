@@ -101,6 +101,23 @@ def test_a_build_imports_nothing_heavy_until_it_renders():
     assert done.stdout.strip() == "[]"
 
 
+def test_numpy_is_imported_only_for_a_run_with_series():
+    code = ("import sys, msgspec\n"
+            "from sitegen.config import theme_dir\n"
+            "from sitegen.model import Run, Series\n"
+            "from sitegen.render.run_page import run_pages\n"
+            "from sitegen.render.site import SiteInfo\n"
+            "site = SiteInfo(title='t', theme=str(theme_dir('default')), version='0')\n"
+            "run = Run(run_id='r', root='/', slug='r', kind='nightly', name='r', status='completed',\n"
+            "          summary={'time_s': 1.5})\n"
+            "run_pages(run, site)\n"
+            "print('numpy' in sys.modules)\n"
+            "run_pages(msgspec.structs.replace(run, series={'loss': Series([1.0, 0.5], {})}), site)\n"
+            "print('numpy' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
+
+
 def test_the_wheel_ships_the_default_theme(tmp_path):
     subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
                    cwd=REPO, check=True, capture_output=True)

@@ -8,7 +8,6 @@ from sitegen.jsonsafe import dumps_for_script
 from sitegen.metric_names import direction
 from sitegen.model import Run, Series
 from sitegen.render.env import Page
-from sitegen.render.plot_columns import encode_column
 
 DATA_JS = "data.js"
 
@@ -33,6 +32,8 @@ def run_data_js(run: Run, url: str) -> Page:
 
 
 def _line_json(series: Series) -> dict:
+    from sitegen.render.plot_columns import encode_column  # numpy: only for a run with series
+
     axis = next(iter(series.x), "index")
     x = series.x[axis] if series.x else [float(i) for i in range(len(series.y))]
     x, y = downsample(x, series.y, PLOT_POINTS)
