@@ -79,7 +79,14 @@ class Session(msgspec.Struct, frozen=True):
 
 def key_metrics(run: Run) -> dict[str, float]:
     """The metrics a session table shows: the run's own, not the per-stage aggregates."""
-    return {k: v for k, v in run.summary.items() if not k.endswith(_STAGE_AGGREGATES)}
+    summary = run.summary
+    return {name: summary[name] for name in key_metric_names(tuple(summary))}
+
+
+@functools.lru_cache(maxsize=4096)
+def key_metric_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Of a summary's metric names, those `key_metrics` keeps (cached: a benchmark's runs share them)."""
+    return tuple(name for name in names if not name.endswith(_STAGE_AGGREGATES))
 
 
 def sessions(runs: list[Run], direction_of: Callable[[str], int] = direction) -> list[Session]:

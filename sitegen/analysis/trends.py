@@ -8,13 +8,14 @@ like. Failed runs are points without a value: marked on the plot, never part of 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 
 import msgspec
 
-from sitegen.analysis.sessions import key_metrics
+from sitegen.analysis.sessions import key_metric_names
 from sitegen.model import Run
 
 # a partial run (some of its work failed) measured less than the whole: marked, never a baseline
@@ -104,7 +105,8 @@ def _observations(run: Run, starts: dict[str, float]) -> list[_Observation]:
     else:
         return []
     found = []
-    metrics = {k: v for k, v in key_metrics(run).items() if k not in _NOT_MEASURED}
+    summary = run.summary
+    metrics = {name: summary[name] for name in _measured(tuple(summary))}
     if metrics or not run.points:
         found.append(_Observation(benchmark, by, run, at, label, metrics))
     curves = {p.curve for p in run.points}
@@ -112,6 +114,12 @@ def _observations(run: Run, starts: dict[str, float]) -> list[_Observation]:
         parts = [benchmark, *([point.curve] if len(curves) > 1 else []), f"{point.x_name} {point.x:g}"]
         found.append(_Observation(" · ".join(parts), by, run, at, label, dict(point.metrics)))
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _measured(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Of a summary's metric names, those a trend follows: its key metrics, not the driver's report."""
+    return tuple(name for name in key_metric_names(names) if name not in _NOT_MEASURED)
 
 
 def _point(obs: _Observation, metric: str) -> Point | None:
