@@ -3,6 +3,7 @@ and what one read of a run directory keeps track of."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -69,6 +70,23 @@ class Reading:
     def inside(self, path: str) -> bool:
         """True when `path`, every link on the way resolved, stays inside the roots."""
         return resolve_within(path, self.run_dir, self.allowed) is not None
+
+    @functools.cached_property
+    def run_dir_inside(self) -> bool:
+        return self.inside(self.run_dir)
+
+    def below_inside(self, rel: str) -> bool:
+        """`inside` for `rel`, relative to the run dir: the run dir resolved once, then only a
+        link on the way down can lead out (an lstat per component, where `inside` resolves
+        every component from /, and every root)."""
+        if not self.run_dir_inside:
+            return False
+        path = self.run_dir
+        for part in rel.split("/"):
+            path = f"{path}/{part}"
+            if part in ("", ".", "..") or os.path.islink(path):
+                return self.inside(os.path.join(self.run_dir, rel))
+        return True
 
     def entry_inside(self, path: str) -> bool:
         """`inside` for an entry of a directory already checked: only a link can lead out

@@ -74,7 +74,7 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
     base = dict(run_id=run_id, root=ctx.root, slug=run_slug(ctx.root, run_id), kind=NAME, session=session,
                 benchmark=benchmark, name=f"{benchmark} · {session}" if session else benchmark)
     reading = _Reading(run_dir, (ctx.root, *ctx.allowed))
-    inside = reading.inside(run_dir)
+    inside = reading.run_dir_inside
     names = reading.listing("") if inside else None
     if names is None:
         where = "vanished or is unreadable" if inside else "a link out of the configured roots; not read"
@@ -110,7 +110,8 @@ def read(run_dir: str, run_id: str, ctx: ReadContext) -> Run:
 
 
 class _Reading(Reading):
-    """A read of a session entry, whose files lie in subdirectories: every path is checked whole."""
+    """A read of a session entry, whose files lie in subdirectories: every path is checked on its
+    way down from the entry dir."""
 
     def listing(self, rel: str) -> frozenset[str] | None:
         """Entry names of a directory of the entry ("" for the entry itself), or None when absent."""
@@ -120,10 +121,10 @@ class _Reading(Reading):
 
     def use(self, rel: str) -> str | None:  # type: ignore[override]
         """`rel` made absolute and recorded as an input; None, with a warning, for a link out of the roots."""
-        path = os.path.join(self.run_dir, rel)
-        if not self.inside(path):
+        if not self.below_inside(rel):
             self.warn(f"{rel}: a link out of the configured roots; not followed")
             return None
+        path = os.path.join(self.run_dir, rel)
         self.inputs.add(path)
         return path
 

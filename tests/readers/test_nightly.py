@@ -619,6 +619,23 @@ def test_links_out_of_the_roots_are_not_followed(session_dir: Path, root: Path, 
     assert run.status == "broken" and "a link out of the configured roots" in run.problem.message
 
 
+def test_a_directory_link_on_the_way_down_is_followed_only_into_the_roots(session_dir: Path, root: Path,
+                                                                          tmp_path: Path):
+    private = tmp_path / "private-logs"
+    private.mkdir()
+    (private / "stdout.log").write_text("token=hunter2\n")
+    shared = root / "shared-artifacts"  # inside the roots: a link there is followed
+    shared.mkdir()
+    (shared / "pip-freeze.txt").write_text("numpy==2.0.0\n")
+    entry = write_entry(session_dir, logs={}, artifacts={})
+    (entry / "logs").symlink_to(private, target_is_directory=True)
+    (entry / "artifacts").symlink_to(shared, target_is_directory=True)
+    run = read(entry, root)
+    assert run.logs == [] and "logs: a link out of the configured roots; not followed" in run.warnings
+    assert not any(str(private) in path for path in run.inputs)
+    assert run.packages == {"numpy": "2.0.0"}
+
+
 # --- times ---------------------------------------------------------------------------------------
 
 
