@@ -73,6 +73,11 @@ class LogStream(Struct, frozen=True):
     first_error: int | None = None  # 1-based line in `text` where a traceback/error starts
     error_summary: str = ""
 
+    @property
+    def empty(self) -> bool:
+        """Nothing was written to it: the run page says so instead of linking a page of nothing."""
+        return self.size == 0 and not self.text
+
 
 class Media(Struct, frozen=True):
     tag: str

@@ -189,6 +189,25 @@ def test_a_long_metrics_csv_is_published_whole_and_plotted_from_its_envelope(run
     assert published.read_bytes() == (run_dir / "metrics.csv").read_bytes()
 
 
+def test_an_empty_log_is_named_on_the_run_page_and_has_no_page_of_its_own(tmp_path):
+    runs, out = tmp_path / "runs", tmp_path / "site"
+    run_dir = write_sidecar_run(runs, "quiet", log="")
+    config = make_config(runs, out)
+    run_build(config)
+    (run_page,) = out.glob("runs/*/index.html")
+    log_page = run_page.parent / "logs" / "train.out.html"
+    assert "train.out <span class=\"sub\">(empty)</span>" in run_page.read_text()
+    assert not log_page.exists()
+    (run_dir / "train.out").write_text("epoch 1 loss 0.5\n")
+    age(run_dir)
+    run_build(config)
+    assert '<a href="logs/train.out.html">train.out</a>' in run_page.read_text() and log_page.exists()
+    (run_dir / "train.out").write_text("")
+    age(run_dir)
+    run_build(config)
+    assert not log_page.exists() and "(empty)" in run_page.read_text()
+
+
 def test_a_published_file_is_copied_a_block_at_a_time(tmp_path):
     source = tmp_path / "metrics.csv"
     source.write_bytes(b"0123456789abcdef" * (1 << 20))  # 16 MiB

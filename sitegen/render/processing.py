@@ -66,8 +66,9 @@ class ProcessingView(NamedTuple):
     figures: list[tuple[str, dict]]
 
 
-def processing_view(snapshot: ProcessingSnapshot, logs: Sequence[tuple[LogStream, str]]) -> ProcessingView:
-    """`logs`: the run's streams with their page URLs (relative to the run page)."""
+def processing_view(snapshot: ProcessingSnapshot, logs: Sequence[tuple[LogStream, str | None]],
+                    ) -> ProcessingView:
+    """`logs`: the run's streams with their page URLs (relative to the run page; None: empty)."""
     columns = _columns(snapshot)
     operations = _operation_rows(snapshot, columns)
     figures = []
@@ -163,7 +164,7 @@ def _partition_of(operation_key: str) -> str:
     return operation_key[1:].split("_op", 1)[0]
 
 
-def _errors(snapshot: ProcessingSnapshot, logs: Sequence[tuple[LogStream, str]]) -> list[ErrorLine]:
+def _errors(snapshot: ProcessingSnapshot, logs: Sequence[tuple[LogStream, str | None]]) -> list[ErrorLine]:
     found = []
     if snapshot.job_info.error_message:
         found.append(("job", snapshot.job_info.error_message))
@@ -179,7 +180,7 @@ def _errors(snapshot: ProcessingSnapshot, logs: Sequence[tuple[LogStream, str]])
     return [ErrorLine(where, message, _log_line(message, logs)) for where, message in found[:MAX_ERRORS]]
 
 
-def _log_line(message: str, logs: Sequence[tuple[LogStream, str]]) -> str | None:
+def _log_line(message: str, logs: Sequence[tuple[LogStream, str | None]]) -> str | None:
     """The first log line that holds the message's first line (error logs first)."""
     needle = message.strip().splitlines()[0][:200] if message.strip() else ""
     if len(needle) < 8:

@@ -48,7 +48,7 @@ def run_pages(run: Run, site: SiteInfo) -> list[Page]:
     snapshot = msgspec.json.encode(run.snapshot) + b"\n" if run.snapshot is not None else b""
     published = 0 < len(snapshot) <= MAX_SNAPSHOT_BYTES
     pages = [_run_page(run, site, published, len(snapshot))]
-    pages.extend(_log_page(run, stream, site) for stream in run.logs)
+    pages.extend(_log_page(run, stream, site) for stream in run.logs if not stream.empty)
     pages.append(run_data_js(run, run_url(run)))  # the run page's plots and the compare page
     if published:  # the job's snapshot for automation, as DataJuicer prints it
         pages.append(Page(f"{run_dir(run)}/snapshot.json", snapshot))
@@ -59,7 +59,8 @@ def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size:
     path = run_url(run)
     bench_plots = point_figures(run.points)
     histogram_plots = [(h.name, histogram_figure(h)) for h in run.histograms]
-    logs = [(stream, log_url(run, stream).removeprefix(run_dir(run) + "/")) for stream in run.logs]
+    logs = [(stream, None if stream.empty else log_url(run, stream).removeprefix(run_dir(run) + "/"))
+            for stream in run.logs]
     processing = processing_view(run.snapshot, logs) if run.snapshot is not None else None
     groups = (bench_plots, histogram_plots, processing.figures if processing else [])
     ids = iter(range(sum(map(len, groups))))
