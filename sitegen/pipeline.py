@@ -57,6 +57,7 @@ def build(
         stores = find_store_runs(store_roots, shown, settings.started_ns, settings.racy_window_s)
         _report_unreachable(stores.unreachable, stores.kept, reporter)
         jobs, kept = plan_run_jobs(found.locations + stores.locations, manifest, settings)
+        found = found._replace(locations=[])  # a location a run: 36 MiB at 100,000 runs, no longer needed
         reporter.stage("reading runs", total=sum(job.read for job in jobs))
         outcomes = execute_on(config.build, jobs, settings, lock.token)
         records, changed = collect(outcomes, kept + stores.kept, reporter)
