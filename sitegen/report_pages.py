@@ -136,13 +136,12 @@ def _runs_pages(site_runs: SiteRuns, inputs: Inputs, key, by_session, flagged: l
 
         planned += [Planned(chunk_path(shard), key(chunk_path(shard), chunk_version), chunk),
                     Planned(part_path(shard), key(part_path(shard), part_version), part)]
-    named: dict[tuple[str, str], tuple[Run | RunHead, bytes]] = {
-        (head.root, head.run_id): (head, b"") for head in site_runs.heads}  # counted and linked
-    named.update({(item.run.root, item.run.run_id): (item.run, item.index_row) for item in site_runs.newest})
-    rows = list(named.values())  # the newest INLINE_ROWS of them are drawn: whole runs
+    rows = [(item.run, item.index_row) for item in site_runs.newest]  # drawn: whole runs
+    drawn = {(run.root, run.run_id) for run, _row in rows}
+    others = [head for head in site_runs.heads if (head.root, head.run_id) not in drawn]  # counted, linked
     count, shards = site_runs.totals.count, [shard for shard, _chunk, _part in site_runs.versions]
-    return [Planned("index.html", inputs.runs_key,
-                    lambda: index_page(rows, inputs.site, by_session, flagged, chunks, site_runs.totals)),
+    return [Planned("index.html", inputs.runs_key, lambda: index_page(
+                rows, inputs.site, by_session, flagged, chunks, site_runs.totals, others)),
             Planned("runs.json", key(count, shards), lambda: runs_json(count, shards)),
             *planned]
 

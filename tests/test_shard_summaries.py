@@ -216,6 +216,25 @@ def test_a_run_whose_head_reads_but_whole_does_not_is_taken_from_its_shard(home:
     _same_as_a_full_build(home, out)
 
 
+def test_a_summary_that_hides_its_newest_rows_draws_the_index_from_whole_runs_still(home: Path):
+    """The cache is input: a summary that no longer names its shard's newest rows (one of them a
+    notable run, known to the plan as a head only) gives an index without them, not a crash."""
+    out = home / "site"
+    config = _config(home, out)
+    plain = home / "runs" / "plain"
+    _set(plain / "run-29", tags=["sweep:9"], created_at=1_800_000_000)  # the newest run, and notable
+    _set(plain / "run-01", tags=["sweep:9"])
+    run_build(config)
+    records = cache.load_manifest(str(out), __version__)[0].runs
+    target = out / summary_path(records[cache.run_key(str(home / "runs"), "plain/run-29")].shard)
+    summary = msgspec.msgpack.decode(target.read_bytes())
+    summary[7] = []  # `Summary.newest`
+    target.write_bytes(msgspec.msgpack.encode(summary))
+    _set(plain / "run-05", summary={"train/loss": 9.5})  # in another shard: the hiding summary is read
+    run_build(config)
+    assert "run-29" not in (out / "index.html").read_text().split('"rows":')[1]
+
+
 def test_only_a_tables_first_rows_among_every_shard_are_decoded(home: Path, monkeypatch: pytest.MonkeyPatch):
     """Each shard keeps its own first rows of each table; a build decodes only the first rows
     among all of them (and the notable runs, which every plan reads)."""

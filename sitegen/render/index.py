@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
 from sitegen.analysis.acknowledged import Flagged
 from sitegen.analysis.sessions import Session
 from sitegen.jsonsafe import dumps_for_script
-from sitegen.model import Run
+from sitegen.model import Run, RunHead
 from sitegen.render.env import Page, format_duration, format_time, render
 from sitegen.render.run_page import run_url
 from sitegen.render.site import QUALITY_PATH, TRENDS_PATH, SiteInfo, regression_path, session_path
@@ -60,14 +60,16 @@ def add_totals(parts: Iterable[Totals]) -> Totals:
 
 def index_page(rows: list[tuple[Run, bytes]], site: SiteInfo, sessions: list[Session] = (),
                flagged: list[Flagged] = (), chunks: list[tuple[str, str]] = (), counted: Totals | None = None,
-               ) -> Page:
+               others: Sequence[Run | RunHead] = ()) -> Page:
     """The runs table, newest first, from each run and its `index_row`: the first rows as HTML
     and data, the `chunks` (path, version) that hold every row for site.js to load; with the
     recent regressions and improvements, the sessions (newest first) and the site's other
-    pages linked above it. `rows` may be only some runs (every one the page names: the newest,
-    the flagged, those in sweeps or with serving points) when `counted` totals them all."""
+    pages linked above it. `rows` may be only the newest runs when `others` are the rest of the
+    runs the page counts and links (the flagged, those in sweeps or with serving points, as
+    heads) and `counted` totals them all."""
     runs = [run for run, _ in rows]
     counted = counted or totals(runs)
+    about = [*runs, *others]
     first = heapq.nsmallest(INLINE_ROWS, rows, key=lambda item: table_order(item[0]))
     data_rows = b",".join(row for _, row in first).decode()
     data = render(
@@ -78,10 +80,10 @@ def index_page(rows: list[tuple[Run, bytes]], site: SiteInfo, sessions: list[Ses
                   f'"rows":[{data_rows}]}}',
         status_counts=sorted(counted.statuses.items()), tags=counted.tags, gpu_types=counted.gpu_types,
         sessions=[(s.name, session_path(s.name), s.passed, s.failed) for s in sessions],
-        flagged=sum(1 for run in runs if run.doubtful),
+        flagged=sum(1 for run in about if run.doubtful),
         quality_path=QUALITY_PATH, recent=_recent(flagged), regression_path=regression_path,
         acknowledged=sum(1 for f in flagged if f.step.newest and f.state == "acknowledged"),
-        links=_links(runs, bool(sessions), bool(flagged) or any(run.benchmark for run in runs)),
+        links=_links(about, bool(sessions), bool(flagged) or any(run.benchmark for run in about)),
     )
     return Page("index.html", data)
 
@@ -131,7 +133,7 @@ def _recent(flagged: list[Flagged]) -> dict[str, list[Flagged]]:
     }
 
 
-def _links(runs: list[Run], has_sessions: bool, has_trends: bool) -> list[tuple[str, str]]:
+def _links(runs: list[Run | RunHead], has_sessions: bool, has_trends: bool) -> list[tuple[str, str]]:
     from sitegen.render.compare import SERVING_PATH, sweep_path
     from sitegen.render.coverage import COVERAGE_PATH
 
