@@ -139,8 +139,9 @@ TARGET_ROWS = [
 @pytest.mark.slow
 def test_bench_build_prints_a_row_for_every_target(tmp_path):
     cmd = [sys.executable, str(BENCHMARKS / "bench_build.py"), "--runs", "12", "--rows", "20", "--pairs", "1",
-           "--wide-points", "200", "--settle", "0", "--million-runs", "20", "--asv-benchmarks", "3",
-           "--asv-nights", "2", "--workdir", str(tmp_path), "--markdown", str(tmp_path / "results.md")]
+           "--full-pairs", "1", "--wide-points", "200", "--settle", "0", "--million-runs", "20",
+           "--asv-benchmarks", "3", "--asv-nights", "2", "--workdir", str(tmp_path),
+           "--markdown", str(tmp_path / "results.md")]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stderr
     table = (tmp_path / "results.md").read_text()
