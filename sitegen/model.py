@@ -232,6 +232,7 @@ class RunHead(_Labelled, frozen=True):
     run_id: str
     root: str
     slug: str
+    kind: str
     name: str
     status: str
     created_at: float | None = None

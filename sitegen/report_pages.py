@@ -68,19 +68,19 @@ def plan(inputs: Inputs, reporter: Reporter) -> list[Planned]:
 
     content = _content_sources(inputs)
     site_runs = inputs.site_runs([block for _source, blocks in content for block in blocks])
-    runs, whole = site_runs.heads, site_runs.whole
+    heads, whole = site_runs.heads, site_runs.whole
     render_key = functools.partial(_render_key, inputs.runs)
     site, everything = inputs.site, inputs.runs_key
     direction_of = functools.cache(lambda metric: rule_for(metric, inputs.config.trends).direction)
-    by_session = sessions(runs, direction_of)
-    all_trends = trends(runs)
+    by_session = sessions(heads, direction_of)
+    all_trends = trends(heads)
     rules = [rule_for(trend.metric, inputs.config.trends) for trend in all_trends]
     trend_keys = [cache.trend_key(trend, rule) for trend, rule in zip(all_trends, rules, strict=True)]
     flagged = _flagged(all_trends, rules, trend_keys, inputs, reporter)
-    urls = {run.slug: run_url(run) for run in runs}
-    cov = coverage(runs)
-    serving = [run for run in runs if run.points]
-    doubtful = [run for run in runs if run.doubtful]
+    urls = {head.slug: run_url(head) for head in heads}
+    cov = coverage(heads)
+    serving = [head for head in heads if head.points]
+    doubtful = [head for head in heads if head.doubtful]
     key = page_key(inputs.site_key)
     planned = [
         *_runs_pages(site_runs, inputs, key, by_session, flagged),
@@ -93,10 +93,11 @@ def plan(inputs: Inputs, reporter: Reporter) -> list[Planned]:
     ]
     if serving:
         planned.append(Planned(SERVING_PATH, key(_shown(serving, render_key)),
-                               lambda: serving_page([whole(r) for r in serving], site)))
+                               lambda: serving_page([whole(head) for head in serving], site)))
     planned += _session_pages(by_session, flagged, site, key, render_key, whole)
-    planned += _trend_pages(all_trends, trend_keys, flagged, runs, site, key, direction_of, render_key, whole)
-    planned += _sweep_pages(runs, inputs.site, key, render_key, whole)
+    planned += _trend_pages(all_trends, trend_keys, flagged, heads, site, key, direction_of, render_key,
+                            whole)
+    planned += _sweep_pages(heads, inputs.site, key, render_key, whole)
     newest = by_session[0].name if by_session else None
     views = Views(_block_runs(site_runs, content, newest), all_trends, flagged, newest)
     planned += _content_pages(content, views, inputs, key, reporter)
@@ -210,7 +211,7 @@ def _session_pages(by_session: list[Session], flagged: list[Flagged], site: Site
     return planned
 
 
-def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[Flagged], runs: list[RunHead],
+def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[Flagged], heads: list[RunHead],
                  site: SiteInfo, key, direction_of: Callable[[str], int],
                  render_key: Callable[[RunHead], str], whole: Callable[[RunHead], Run]) -> list[Planned]:
     """A page per benchmark, keyed by its trends' `trend_key`s (points and rule, so not encoded
@@ -232,7 +233,7 @@ def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[F
         directions = {t.metric: direction_of(t.metric) for t in mine}
         render = functools.partial(trend_pages, benchmark, mine, shown, directions, site)
         planned.append(Planned(trend_path(benchmark), key(keys_of[benchmark], shown, directions), render))
-    by_slug = {run.slug: run for run in runs}
+    by_slug = {head.slug: head for head in heads}
     for (benchmark, metric), mine in steps_of.items():
         trend = next(t for t in by_benchmark[benchmark] if t.metric == metric)
         for f in mine:
@@ -246,15 +247,15 @@ def _trend_pages(all_trends: list[Trend], trend_keys: list[str], flagged: list[F
     return planned
 
 
-def _sweep_pages(runs: list[RunHead], site: SiteInfo, key, render_key: Callable[[RunHead], str],
+def _sweep_pages(heads: list[RunHead], site: SiteInfo, key, render_key: Callable[[RunHead], str],
                  whole: Callable[[RunHead], Run]) -> list[Planned]:
     """A sweep's page: its runs' headers (their series are drawn in the browser from data.js)."""
     from sitegen.render.compare import sweep_pages, sweep_path
 
     sweeps: dict[str, list[RunHead]] = defaultdict(list)
-    for run in runs:
-        if run.sweep is not None:
-            sweeps[run.sweep].append(run)
+    for head in heads:
+        if head.sweep is not None:
+            sweeps[head.sweep].append(head)
     return [Planned(sweep_path(sweep), key(_shown(members, render_key)),
                     lambda s=sweep, m=members: sweep_pages({s: [whole(run) for run in m]}, site)[0])
             for sweep, members in sorted(sweeps.items()) if len(members) > 1]
@@ -306,9 +307,9 @@ def _render_key(runs: dict[str, cache.RunRecord], run: Run | RunHead) -> str:
     return record.render_key if record else ""
 
 
-def _shown(runs: list[RunHead], render_key: Callable[[RunHead], str]) -> list[tuple[str, str]]:
+def _shown(heads: list[RunHead], render_key: Callable[[RunHead], str]) -> list[tuple[str, str]]:
     """What a page shows of runs it renders whole: their render keys say when they changed."""
-    return [(run.slug, render_key(run)) for run in runs]
+    return [(head.slug, render_key(head)) for head in heads]
 
 
 def _whole_session(session: Session, whole: Callable[[RunHead], Run]) -> Session:

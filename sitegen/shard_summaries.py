@@ -84,15 +84,17 @@ class SiteRuns:
 
     def whole(self, head: RunHead) -> Run:
         """The run of a head, decoded once. A listing whose head decoded but whose whole does
-        not (the cache is input) is taken from its shard's listings instead."""
+        not (the cache is input) is taken from its shard's listings instead, and where no
+        listing of it could be made again either, the run is shown as its head tells it."""
         place = self._where[head.root, head.run_id]
         if place not in self._whole:
             shard, index = place
             try:
                 self._whole[place] = _listing(self._summaries[shard], shard, index).run
             except _Damaged:
-                self._whole[place] = next(item.run for item in self._shard(shard)
-                                          if (item.run.root, item.run.run_id) == (head.root, head.run_id))
+                listed = (item.run for item in self._shard(shard)
+                          if (item.run.root, item.run.run_id) == (head.root, head.run_id))
+                self._whole[place] = next(listed, None) or Run(**msgspec.structs.asdict(head))
         return self._whole[place]
 
 

@@ -16,6 +16,7 @@ from conftest import age, make_config, run_build, site_files, write_sidecar_run
 
 from sitegen import __version__, cache, listings, shard_summaries, shards
 from sitegen.render import index
+from sitegen.render.compare import sweep_path
 from sitegen.shard_summaries import summary_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -214,6 +215,11 @@ def test_a_run_whose_head_reads_but_whole_does_not_is_taken_from_its_shard(home:
     _set(plain / "run-29", summary={"train/loss": 0.5})  # the sweep's page again
     run_build(config)
     _same_as_a_full_build(home, out)
+    (out / listings.shard_path(damaged.shard)).unlink()  # and its listings and own cache lost too:
+    (out / cache.cached_run_path(damaged.slug)).unlink()  # the run is shown as its head tells it
+    _set(plain / "run-29", summary={"train/loss": 0.25})
+    run_build(config)
+    assert damaged.slug in (out / sweep_path("9")).read_text()
 
 
 def test_a_summary_that_hides_its_newest_rows_draws_the_index_from_whole_runs_still(home: Path):
