@@ -182,6 +182,36 @@ def test_a_corrupt_snapshot_means_a_full_build_with_a_note(runs_root, tmp_path):
     assert report.notes == ["the build cache was unreadable; rebuilding everything"]
 
 
+def test_a_snapshot_of_many_parts_reads_back_whole_and_one_cut_inside_a_part_is_unreadable(
+    runs_root, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(cache, "_RECORDS_PER_PART", 2)
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    saved, reason = cache.load_manifest(str(out), __version__)
+    snapshot = out / "_build" / "manifest-snapshot.msgpack"
+    data = snapshot.read_bytes()
+    assert reason is None and len(saved.runs) == 3 and len(saved.dirs) > 4
+    snapshot.write_bytes(data[:-3])
+    assert cache.load_manifest(str(out), __version__)[1] == "the build cache was unreadable; rebuilding everything"
+    snapshot.write_bytes(data)
+    assert cache.load_manifest(str(out), __version__) == (saved, None)
+
+
+def test_a_snapshot_written_whole_by_the_previous_format_is_rebuilt_with_a_note(runs_root, tmp_path):
+    out = tmp_path / "site"
+    config = make_config(runs_root, out)
+    run_build(config)
+    whole = {"format": 10, "version": __version__, "id": b"12345678", "manifest": {"runs": {}}}
+    (out / "_build" / "manifest-snapshot.msgpack").write_bytes(msgspec.msgpack.encode(whole))
+    report = run_build(config).report
+    assert report.runs_read == 3
+    assert report.notes == [
+        f"the build cache is from another sitegen than {__version__}; rebuilding everything"]
+    assert run_build(config).report.notes == []
+
+
 def test_a_cache_of_the_previous_format_is_rebuilt_once_and_removed(runs_root, tmp_path):
     out = tmp_path / "site"
     config = make_config(runs_root, out)
