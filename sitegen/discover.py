@@ -10,7 +10,7 @@ A directory whose mtime has not moved since the last build is not listed again
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -83,49 +83,96 @@ def find_runs(
     skip: Sequence[str] = (),
 ) -> Found:
     """All runs and MLflow stores under `roots`, and the directory listings to remember."""
-    skip_ids = frozenset((st.st_dev, st.st_ino) for st in map(_stat, skip) if st)
-    if len(roots) <= 1:  # a thread would only add its start-up to a stat-bound walk
-        results = [_walk(root, known_dirs, relist, skip_ids) for root in roots]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(len(roots), 8)) as pool:
-            results = list(pool.map(lambda root: _walk(root, known_dirs, relist, skip_ids), roots))
-    found = Found([], {}, [])
-    for result in results:
-        found.locations.extend(result.locations)
-        found.dirs.update(result.dirs)
-        found.stores.extend(result.stores)
-    found.locations.sort(key=lambda loc: (loc.root, loc.run_id))
-    return found
+    walk = Walk(roots, dict(known_dirs), relist=relist, skip=skip)
+    locations = sorted(walk.runs(), key=lambda loc: (loc.root, loc.run_id))
+    return Found(locations, walk.dirs, walk.stores)
 
 
-def _walk(root: str, known: dict[str, DirEntry], relist: bool, skip: frozenset[tuple[int, int]]) -> Found:
-    found = Found([], {}, [])
-    seen: set[tuple[int, int]] = set()
-    prefix = len(root.rstrip(os.sep)) + 1  # every directory below is root + os.sep + ...
-    stack = [root]
+class Walk:
+    """The run directories under `roots`, found as `runs()` is iterated (a build looks at each
+    and lets it go: at 100,000 runs a list of them would be 30 MiB); after it, `dirs` (the
+    `dirs` given, updated in place) holds the listings to remember, `stores` the MLflow stores
+    found and `roots_with_runs` the roots where a run or store was found."""
+
+    def __init__(
+        self, roots: Sequence[str], dirs: dict[str, DirEntry], *, relist: bool = False,
+        skip: Sequence[str] = (),
+    ) -> None:
+        self.roots = list(roots)
+        self.dirs = dirs
+        self.roots_with_runs: set[str] = set()
+        self._stores: dict[str, list[tuple[str, str]]] = {root: [] for root in self.roots}
+        self._relist = relist
+        self._skip = frozenset((st.st_dev, st.st_ino) for st in map(_stat, skip) if st)
+        self._listed = 0
+
+    def runs(self) -> Iterator[Location]:
+        if len(self.roots) <= 1:  # a thread would only add its start-up to a stat-bound walk
+            for root in self.roots:
+                yield from self._walk(root)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(len(self.roots), 8)) as pool:
+                for locations in pool.map(lambda root: list(self._walk(root)), self.roots):
+                    yield from locations
+        if len(self.roots) > 1 or self._listed != len(self.dirs):  # roots may overlap; directories gone
+            self.dirs = _reachable(self.dirs, self.roots)
+
+    @property
+    def stores(self) -> list[tuple[str, str]]:
+        """(root, tracking URI) of each MLflow store found, in the order of the roots."""
+        return [store for stores in self._stores.values() for store in stores]
+
+    def _walk(self, root: str) -> Iterator[Location]:
+        dirs, seen = self.dirs, set()  # the inodes walked: on the root's device, numbers alone
+        prefix = len(root.rstrip(os.sep)) + 1  # every directory below is root + os.sep + ...
+        root_device = st.st_dev if (st := _stat(root)) else None
+        stack = [root]
+        while stack:
+            directory = stack.pop()
+            st = _stat(directory)
+            identity = st and (st.st_ino if st.st_dev == root_device else (st.st_dev, st.st_ino))
+            if st is None or identity in seen or (st.st_dev, st.st_ino) in self._skip:
+                dirs.pop(directory, None)  # vanished, a symlink loop, or the site's own output
+                continue
+            seen.add(identity)
+            cached = dirs.get(directory)
+            entry = _list(directory, st.st_mtime_ns, cached, self._relist)
+            if entry is None:
+                dirs.pop(directory, None)
+                continue
+            if entry is not cached:
+                dirs[directory] = entry
+            self._listed += 1
+            if entry.stores:
+                self.roots_with_runs.add(root)
+                found = (store_uri(os.path.join(directory, name)) for name in entry.stores)
+                self._stores[root].extend((root, uri) for uri in found)
+            if entry.reader is not None:
+                self.roots_with_runs.add(root)
+                run_id = directory[prefix:].replace(os.sep, "/") if directory != root else "."
+                stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)  # stat'ed once per build
+                yield Location(root, directory, run_id, entry.reader, stamp=stamp)
+                continue
+            parent = directory if directory.endswith(os.sep) else directory + os.sep
+            stack.extend(parent + name for name in reversed(entry.subdirs))  # names hold no separator
+
+
+def _reachable(dirs: dict[str, DirEntry], roots: Sequence[str]) -> dict[str, DirEntry]:
+    """The listings of `dirs` that a walk of `roots` reaches: those of directories now gone
+    from their parent's listing, or from roots no longer walked, are dropped."""
+    kept, stack = {}, list(roots)
     while stack:
         directory = stack.pop()
-        st = _stat(directory)
-        identity = (st.st_dev, st.st_ino) if st else None
-        if identity is None or identity in seen or identity in skip:
-            continue  # vanished, a symlink loop, or the site's own output
-        seen.add(identity)
-        entry = _list(directory, st.st_mtime_ns, known.get(directory), relist)
-        if entry is None:
+        entry = dirs.get(directory)
+        if entry is None or directory in kept:
             continue
-        found.dirs[directory] = entry
-        if entry.stores:
-            found.stores.extend((root, store_uri(os.path.join(directory, name))) for name in entry.stores)
-        if entry.reader is not None:
-            run_id = directory[prefix:].replace(os.sep, "/") if directory != root else "."
-            stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)  # stat'ed once per build
-            found.locations.append(Location(root, directory, run_id, entry.reader, stamp=stamp))
-            continue
-        parent = directory if directory.endswith(os.sep) else directory + os.sep
-        stack.extend(parent + name for name in reversed(entry.subdirs))  # names hold no separator
-    return found
+        kept[directory] = entry
+        if entry.reader is None:
+            parent = directory if directory.endswith(os.sep) else directory + os.sep
+            stack.extend(parent + name for name in entry.subdirs)
+    return kept
 
 
 def store_uri(path: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
 
 from sitegen import __version__, cache, record_log, shards, write
+from sitegen.discover import find_runs
 from sitegen.listings import read_shard, shard_path
 from sitegen.shard_summaries import summary_path
 
@@ -317,3 +318,31 @@ def test_a_runs_pages_are_kept_as_one_string_and_read_back_whole(runs_root, tmp_
     again = msgspec.structs.replace(record, pages=cache.pack_pages(record.slug, others))
     assert cache.record_pages(again) == others and cache.page_count(again) == len(others)
     assert cache.record_pages(msgspec.structs.replace(record, pages="index.html")) == {}  # a torn pair
+
+
+def test_the_listings_remembered_are_those_a_walk_without_them_finds(runs_root, tmp_path):
+    out = tmp_path / "site"
+    other = tmp_path / "other"
+    write_sidecar_run(other, "20240101/000000/eeeeeeeeeeee")
+    age(other)
+    config = make_config(runs_root, out)
+    run_build(msgspec.structs.replace(config, roots=[str(runs_root), str(other)]))
+
+    def remembered():
+        return cache.load_manifest(str(out), __version__)[0].dirs
+
+    def walked():
+        return find_runs([str(runs_root)], {}, skip=[str(out)]).dirs
+
+    run_build(config)  # a root no longer walked: its listings go
+    assert remembered() == walked()
+    loaded = remembered()
+    assert not run_build(config).report.pages_written
+    assert remembered() == loaded
+    shutil.rmtree(runs_root / "20231115")  # a directory gone, and all below it
+    (runs_root / "20231114" / "221320" / "bbbbbbbbbbbb" / "sub").mkdir()  # below a run: not walked
+    os.rename(runs_root / "20231114" / "221320" / "aaaaaaaaaaaa", runs_root / "20231114" / "moved")
+    run_build(config)
+    assert remembered() == walked()
+    assert str(runs_root / "20231115") not in remembered()
+    assert str(runs_root / "20231114" / "moved") in remembered()
