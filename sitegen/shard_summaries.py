@@ -19,6 +19,7 @@ import heapq
 import os
 import re
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import msgspec
 
@@ -78,8 +79,7 @@ class SiteRuns:
         self.totals = add_totals(s.totals for s in summaries.values())
         # each shard in use, and its chunk's and part's versions
         self.versions = [(number, s.chunk_version, s.part_version) for number, s in sorted(summaries.items())]
-        self._summaries = {number: _heads_only(summary) for number, summary in summaries.items()}
-        self._shard = shard
+        self._summaries, self._shard = summaries, shard
         self._where = {(head.root, head.run_id): place for place, head in heads.items()}
         self._whole: dict[tuple[int, int], Run] = {}
 
@@ -147,13 +147,17 @@ class Summaries:
         self._made: dict[int, Summary] = {}
 
     def site_runs(self, blocks: list[Block]) -> SiteRuns:
+        """The summaries merged one at a time, so that only one's bytes are held at once; a
+        summary found damaged is made again from its shard's listings, and the merge begun again."""
         key = blocks_key(blocks)
-        summaries = {shard: self._summary(shard, key, blocks) for shard in self._listings.shards}
         while True:
+            merged = _Merged(blocks)
             try:
-                return _merge(summaries, blocks, self._listings.shard)
+                for shard in self._listings.shards:
+                    merged.add(shard, self._summary(shard, key, blocks))
+                return merged.site_runs(self._listings.shard)
             except _Damaged as damaged:
-                summaries[damaged.shard] = self._make(damaged.shard, key, blocks)
+                self._make(damaged.shard, key, blocks)
 
     def save(self) -> list[str]:
         """Write the summaries made by this build, remove those of shards no run is in; returns
@@ -168,6 +172,8 @@ class Summaries:
         return written
 
     def _summary(self, shard: int, key: str, blocks: list[Block]) -> Summary:
+        if shard in self._made:
+            return self._made[shard]
         if shard not in self._stale:
             cached = _read(self.out, shard)
             if cached is not None and cached.blocks == key and len(cached.ranked) == len(blocks):
@@ -217,25 +223,59 @@ def _distinct(lists: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[i
     return distinct, [numbers[key] for key in encoded]
 
 
-def _merge(summaries: dict[int, Summary], blocks: list[Block], listings: Callable[[int], list[Listing]],
-           ) -> SiteRuns:
-    heads = {(number, index): _head(summary, number, index)
-             for number, summary in summaries.items() for index in summary.analysed}
-    shown = {(number, index): _listing(summary, number, index)
-             for number, summary in summaries.items() for index in summary.candidates}
-    in_sessions = any(head.session is not None for head in heads.values())
-    for number, block in enumerate(blocks):
-        if in_sessions and shows_latest_session(block):
-            continue  # the table shows runs in a session: notable, `whole` when it is planned
-        rows = (((shard, index), rank) for shard, s in summaries.items() for index, rank in s.ranked[number])
-        for place in first_ranked(block, rows):
-            if place not in shown:
-                shown[place] = _listing(summaries[place[0]], *place)
-    orders = ((*order, number) for number, summary in summaries.items() for order in summary.newest)
-    newest = [shown.get((number, index)) or _listing(summaries[number], number, index)
-              for *_order, index, number in heapq.nsmallest(INLINE_ROWS, orders)]
-    whole = sorted((item.run for item in shown.values()), key=lambda run: (run.root, run.run_id))
-    return SiteRuns(summaries, heads, whole, newest, listings)
+class _Merged:
+    """What the summaries added so far give: the notable runs' heads, the runs comparisons match
+    (whole), and the first rows of each table and of the index among theirs, kept encoded
+    (copied out of their summary's bytes) until the last summary is added."""
+
+    def __init__(self, blocks: list[Block]) -> None:
+        self.blocks = blocks
+        self.summaries: dict[int, Summary] = {}  # `_heads_only`
+        self.heads: dict[tuple[int, int], RunHead] = {}
+        self.shown: dict[tuple[int, int], Listing] = {}
+        self.ranked: list[list[tuple[_Encoded, Rank]]] = [[] for _block in blocks]
+        self.newest: list[tuple[float, str, str, _Encoded]] = []
+
+    def add(self, number: int, summary: Summary) -> None:
+        heads = {(number, index): _head(summary, number, index) for index in summary.analysed}
+        shown = {(number, index): _listing(summary, number, index) for index in summary.candidates}
+        self.summaries[number] = _heads_only(summary)
+        self.heads.update(heads)
+        self.shown.update(shown)
+        for block, rows, kept in zip(self.blocks, summary.ranked, self.ranked, strict=True):
+            kept += [(_encoded(summary, number, index), rank) for index, rank in rows]
+            kept[:] = first_ranked(block, ((row, row[1]) for row in kept))  # a table's order is total
+        orders = [(*order, _encoded(summary, number, index)) for *order, index in summary.newest]
+        self.newest = heapq.nsmallest(INLINE_ROWS, self.newest + orders, key=lambda row: row[:3])
+
+    def site_runs(self, shard: Callable[[int], list[Listing]]) -> SiteRuns:
+        shown = self.shown
+        in_sessions = any(head.session is not None for head in self.heads.values())
+        for block, rows in zip(self.blocks, self.ranked, strict=True):
+            if in_sessions and shows_latest_session(block):
+                continue  # the table shows runs in a session: notable, `whole` when it is planned
+            for item in first_ranked(block, rows):
+                if item.place not in shown:
+                    shown[item.place] = item.decode()
+        newest = [shown.get(item.place) or item.decode() for *_order, item in self.newest]
+        whole = sorted((item.run for item in shown.values()), key=lambda run: (run.root, run.run_id))
+        return SiteRuns(self.summaries, self.heads, whole, newest, shard)
+
+
+class _Encoded(NamedTuple):
+    """A summary's listing, copied out of the summary's bytes, to decode if it is shown."""
+
+    place: tuple[int, int]  # shard, index in the summary
+    listing: msgspec.Raw
+    packages: dict[str, str]
+
+    def decode(self) -> Listing:
+        return _decoded(self.listing, self.packages, self.place[0])
+
+
+def _encoded(summary: Summary, shard: int, index: int) -> _Encoded:
+    packages = summary.packages[summary.package_lists[index]]
+    return _Encoded((shard, index), summary.listings[index].copy(), packages)
 
 
 def _head(summary: Summary, shard: int, index: int) -> RunHead:
@@ -249,13 +289,17 @@ def _head(summary: Summary, shard: int, index: int) -> RunHead:
 
 
 def _listing(summary: Summary, shard: int, index: int) -> Listing:
+    return _decoded(summary.listings[index], summary.packages[summary.package_lists[index]], shard)
+
+
+def _decoded(encoded: msgspec.Raw, packages: dict[str, str], shard: int) -> Listing:
+    """A summary's listing, with its run's packages (one dict for the runs that share it)."""
     try:
-        listing = decode_listing(summary.listings[index])
+        listing = decode_listing(encoded)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _Damaged(shard) from exc
     if not inert(listing):
         raise _Damaged(shard)
-    packages = summary.packages[summary.package_lists[index]]  # one dict for the runs that share it
     if not packages:
         return listing
     return Listing(msgspec.structs.replace(listing.run, packages=packages), listing.index_row, b"")

@@ -241,6 +241,26 @@ def test_a_summary_that_hides_its_newest_rows_draws_the_index_from_whole_runs_st
     assert "run-29" not in (out / "index.html").read_text().split('"rows":')[1]
 
 
+def test_a_damaged_row_among_the_newest_is_found_once_every_summary_is_merged(home: Path):
+    """The index's first rows are decoded after the last summary is merged (their bytes copied
+    out of each summary till then): a damaged one there still makes its summary again."""
+    out = home / "site"
+    config = _config(home, out)
+    plain = home / "runs" / "plain"
+    _set(plain / "run-29", created_at=1_800_000_000)  # the newest run, not notable
+    run_build(config)
+    records = cache.load_manifest(str(out), __version__)[0].runs
+    target = out / summary_path(records[cache.run_key(str(home / "runs"), "plain/run-29")].shard)
+    summary = msgspec.msgpack.decode(target.read_bytes())
+    row = next(index for *_order, index in summary[7] if summary[4][index][0]["run_id"] == "plain/run-29")
+    assert row not in summary[5]  # not analysed: decoded only as one of the index's rows
+    summary[4][row][1] = b'{"name": "<script>"}'
+    target.write_bytes(msgspec.msgpack.encode(summary))
+    _set(plain / "run-05", summary={"train/loss": 9.5})  # in another shard: the damaged summary is read
+    run_build(config)
+    _same_as_a_full_build(home, out)
+
+
 def test_only_a_tables_first_rows_among_every_shard_are_decoded(home: Path, monkeypatch: pytest.MonkeyPatch):
     """Each shard keeps its own first rows of each table; a build decodes only the first rows
     among all of them (and the notable runs, which every plan reads)."""
