@@ -153,7 +153,7 @@ class Summaries:
         while True:
             merged = _Merged(blocks)
             try:
-                for shard in self._listings.shards:
+                for shard in reversed(self._listings.shards):  # the newest rows first: fewer kept then let go
                     merged.add(shard, self._summary(shard, key, blocks))
                 return merged.site_runs(self._listings.shard)
             except _Damaged as damaged:
@@ -233,8 +233,9 @@ class _Merged:
         self.summaries: dict[int, Summary] = {}  # `_heads_only`
         self.heads: dict[tuple[int, int], RunHead] = {}
         self.shown: dict[tuple[int, int], Listing] = {}
-        self.ranked: list[list[tuple[_Encoded, Rank]]] = [[] for _block in blocks]
-        self.newest: list[tuple[float, str, str, _Encoded]] = []
+        self.ranked: list[list[tuple[tuple[int, int], Rank]]] = [[] for _block in blocks]
+        self.newest: list[tuple[float, str, str, tuple[int, int]]] = []  # `table_order`, then place
+        self.encoded: dict[tuple[int, int], _Encoded] = {}  # the places in `ranked` and `newest`
 
     def add(self, number: int, summary: Summary) -> None:
         heads = {(number, index): _head(summary, number, index) for index in summary.analysed}
@@ -243,10 +244,12 @@ class _Merged:
         self.heads.update(heads)
         self.shown.update(shown)
         for block, rows, kept in zip(self.blocks, summary.ranked, self.ranked, strict=True):
-            kept += [(_encoded(summary, number, index), rank) for index, rank in rows]
+            kept += [((number, index), rank) for index, rank in rows]
             kept[:] = first_ranked(block, ((row, row[1]) for row in kept))  # a table's order is total
-        orders = [(*order, _encoded(summary, number, index)) for *order, index in summary.newest]
-        self.newest = heapq.nsmallest(INLINE_ROWS, self.newest + orders, key=lambda row: row[:3])
+        orders = [(*order, (number, index)) for *order, index in summary.newest]
+        self.newest = heapq.nsmallest(INLINE_ROWS, self.newest + orders)  # by slug at worst: they differ
+        wanted = [place for rows in self.ranked for place, _rank in rows] + [row[3] for row in self.newest]
+        self.encoded = {place: self.encoded.get(place) or _encoded(summary, *place) for place in wanted}
 
     def site_runs(self, shard: Callable[[int], list[Listing]]) -> SiteRuns:
         shown = self.shown
@@ -254,10 +257,10 @@ class _Merged:
         for block, rows in zip(self.blocks, self.ranked, strict=True):
             if in_sessions and shows_latest_session(block):
                 continue  # the table shows runs in a session: notable, `whole` when it is planned
-            for item in first_ranked(block, rows):
-                if item.place not in shown:
-                    shown[item.place] = item.decode()
-        newest = [shown.get(item.place) or item.decode() for *_order, item in self.newest]
+            for place, _rank in rows:
+                if place not in shown:
+                    shown[place] = self.encoded[place].decode()
+        newest = [shown.get(place) or self.encoded[place].decode() for *_order, place in self.newest]
         whole = sorted((item.run for item in shown.values()), key=lambda run: (run.root, run.run_id))
         return SiteRuns(self.summaries, self.heads, whole, newest, shard)
 
