@@ -116,7 +116,7 @@ class Walk:
             with ThreadPoolExecutor(max_workers=min(len(self.roots), 8)) as pool:
                 for locations in pool.map(lambda root: list(self._walk(root)), self.roots):
                     yield from locations
-        if len(self.roots) > 1 or self._listed != len(self.dirs):  # roots may overlap; directories gone
+        if len(self.roots) > 1 or self._listed != len(self.dirs):  # roots may overlap, or be dropped
             self.dirs = _reachable(self.dirs, self.roots)
 
     @property
@@ -144,6 +144,8 @@ class Walk:
                 continue
             if entry is not cached:
                 dirs[directory] = entry
+                if cached is not None:
+                    _forget_below(dirs, directory, cached, entry)
             self._listed += 1
             if entry.stores:
                 self.roots_with_runs.add(root)
@@ -157,6 +159,17 @@ class Walk:
                 continue
             parent = directory if directory.endswith(os.sep) else directory + os.sep
             stack.extend(parent + name for name in reversed(entry.subdirs))  # names hold no separator
+
+
+def _forget_below(dirs: dict[str, DirEntry], directory: str, before: DirEntry, now: DirEntry) -> None:
+    """Drop from `dirs` the listings below `directory` that its listing `now` no longer leads to."""
+    parent = directory if directory.endswith(os.sep) else directory + os.sep
+    kept = frozenset(now.subdirs)  # a run's directory lists none
+    stack = [parent + name for name in before.subdirs if name not in kept]
+    while stack:
+        entry = dirs.pop(path := stack.pop(), None)
+        if entry is not None:
+            stack.extend(path + os.sep + name for name in entry.subdirs)
 
 
 def _reachable(dirs: dict[str, DirEntry], roots: Sequence[str]) -> dict[str, DirEntry]:

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from conftest import age, make_config, run_build, write_sidecar_run
 
-from sitegen import __version__, cache, record_log, shards, write
+from sitegen import __version__, cache, discover, record_log, shards, write
 from sitegen.discover import find_runs
 from sitegen.listings import read_shard, shard_path
 from sitegen.shard_summaries import summary_path
@@ -320,7 +320,7 @@ def test_a_runs_pages_are_kept_as_one_string_and_read_back_whole(runs_root, tmp_
     assert cache.record_pages(msgspec.structs.replace(record, pages="index.html")) == {}  # a torn pair
 
 
-def test_the_listings_remembered_are_those_a_walk_without_them_finds(runs_root, tmp_path):
+def test_the_listings_remembered_are_those_a_walk_without_them_finds(runs_root, tmp_path, monkeypatch):
     out = tmp_path / "site"
     other = tmp_path / "other"
     write_sidecar_run(other, "20240101/000000/eeeeeeeeeeee")
@@ -342,7 +342,15 @@ def test_the_listings_remembered_are_those_a_walk_without_them_finds(runs_root, 
     shutil.rmtree(runs_root / "20231115")  # a directory gone, and all below it
     (runs_root / "20231114" / "221320" / "bbbbbbbbbbbb" / "sub").mkdir()  # below a run: not walked
     os.rename(runs_root / "20231114" / "221320" / "aaaaaaaaaaaa", runs_root / "20231114" / "moved")
-    run_build(config)
+    with monkeypatch.context() as patch:  # what a relisted directory lost is dropped as the walk goes
+        patch.setattr(discover, "_reachable", lambda *args: pytest.fail("a second pass over the listings"))
+        run_build(config)
     assert remembered() == walked()
     assert str(runs_root / "20231115") not in remembered()
     assert str(runs_root / "20231114" / "moved") in remembered()
+    write_sidecar_run(runs_root, "20231114/221320")  # a run now: the directories below it are not walked
+    with monkeypatch.context() as patch:
+        patch.setattr(discover, "_reachable", lambda *args: pytest.fail("a second pass over the listings"))
+        run_build(config)
+    assert remembered() == walked()
+    assert str(runs_root / "20231114" / "221320" / "bbbbbbbbbbbb") not in remembered()
