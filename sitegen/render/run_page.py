@@ -116,11 +116,12 @@ def _log_page(run: Run, stream: LogStream, site: SiteInfo) -> Page:
 def _numbered_lines(lines: list[str], highlight: range) -> str:
     """Escaped HTML lines, each with its anchor (#L12) and a link to it; built here, not in the
     template, because a per-line template loop dominates the cost of a log page. Without classes
-    (site.css styles `pre.log > span`): they would be a third of a short log's page.
+    (site.css styles `pre.log > span`): they would be a third of a short log's page. Each line's
+    newline is inside its block: between two blocks it would be a blank line of its own.
     """
     return "".join(
         f'<span{_HIGHLIGHT if number in highlight else ""} id="L{number}">'
-        f'<a href="#L{number}">{number}</a>{line}</span>\n'
+        f'<a href="#L{number}">{number}</a>{line}\n</span>'
         for number, line in enumerate(lines, 1)
     )
 

@@ -3,7 +3,8 @@
 - every page type of the example site loads with no console error, exception, failed load or
   dialog, from disk (file://) and over HTTP at a sub-path, and every plot on it draws;
 - the runs table filters (text, status, a tag from the URL) and sorts by a clicked header;
-- a log line anchor (`#L<n>`) is the page's target and scrolled into view;
+- a log line anchor (`#L<n>`) is the page's target and scrolled into view; a log's lines are
+  single-spaced;
 - a site built from hostile run data (every text field a payload that would call `alert` and
   set `window.__pwned`) opens no dialog, logs no error and sets nothing, on every page;
 - screenshots of the main pages are written to test-output/screenshots/ for a person to look at.
@@ -284,6 +285,23 @@ def test_a_line_anchor_far_down_a_log_is_targeted_and_scrolled_into_view(page: P
     assert target is not None and target["id"] == f"L{line}", target
     assert target["offset"] > 2 * target["height"], "the line is not far down: nothing to scroll"
     assert -1 < target["top"] < target["height"], f"line {line} is not in the viewport: {target}"
+
+
+LOG_LINES = """(() => { const spans = [...document.querySelectorAll("pre.log > span")];
+  const first = spans[0].getBoundingClientRect(), last = spans.at(-1).getBoundingClientRect();
+  return {count: spans.length, line: first.height, all: last.bottom - first.top,
+          font: parseFloat(getComputedStyle(spans[0]).fontSize)}; })()"""
+
+
+def test_a_three_line_log_is_three_lines_high(page: Page, tmp_path: Path):
+    root, out = tmp_path / "runs", tmp_path / "site"
+    write_sidecar_run(root, "20240101/000000/aaaaaaaaaaaa", log="first\nsecond\nthird\n")
+    age(root)
+    run_build(make_config(root, out))
+    visit(page, next(out.glob("runs/*/logs/*.html")).as_uri())
+    lines = page.evaluate(LOG_LINES)
+    assert lines["count"] == 3 and lines["line"] < 2 * lines["font"], lines  # a line is one line high
+    assert lines["all"] == pytest.approx(3 * lines["line"], abs=1), lines  # and none between them
 
 
 def test_the_first_error_link_leads_to_the_highlighted_line(page: Page, example_site: Path):
