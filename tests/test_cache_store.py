@@ -195,7 +195,8 @@ def test_a_snapshot_of_many_parts_reads_back_whole_and_one_cut_inside_a_part_is_
     data = snapshot.read_bytes()
     assert reason is None and len(saved.runs) == 3 and len(saved.dirs) > 4
     snapshot.write_bytes(data[:-3])
-    assert cache.load_manifest(str(out), __version__)[1] == "the build cache was unreadable; rebuilding everything"
+    unreadable = "the build cache was unreadable; rebuilding everything"
+    assert cache.load_manifest(str(out), __version__)[1] == unreadable
     snapshot.write_bytes(data)
     assert cache.load_manifest(str(out), __version__) == (saved, None)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from sitegen.jsonsafe import dumps_for_script
-from sitegen.metric_names import THROUGHPUTS
+from sitegen.metric_names import THROUGHPUTS, direction
 from sitegen.model import BenchPoint, Run
 from sitegen.render.env import Page, render
 from sitegen.render.figures import figure_div_id, overlay_figure
@@ -82,7 +82,7 @@ def _sweep_page(sweep_id: str, runs: list[Run], site: SiteInfo) -> Page:
     runs = sorted(runs, key=lambda run: (run.created_at or 0.0, run.run_id))
     labels = run_labels(runs)
     params = varying_params(runs)
-    metrics = sorted({metric for run in runs for metric in run.summary})
+    metrics = _metric_order(runs)
     table = [(run, label, root + run_url(run)) for run, label in zip(runs, labels, strict=True)]
     choices = _scatter_order(params, runs)
     scatter = {
@@ -96,6 +96,19 @@ def _sweep_page(sweep_id: str, runs: list[Run], site: SiteInfo) -> Page:
         scatter_json=dumps_for_script(scatter) if params and metrics else "",
     )
     return Page(path, data)
+
+
+def _metric_order(runs: list[Run]) -> list[str]:
+    """The runs' summary metrics, those that differ across the runs and name a result (a loss,
+    an accuracy: `metric_names.direction`) first, then the others that differ (a final learning
+    rate), then those the same in every run: the first is what the page plots before anything
+    is chosen."""
+    names = {metric for run in runs for metric in run.summary}
+
+    def rank(name: str) -> tuple[bool, bool, str]:
+        differs = len({_comparable(run.summary.get(name, _MISSING)) for run in runs}) > 1
+        return not differs, direction(name) == 0, name
+    return sorted(names, key=rank)
 
 
 def _scatter_order(params: list[str], runs: list[Run]) -> list[str]:

@@ -49,7 +49,8 @@ def _run(i: int, **fields: object) -> Run:
 def _sweep() -> list[Run]:
     return [
         _run(i, params={"lr": 10.0**-i, "optimizer": "adam" if i else "sgd", "seed": 1, "dir": f"/o/{i}"},
-             summary={"loss": 1.0 / (i + 1), "accuracy": 0.5 + i / 10},
+             summary={"loss": 1.0 / (i + 1), "accuracy": 0.5 + i / 10, "epoch": 3,
+                      "final_lr": 1e-10 * (i + 1)},
              series={"loss": _series(3000, i + 1), **({"acc": _series(10)} if i else {})})
         for i in range(3)
     ]
@@ -77,12 +78,14 @@ def test_a_sweep_page_tables_varying_params_and_embeds_the_scatter_data():
     scatter = _embedded(html, "sweep-data")
     # seed is the same in every run; numbers first, then repeated categories, then unique text
     assert scatter["params"] == ["lr", "optimizer", "dir"]
-    assert scatter["metrics"] == ["accuracy", "loss"]
+    # results that differ first (plotted before anything is chosen), then what else differs
+    assert scatter["metrics"] == ["accuracy", "loss", "final_lr", "epoch"]
     assert [r["url"] for r in scatter["runs"]] == [f"../runs/s{i}/index.html" for i in range(3)]
     assert scatter["runs"][1]["params"] == {"lr": 0.1, "optimizer": "adam", "dir": "/o/1"}
     assert scatter["runs"][2]["summary"]["accuracy"] == pytest.approx(0.7)
     assert '<select id="sweep-param"><option>lr</option><option>optimizer</option><option>dir' in html
     assert re.search(r"<th>Status</th><th>dir</th><th>lr</th><th>optimizer</th><th>accuracy</th>", html)
+    assert '<select id="sweep-metric"><option>accuracy</option><option>loss</option><option>final_lr' in html
     assert "<th>seed</th>" not in html and '<a href="../runs/s0/index.html">run 0</a>' in html
     assert 'src="../assets/compare.js"' in html and 'src="../assets/plotly.min.js"' in html
 
