@@ -34,7 +34,7 @@
   }
 
   function statusText(status) {  // a mark as well as a colour, like the theme's status badge
-    var marks = { completed: "✔", failed: "✖", broken: "✖", running: "▶", stalled: "⏸" };
+    var marks = { completed: "✔", failed: "✖", broken: "✖", running: "▶", stalled: "‖" };
     return (own(marks, status) ? marks[status] : "●") + " " + status;
   }
 
