@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
+import os
 import sys
 
 from sitegen import __version__
@@ -41,9 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sitegen", description="Static report sites from benchmark runs.")
     parser.add_argument("--version", action="version", version=f"sitegen {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    # the global flags are taken after a command too (`sitegen build --debug`); SUPPRESS: a
+    # command's parser leaves the value given before it alone when they are not repeated there
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     commands = parser.add_subparsers(title="commands")
+    add_command = functools.partial(commands.add_parser, parents=[after])
 
-    build = commands.add_parser("build", help="build the site, re-reading only what changed")
+    build = add_command("build", help="build the site, re-reading only what changed")
     build.add_argument("--config", help="config file (default: sitegen.yaml when present)")
     build.add_argument("--root", action="append", default=[], metavar="DIR", help="a run root (repeatable)")
     build.add_argument("--out", metavar="DIR", help="output directory: new, empty or made by sitegen")
@@ -56,12 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     build.set_defaults(command=_build)
 
-    snapshot = commands.add_parser("snapshot", help="print a processing job's snapshot (DataJuicer's JSON)")
+    snapshot = add_command("snapshot", help="print a processing job's snapshot (DataJuicer's JSON)")
     snapshot.add_argument("job_dir", metavar="JOB_DIR", help="a DataJuicer job dir")
     snapshot.add_argument("--human-readable", action="store_true", help="a short summary instead of JSON")
     snapshot.set_defaults(command=_snapshot)
 
-    run = commands.add_parser("run", help="run a benchmark matrix on Ray, then build the site")
+    run = add_command("run", help="run a benchmark matrix on Ray, then build the site")
     run.add_argument("--matrix", required=True, metavar="M.yaml", help="the benchmark matrix")
     run.add_argument("--datasets", metavar="D.json", help="{dataset: {format: path}} for {dataset:…}")
     run.add_argument("--sink", choices=["none", "mlflow", "wandb"], default="none",
@@ -78,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="print only problems while building")
     run.set_defaults(command=_run)
 
-    serve = commands.add_parser("serve", help="preview the site on 127.0.0.1; --watch rebuilds it on changes")
+    serve = add_command("serve", help="preview the site on 127.0.0.1; --watch rebuilds it on changes")
     serve.add_argument("--config", help="config file (default: sitegen.yaml when present)")
     serve.add_argument("--root", action="append", default=[], metavar="DIR", help="a run root (repeatable)")
     serve.add_argument("--out", metavar="DIR", help="the site's output directory")
@@ -88,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
                        "open pages reload themselves")
     serve.set_defaults(command=_serve)
 
-    compute = commands.add_parser("compute", help="print this machine's compute metadata as JSON")
+    compute = add_command("compute", help="print this machine's compute metadata as JSON")
     compute.set_defaults(command=_compute)
     return parser
 
@@ -133,6 +140,9 @@ def _snapshot(args: argparse.Namespace) -> int:
     from sitegen.readers.eventlog import snapshot_of
     from sitegen.render.processing import snapshot_text
 
+    if not os.path.isdir(args.job_dir):
+        what = "is not a directory" if os.path.exists(args.job_dir) else "does not exist"
+        raise ConfigError(f"{args.job_dir}: {what}; give a DataJuicer job dir (it holds events.jsonl)")
     snapshot, warnings = snapshot_of(args.job_dir)
     if snapshot is None:
         raise ConfigError(f"{args.job_dir}: not a processing job (no events.jsonl, events_*.jsonl "

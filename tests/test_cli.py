@@ -223,3 +223,22 @@ def test_run_refuses_a_foreign_output_before_the_session_runs(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith(f"sitegen: error: the output directory {tmp_path / 'docs'} is not empty")
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_is_taken_before_or_after_the_command(tmp_path, where):
+    command = ["build", "--root", str(tmp_path / "missing"), "--out", "site"]
+    args = ["--debug", *command] if where == "before" else [*command, "--debug"]
+    done = sitegen(*args, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" in done.stderr and "RootNotFound" in done.stderr
+    plain = sitegen(*command, cwd=tmp_path)
+    assert (plain.returncode, plain.stderr.count("\n")) == (3, 1) and "Traceback" not in plain.stderr
+
+
+def test_snapshot_of_a_missing_dir_says_it_does_not_exist(tmp_path):
+    done = sitegen("snapshot", str(tmp_path / "nope"), cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (f"sitegen: error: {tmp_path / 'nope'}: does not exist; "
+                           "give a DataJuicer job dir (it holds events.jsonl)\n")
+    done = sitegen("snapshot", str(tmp_path), cwd=tmp_path)
+    assert "not a processing job" in done.stderr and done.returncode == 2
