@@ -31,6 +31,10 @@ _ERROR_WORDS = re.compile(
     r"ERROR|FATAL|CRITICAL|Error:|Exception:|CUDA error|Killed|srun: error|slurmstepd: error"
     r"|Segmentation fault"
 )
+# Lines the tools sitegen starts print as errors when nothing is wrong: kept in the log, never
+# a run's first error. Ray (2.60) logs at ERROR that the dashboard's port is taken even when the
+# dashboard is off (`--include-dashboard=false`), and starts without it.
+_HARMLESS = re.compile(r"Failed to bind to \S+ because it's already occupied")
 
 
 class FoundLogs(NamedTuple):
@@ -125,12 +129,13 @@ def find_first_error(text: str) -> tuple[int | None, str]:
     if start != -1:
         line_start = text.rfind("\n", 0, start) + 1
         return _line_number(text, start), _traceback_summary(text, line_start, start)
-    match = next((m for m in _ERROR_WORDS.finditer(text) if _is_error_at(text, m)), None)
-    if match is None:
-        return None, ""
-    line_start = text.rfind("\n", 0, match.start()) + 1
-    line_end = text.find("\n", match.end())
-    return _line_number(text, match.start()), _trim(text[line_start:line_end if line_end != -1 else None])
+    for match in _ERROR_WORDS.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        line = text[line_start:line_end if line_end != -1 else None]
+        if _is_error_at(text, match) and not _HARMLESS.search(line):
+            return _line_number(text, match.start()), _trim(line)
+    return None, ""
 
 
 def _read_stream(log: LogFile, slug: str, tail_bytes: int) -> tuple[LogStream | None, str | None]:

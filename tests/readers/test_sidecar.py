@@ -571,6 +571,15 @@ def test_binary_log_is_not_shown(run_dir: Path, root: Path):
     assert run.logs[0].text == "" and "core.out: looks binary; text not shown" in run.warnings
 
 
+# What Ray 2.60 printed to stderr for `ray.init(include_dashboard=False, dashboard_port=8265)` with
+# the port taken (run here); it starts without a dashboard, as `ray start --include-dashboard=false`
+# in sitegen's runner does.
+RAY_DASHBOARD_PORT_TAKEN = (
+    "2026-12-07 01:44:39,289\tERROR services.py:1500 -- Failed to bind to 127.0.0.1:8265 because it's "
+    "already occupied. You can use `ray start --dashboard-port ...` or `ray.init(dashboard_port=...)` to "
+    "select a different port.\n")
+
+
 @pytest.mark.parametrize(("text", "line", "summary"), [
     (TRACEBACK, 3, "ValueError: boom"),
     ("[rank0]: Traceback (most recent call last):\n[rank0]:   File \"a.py\", line 1\n"
@@ -581,6 +590,9 @@ def test_binary_log_is_not_shown(run_dir: Path, root: Path):
     ("0 errors\nerror_rate=0.1\nLOG_LEVEL=ERROR\nErrors: none\n", None, ""),
     ("Traceback (most recent call last):\n", 1, "Traceback (most recent call last):"),
     ("ERROR " + "x" * 500 + "\n", 1, "ERROR " + "x" * 193 + "…"),
+    (RAY_DASHBOARD_PORT_TAKEN, None, ""),
+    (RAY_DASHBOARD_PORT_TAKEN + "2026-12-07 01:44:40,001\tERROR trainer: disk full\n", 2,
+     "2026-12-07 01:44:40,001\tERROR trainer: disk full"),
 ])
 def test_first_error(text: str, line: int | None, summary: str):
     assert find_first_error(text) == (line, summary)
