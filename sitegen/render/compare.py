@@ -3,6 +3,7 @@ compares any runs picked on the index (it loads their `data.js`, see `run_data`)
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 
 from sitegen.jsonsafe import dumps_for_script
@@ -82,9 +83,9 @@ def _sweep_page(sweep_id: str, runs: list[Run], site: SiteInfo) -> Page:
     runs = sorted(runs, key=lambda run: (run.created_at or 0.0, run.run_id))
     labels = run_labels(runs)
     params = varying_params(runs)
-    metrics = _metric_order(runs)
-    table = [(run, label, root + run_url(run)) for run, label in zip(runs, labels, strict=True)]
     choices = _scatter_order(params, runs)
+    metrics = _metric_order(runs, choices[0] if choices else None)
+    table = [(run, label, root + run_url(run)) for run, label in zip(runs, labels, strict=True)]
     scatter = {
         "params": choices, "metrics": metrics,
         "runs": [{"name": label, "url": url, "params": {p: run.params.get(p) for p in params},
@@ -98,16 +99,18 @@ def _sweep_page(sweep_id: str, runs: list[Run], site: SiteInfo) -> Page:
     return Page(path, data)
 
 
-def _metric_order(runs: list[Run]) -> list[str]:
-    """The runs' summary metrics, those that differ across the runs and name a result (a loss,
-    an accuracy: `metric_names.direction`) first, then the others that differ (a final learning
-    rate), then those the same in every run: the first is what the page plots before anything
-    is chosen."""
+def _metric_order(runs: list[Run], param: str | None) -> list[str]:
+    """The runs' summary metrics in the order the page offers them, the first plotted against
+    `param` before anything is chosen: those some run has with `param` first (else the plot is
+    empty), of those the ones that differ across the runs and name a result (a loss, an
+    accuracy: `metric_names.direction`), then the others that differ (a final learning rate),
+    then those with one value."""
     names = {metric for run in runs for metric in run.summary}
 
-    def rank(name: str) -> tuple[bool, bool, str]:
-        differs = len({_comparable(run.summary.get(name, _MISSING)) for run in runs}) > 1
-        return not differs, direction(name) == 0, name
+    def rank(name: str) -> tuple[bool, bool, bool, str]:
+        measured = [run for run in runs if math.isfinite(run.summary.get(name, math.nan))]
+        beside = any(run.params.get(param) is not None for run in measured)
+        return not beside, len({run.summary[name] for run in measured}) < 2, direction(name) == 0, name
     return sorted(names, key=rank)
 
 

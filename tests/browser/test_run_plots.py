@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -89,3 +90,28 @@ def test_the_drawn_points_are_the_runs_own_values_within_a_ten_thousandth_of_the
                 else:
                     assert abs(y - by_x[x]) <= tolerance, (plot["series"], x, y, by_x[x])
     assert json.dumps(page.problems) == "[]"
+
+
+AXES = """Object.fromEntries([...document.querySelectorAll(".plot[data-series]")].map(plot => [
+  plot.dataset.series, {
+    y: [...plot.querySelectorAll(".ytick text")].map(t => t.textContent),
+    title: plot.querySelector(".g-ytitle text")?.textContent,
+  }]))"""
+
+
+def test_axes_read_as_counts_units_and_a_flat_line(page: Page, tmp_path: Path):
+    """Integer counts in thousands with separators, no fractional ticks on a small count, a flat
+    series on a range around its value, and the unit a name gives in its axis title."""
+    run = write_sidecar_run(tmp_path / "runs", "20240101/000000/axes00000000", rows=0)
+    rows = [f"{i},2000000,{i * 1_500_000},{i % 4},{12.5 + i / 10}" for i in range(30)]
+    (run / "metrics.csv").write_text("step,items,processed,retries,latency_ms\n" + "\n".join(rows) + "\n")
+    age(run)
+    run_build(make_config(tmp_path / "runs", tmp_path / "site"))
+    visit(page, next((tmp_path / "site").glob("runs/*/index.html")).as_uri())
+    axes = page.evaluate(AXES)
+    flat, counts, small = axes["items"]["y"], axes["processed"]["y"], axes["retries"]["y"]
+    assert "2,000,000" in flat and len(set(flat)) == len(flat), flat  # ticks around the value, distinct
+    assert all(re.fullmatch(r"[\d,]+", tick) for tick in flat + counts + small), (flat, counts, small)
+    assert any(len(tick) >= 9 for tick in counts), counts  # 1,500,000 and up, not 1.5M or 1.5e+6
+    assert small == ["0", "1", "2", "3"], small
+    assert axes["latency_ms"]["title"] == "latency_ms (ms)" and axes["items"]["title"] == "items"

@@ -282,3 +282,12 @@ def test_the_sweep_scatter_draws_in_a_browser(small_site: Path):
     dom = _dom(small_site / sweep_path("7"))
     scatter = dom[dom.index('id="sweep-scatter"'):]
     assert 'class="main-svg"' in scatter[:5000]
+
+
+def test_a_sweep_opens_on_a_metric_measured_where_the_first_parameter_is_set():
+    runs = [_run(0, params={"x": 1.0, "name": "a"}, summary={"m": 0.5}),
+            _run(1, params={"name": "b"}, summary={"loss": 0.3}),
+            _run(2, params={"name": "c"}, summary={"loss": 0.2})]
+    scatter = _embedded(sweep_pages({"7": runs}, SITE)[0].data.decode(), "sweep-data")
+    assert scatter["params"][0] == "x"
+    assert scatter["metrics"] == ["m", "loss"]  # loss differs, but no run with x has it: an empty plot

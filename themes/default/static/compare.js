@@ -50,14 +50,16 @@
     var grid = style.getPropertyValue("--line").trim();
     var legend = traces.length > 1;  // below the plot: long run names beside it would squeeze it
     div.style.height = 300 + (legend ? 20 * traces.length : 0) + "px";
-    window.Plotly.newPlot(div, traces, {
+    var layout = {
       autosize: true, margin: { l: 50, r: 10, t: 10, b: 40 },
       showlegend: legend, legend: { orientation: "h", x: 0, y: -0.2, yanchor: "top" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: style.getPropertyValue("--fg").trim() },
       xaxis: Object.assign({ title: { text: plotlyText(xTitle) }, gridcolor: grid }, xaxis || {}),
       yaxis: { title: { text: plotlyText(yTitle) }, gridcolor: grid },
-    }, { responsive: true, displaylogo: false });
+    };
+    if (window.sitegenReadableAxes) window.sitegenReadableAxes(traces, layout);  // site.js, loaded after
+    window.Plotly.newPlot(div, traces, layout, { responsive: true, displaylogo: false });
   }
 
   function line(name, x, y) {

@@ -52,6 +52,69 @@
     return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
+  // Axes that read: counts as integers with separators (2,000,000, not 2M or 2e+06), no
+  // fractional ticks on a small count, a flat series on a range around its value (plotly's own
+  // gives ticks like 1.999999M), and the unit a metric's name gives in its axis title.
+  var UNITS = [[/(^|[_\-./ ])ms$/i, "ms"], [/(^|[_\-./ ])(s|sec|secs|seconds)$/i, "s"],
+    [/(^|[_\-./ ])(us|µs)$/i, "µs"], [/(^|[_\-./ ])(kb|kib)$/i, "KB"], [/(^|[_\-./ ])(mb|mib)$/i, "MB"],
+    [/(^|[_\-./ ])(gb|gib)$/i, "GB"], [/(^|[_\-./ ])bytes$/i, "bytes"],
+    [/tok(en)?s?(\/|_per_)s(ec)?$/i, "tokens/s"], [/(^|[_\-./ ])(qps|rps)$/i, "requests/s"]];
+  var STATISTIC = /[_\-.](mean|median|avg|std|min|max|sum|p\d+(\.\d+)?)$/i;
+
+  function unitOf(name) {
+    var base = String(name).replace(STATISTIC, "");
+    for (var i = 0; i < UNITS.length; i++) if (UNITS[i][0].test(base)) return UNITS[i][1];
+    return "";
+  }
+
+  function readableAxis(axis, values) {
+    axis.automargin = true;  // room for "2,000,000"
+    var title = axis.title && axis.title.text, unit = title && unitOf(title);
+    if (unit && String(title).indexOf("(") < 0) axis.title = Object.assign({}, axis.title, { text: title + " (" + unit + ")" });
+    if (axis.type === "log") return testedValues(axis, values);
+    if (axis.type === "category" || axis.type === "date" || axis.range) return;
+    var low = Infinity, high = -Infinity, integers = true, seen = 0;
+    for (var i = 0; i < values.length; i++) {
+      var v = values[i];
+      if (typeof v !== "number" || !isFinite(v)) continue;
+      seen++;
+      if (v < low) low = v;
+      if (v > high) high = v;
+      if (integers && !Number.isInteger(v)) integers = false;
+    }
+    if (!seen) return;
+    if (high - low <= Math.abs(high) * 1e-9) {  // flat, or differing in float noise only
+      var pad = integers ? Math.max(1, Math.round(Math.abs(high) * 0.05)) : Math.abs(high) * 0.05 || 1;
+      axis.range = [low - pad, high + pad];
+    }
+    var span = axis.range ? axis.range[1] - axis.range[0] : high - low;
+    if (integers && span <= 5) { axis.tickmode = "linear"; axis.dtick = 1; axis.tick0 = 0; }
+    if (integers) axis.tickformat = ",d";
+  }
+
+  function testedValues(axis, values) {  // a log axis of a few values (concurrencies): ticks at those only
+    var sorted = values.filter(function (v) { return typeof v === "number" && v > 0; })
+      .sort(function (a, b) { return a - b; });
+    var distinct = sorted.filter(function (v, i) { return i === 0 || v !== sorted[i - 1]; });
+    if (!distinct.length || distinct.length > 12 || axis.tickvals) return;
+    axis.tickmode = "array";
+    axis.tickvals = distinct;
+    axis.ticktext = distinct.map(function (v) { return v.toLocaleString("en-US"); });
+  }
+
+  function readableAxes(data, layout) {
+    ["x", "y"].forEach(function (letter) {
+      var name = letter + "axis", values = [];
+      data.forEach(function (trace) {
+        if ((trace[name] || letter) === letter && Array.isArray(trace[letter])) values = values.concat(trace[letter]);
+      });
+      layout[name] = Object.assign({}, layout[name] || {});
+      readableAxis(layout[name], values);
+    });
+    return layout;
+  }
+  window.sitegenReadableAxes = readableAxes;
+
   function newPlot(el, data, figureLayout) {
     var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
     var style = getComputedStyle(document.documentElement);
@@ -62,6 +125,7 @@
     var grid = style.getPropertyValue("--line").trim();
     layout.xaxis = Object.assign({ gridcolor: grid }, layout.xaxis || {});
     layout.yaxis = Object.assign({ gridcolor: grid }, layout.yaxis || {});
+    readableAxes(data, layout);
     if (layout.height) el.style.height = layout.height + "px";  // e.g. a timeline sized to its lanes
     window.Plotly.newPlot(el, data, layout, { responsive: true, displaylogo: false });
   }
