@@ -82,6 +82,8 @@ def format_number(value: object) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
+        if value.is_integer() and 1e6 <= abs(value) < 1e15:  # a count: 2,000,000, not 2e+06
+            return f"{value:,.0f}"
         return f"{value:.6g}"
     return str(value)
 

@@ -29,7 +29,7 @@ def trend_figure(trend: Trend, flagged: list[Flagged]) -> dict:
     x = [_x(p, trend.by) for p in trend.points]
     hover = [f"{label(p.label)}<br>{p.status}" for p in trend.points]
     traces = [{
-        "type": "scatter", "mode": "lines+markers", "name": label(trend.metric), "x": x,
+        "type": "scatter", "mode": "lines+markers", "name": label(trend.metric), "showlegend": False, "x": x,
         "y": [p.value for p in trend.points], "connectgaps": True, "text": hover,
         "hovertemplate": "%{text}<br>%{y:.4g}<extra></extra>",
     }]

@@ -103,8 +103,9 @@ def test_axes_read_as_counts_units_and_a_flat_line(page: Page, tmp_path: Path):
     """Integer counts in thousands with separators, no fractional ticks on a small count, a flat
     series on a range around its value, and the unit a name gives in its axis title."""
     run = write_sidecar_run(tmp_path / "runs", "20240101/000000/axes00000000", rows=0)
-    rows = [f"{i},2000000,{i * 1_500_000},{i % 4},{12.5 + i / 10}" for i in range(30)]
-    (run / "metrics.csv").write_text("step,items,processed,retries,latency_ms\n" + "\n".join(rows) + "\n")
+    rows = [f"{i},2000000,{i * 1_500_000},{i % 4},{12.5 + i / 10},{i * 2.5}" for i in range(30)]
+    (run / "metrics.csv").write_text("step,items,processed,retries,latency_ms,rows_per_s\n"
+                                     + "\n".join(rows) + "\n")
     age(run)
     run_build(make_config(tmp_path / "runs", tmp_path / "site"))
     visit(page, next((tmp_path / "site").glob("runs/*/index.html")).as_uri())
@@ -115,3 +116,17 @@ def test_axes_read_as_counts_units_and_a_flat_line(page: Page, tmp_path: Path):
     assert any(len(tick) >= 9 for tick in counts), counts  # 1,500,000 and up, not 1.5M or 1.5e+6
     assert small == ["0", "1", "2", "3"], small
     assert axes["latency_ms"]["title"] == "latency_ms (ms)" and axes["items"]["title"] == "items"
+    assert axes["rows_per_s"]["title"] == "rows_per_s"  # a rate names its unit: not "(s)"
+
+
+MODE_BAR = """[...document.querySelectorAll(".plot")].map(plot => {
+  const bar = plot.querySelector(".modebar"), area = plot.querySelector(".draglayer .nsewdrag");
+  return bar && area && {bar: bar.getBoundingClientRect().bottom, area: area.getBoundingClientRect().top};
+})"""
+
+
+def test_the_mode_bar_never_covers_the_data(page: Page, example_site: Path):
+    for run_page in _run_pages(example_site):
+        visit(page, run_page.as_uri())
+        boxes = page.evaluate(MODE_BAR)
+        assert boxes and all(box and box["bar"] <= box["area"] + 1 for box in boxes), boxes

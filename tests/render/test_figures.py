@@ -3,10 +3,12 @@ import math
 import random
 
 import plotly.graph_objects as go
+import pytest
 
 from sitegen.jsonsafe import dumps
 from sitegen.model import Series
 from sitegen.render import figures
+from sitegen.render.env import format_number
 
 
 def overlay_figure(*args, **kwargs) -> dict:
@@ -76,3 +78,20 @@ def test_same_input_gives_same_bytes():
 
 def test_figure_div_ids_are_fixed():
     assert [figure_div_id(i) for i in range(3)] == ["plot-0", "plot-1", "plot-2"]
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (2_000_000.0, "2,000,000"), (-3e9, "-3,000,000,000"), (2_000_000.5, "2e+06"), (123456.0, "123456"),
+    (0.125, "0.125"), (7, "7"), (float("nan"), "nan"),
+])
+def test_a_whole_number_of_millions_reads_as_a_count(value, shown):
+    assert format_number(value) == shown
+
+
+def test_a_trend_names_its_metric_once_in_the_title_not_again_in_a_legend():
+    from sitegen.analysis.trends import Point, Trend
+    from sitegen.render.trends import trend_figure
+
+    points = [Point(f"s{i}", f"r{i}", f"night {i}", float(i), 1.0 + i, "completed") for i in range(3)]
+    figure = trend_figure(Trend("bench", "time_s", "session", points), [])
+    assert [trace.get("showlegend", True) for trace in figure["data"]] == [False]

@@ -58,7 +58,10 @@
       xaxis: Object.assign({ title: { text: plotlyText(xTitle) }, gridcolor: grid }, xaxis || {}),
       yaxis: { title: { text: plotlyText(yTitle) }, gridcolor: grid },
     };
-    if (window.sitegenReadableAxes) window.sitegenReadableAxes(traces, layout);  // site.js, loaded after
+    if (window.sitegenReadableAxes) {  // site.js, loaded after this script, before the page's data
+      window.sitegenReadableAxes(traces, layout);
+      window.sitegenAboveTheData(layout);
+    }
     window.Plotly.newPlot(div, traces, layout, { responsive: true, displaylogo: false });
   }
 

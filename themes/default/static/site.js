@@ -55,10 +55,11 @@
   // Axes that read: counts as integers with separators (2,000,000, not 2M or 2e+06), no
   // fractional ticks on a small count, a flat series on a range around its value (plotly's own
   // gives ticks like 1.999999M), and the unit a metric's name gives in its axis title.
-  var UNITS = [[/(^|[_\-./ ])ms$/i, "ms"], [/(^|[_\-./ ])(s|sec|secs|seconds)$/i, "s"],
+  var UNITS = [[/tok(en)?s?(\/|_per_)s(ec)?$/i, "tokens/s"], [/(^|[_\-./ ])per[_\-. ]?s(ec)?$/i, ""],
+    [/(^|[_\-./ ])ms$/i, "ms"], [/(^|[_\-./ ])(s|sec|secs|seconds)$/i, "s"],
     [/(^|[_\-./ ])(us|µs)$/i, "µs"], [/(^|[_\-./ ])(kb|kib)$/i, "KB"], [/(^|[_\-./ ])(mb|mib)$/i, "MB"],
     [/(^|[_\-./ ])(gb|gib)$/i, "GB"], [/(^|[_\-./ ])bytes$/i, "bytes"],
-    [/tok(en)?s?(\/|_per_)s(ec)?$/i, "tokens/s"], [/(^|[_\-./ ])(qps|rps)$/i, "requests/s"]];
+    [/(^|[_\-./ ])(qps|rps)$/i, "requests/s"]];  // the first match wins: a rate per second names its unit
   var STATISTIC = /[_\-.](mean|median|avg|std|min|max|sum|p\d+(\.\d+)?)$/i;
 
   function unitOf(name) {
@@ -115,6 +116,14 @@
   }
   window.sitegenReadableAxes = readableAxes;
 
+  function aboveTheData(layout) {  // plotly's mode bar (shown on hover) sits in the top margin
+    layout.margin = Object.assign({}, layout.margin || {});
+    layout.margin.t = Math.max(layout.margin.t === undefined ? 100 : layout.margin.t, MODE_BAR_PX);
+    return layout;
+  }
+  var MODE_BAR_PX = 30;
+  window.sitegenAboveTheData = aboveTheData;
+
   function newPlot(el, data, figureLayout) {
     var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
     var style = getComputedStyle(document.documentElement);
@@ -126,6 +135,7 @@
     layout.xaxis = Object.assign({ gridcolor: grid }, layout.xaxis || {});
     layout.yaxis = Object.assign({ gridcolor: grid }, layout.yaxis || {});
     readableAxes(data, layout);
+    aboveTheData(layout);
     if (layout.height) el.style.height = layout.height + "px";  // e.g. a timeline sized to its lanes
     window.Plotly.newPlot(el, data, layout, { responsive: true, displaylogo: false });
   }
