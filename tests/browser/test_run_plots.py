@@ -130,3 +130,47 @@ def test_the_mode_bar_never_covers_the_data(page: Page, example_site: Path):
         visit(page, run_page.as_uri())
         boxes = page.evaluate(MODE_BAR)
         assert boxes and all(box and box["bar"] <= box["area"] + 1 for box in boxes), boxes
+
+
+VIEW = """[...document.querySelectorAll(".plot[data-series]")].map(plot => ({
+  traces: plot.data.length, raw: plot.data[0].y, smoothed: plot.data[1] && plot.data[1].y,
+  log: plot.layout.yaxis.type,
+}))"""
+
+
+def _ema(values: list[float | None], weight: float) -> list[float | None]:
+    """TensorBoard's smoothing: an exponential moving average, debiased at the start."""
+    out, last, count = [], 0.0, 0
+    for value in values:
+        if value is None or not math.isfinite(value):
+            out.append(None)
+            continue
+        last, count = last * weight + (1 - weight) * value, count + 1
+        out.append(last / (1 - weight ** count))
+    return out
+
+
+def test_smoothing_and_log_y_are_set_on_the_page_and_kept_in_its_link(page: Page, example_site: Path):
+    run_page = _run_pages(example_site)[0]
+    visit(page, f"{run_page.as_uri()}#smoothing=0.9")
+    views = page.evaluate(VIEW)
+    assert views and all(view["traces"] == 2 and view["log"] == "linear" for view in views)
+    for view in views:  # the raw line stays, faint; the smoothed one is the EMA of it
+        expected = _ema(view["raw"], 0.9)
+        assert [v is None for v in view["smoothed"]] == [v is None for v in expected]
+        drawn = [v for v in view["smoothed"] if v is not None]
+        assert drawn == pytest.approx([v for v in expected if v is not None])
+    assert page.evaluate("document.getElementById('smoothing').value") == "0.9"
+    page.evaluate("document.getElementById('log-y').click()")
+    assert page.wait_for("[...document.querySelectorAll('.plot[data-series]')]"
+                         ".every(plot => plot.layout.yaxis.type === 'log')")
+    link = page.evaluate("location.href")
+    assert link.endswith("#smoothing=0.9&log=y"), link
+    visit(page, link)  # the link reproduces the view
+    views = page.evaluate(VIEW)
+    assert all(view["traces"] == 2 and view["log"] == "log" for view in views)
+    page.evaluate("const s = document.getElementById('smoothing'); s.value = 0; "
+                  "s.dispatchEvent(new Event('input'))")
+    assert page.wait_for("[...document.querySelectorAll('.plot[data-series]')]"
+                         ".every(plot => plot.data.length === 1)")
+    assert page.evaluate("location.hash") == "#log=y"

@@ -68,11 +68,11 @@
     return "";
   }
 
-  function readableAxis(axis, values) {
+  function readableAxis(axis, values, letter) {
     axis.automargin = true;  // room for "2,000,000"
     var title = axis.title && axis.title.text, unit = title && unitOf(title);
     if (unit && String(title).indexOf("(") < 0) axis.title = Object.assign({}, axis.title, { text: title + " (" + unit + ")" });
-    if (axis.type === "log") return testedValues(axis, values);
+    if (axis.type === "log") return letter === "x" ? testedValues(axis, values) : undefined;
     if (axis.type === "category" || axis.type === "date" || axis.range) return;
     var low = Infinity, high = -Infinity, integers = true, seen = 0;
     for (var i = 0; i < values.length; i++) {
@@ -110,7 +110,7 @@
         if ((trace[name] || letter) === letter && Array.isArray(trace[letter])) values = values.concat(trace[letter]);
       });
       layout[name] = Object.assign({}, layout[name] || {});
-      readableAxis(layout[name], values);
+      readableAxis(layout[name], values, letter);
     });
     return layout;
   }
@@ -125,6 +125,13 @@
   window.sitegenAboveTheData = aboveTheData;
 
   function newPlot(el, data, figureLayout) {
+    var layout = themed(figureLayout, data);
+    if (layout.height) el.style.height = layout.height + "px";  // e.g. a timeline sized to its lanes
+    window.Plotly.newPlot(el, data, layout, PLOT_CONFIG);
+  }
+  var PLOT_CONFIG = { responsive: true, displaylogo: false };
+
+  function themed(figureLayout, data) {  // the page's colours, readable axes, the mode bar clear
     var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
     var style = getComputedStyle(document.documentElement);
     var layout = Object.assign({}, figureLayout || {}, {
@@ -135,9 +142,7 @@
     layout.xaxis = Object.assign({ gridcolor: grid }, layout.xaxis || {});
     layout.yaxis = Object.assign({ gridcolor: grid }, layout.yaxis || {});
     readableAxes(data, layout);
-    aboveTheData(layout);
-    if (layout.height) el.style.height = layout.height + "px";  // e.g. a timeline sized to its lanes
-    window.Plotly.newPlot(el, data, layout, { responsive: true, displaylogo: false });
+    return aboveTheData(layout);
   }
 
   function drawPlots() {  // the figures embedded in the page
@@ -153,18 +158,78 @@
   function drawSeries() {  // a run page's metrics, from the run's data.js (written once for all pages)
     var box = document.querySelector(".plots[data-run]"), runs = window.sitegenRuns || {};
     if (!box || !window.Plotly || !own(runs, box.dataset.run)) return;
-    var series = runs[box.dataset.run].series;
-    Array.prototype.forEach.call(box.querySelectorAll(".plot[data-series]"), function (el) {
-      var name = el.dataset.series;
-      if (!own(series, name)) return;
-      var y = column(series[name].y);
-      var trace = { type: "scatter", mode: y.length <= 50 ? "lines+markers" : "lines", name: plotlyText(name),
-                    x: column(series[name].x), y: y };
-      newPlot(el, [trace], {
-        autosize: true, showlegend: false, margin: { l: 50, r: 10, t: 10, b: 40 },
-        xaxis: { title: { text: plotlyText(series[name].axis) } }, yaxis: { title: { text: plotlyText(name) } },
-      });
+    var series = runs[box.dataset.run].series, view = seriesView();
+    var plots = Array.prototype.filter.call(box.querySelectorAll(".plot[data-series]"), function (el) {
+      return own(series, el.dataset.series);
     });
+    var columns = plots.map(function (el) {
+      var one = series[el.dataset.series];
+      return { x: column(one.x), y: column(one.y), axis: one.axis };
+    });
+    function draw(first) {
+      plots.forEach(function (el, i) {
+        var name = el.dataset.series, x = columns[i].x, y = columns[i].y, smooth = view.smoothing > 0;
+        var traces = [{ type: "scatter", mode: y.length <= 50 ? "lines+markers" : "lines", name: plotlyText(name),
+                        x: x, y: y, opacity: smooth ? 0.25 : 1, hoverinfo: smooth ? "skip" : undefined }];
+        if (smooth) traces.push({ type: "scatter", mode: "lines", name: plotlyText(name) + " (smoothed)",
+                                  x: x, y: smoothed(y, view.smoothing), line: { color: "#1f77b4" } });
+        var layout = {
+          autosize: true, showlegend: false, margin: { l: 50, r: 10, t: 10, b: 40 },
+          xaxis: { title: { text: plotlyText(columns[i].axis) } },
+          yaxis: { title: { text: plotlyText(name) }, type: view.logY ? "log" : "linear" },
+        };
+        if (first) newPlot(el, traces, layout);
+        else window.Plotly.react(el, traces, themed(layout, traces), PLOT_CONFIG);
+      });
+    }
+    draw(true);
+    seriesControls(view, function () { draw(false); });
+  }
+
+  // A run's plots as the reader set them, kept in the URL's hash (#smoothing=0.6&log=y) so that
+  // a link reproduces the view: smoothing is TensorBoard's, an exponential moving average
+  // debiased at the start, drawn over the raw line kept faint behind it.
+  function seriesView() {
+    var params = new URLSearchParams(location.hash.slice(1));
+    var weight = parseFloat(params.get("smoothing"));
+    return { smoothing: weight >= 0 && weight < 1 ? weight : 0, logY: params.get("log") === "y" };
+  }
+
+  function smoothed(values, weight) {
+    var out = [], last = 0, count = 0;
+    for (var i = 0; i < values.length; i++) {
+      var v = values[i];
+      if (typeof v !== "number" || !isFinite(v)) { out.push(null); continue; }
+      last = last * weight + (1 - weight) * v;
+      count++;
+      out.push(last / (1 - Math.pow(weight, count)));
+    }
+    return out;
+  }
+  window.sitegenSmoothed = smoothed;
+
+  function seriesControls(view, redraw) {
+    var controls = document.getElementById("plot-controls");
+    if (!controls) return;
+    var slider = document.getElementById("smoothing"), shown = document.getElementById("smoothing-value");
+    var logY = document.getElementById("log-y");
+    slider.value = view.smoothing;
+    shown.textContent = view.smoothing.toFixed(2);
+    logY.checked = view.logY;
+    controls.hidden = false;
+    function changed() {
+      view.smoothing = Math.min(Math.max(parseFloat(slider.value) || 0, 0), 0.99);
+      view.logY = logY.checked;
+      shown.textContent = view.smoothing.toFixed(2);
+      var params = new URLSearchParams();
+      if (view.smoothing > 0) params.set("smoothing", String(view.smoothing));
+      if (view.logY) params.set("log", "y");
+      var hash = params.toString();
+      history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+      redraw();
+    }
+    slider.addEventListener("input", changed);
+    logY.addEventListener("change", changed);
   }
 
   // The runs table: the page holds its first rows (as HTML and as data, #runs-data) and names the
