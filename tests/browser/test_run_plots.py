@@ -174,3 +174,21 @@ def test_smoothing_and_log_y_are_set_on_the_page_and_kept_in_its_link(page: Page
     assert page.wait_for("[...document.querySelectorAll('.plot[data-series]')]"
                          ".every(plot => plot.data.length === 1)")
     assert page.evaluate("location.hash") == "#log=y"
+
+
+HOVERED = """[...document.querySelectorAll(".plot[data-series]")].map(plot => ({
+  axis: plot.layout.xaxis.title.text, hovered: plot.querySelectorAll(".hoverlayer .hovertext").length,
+}))"""
+
+
+def test_a_point_hovered_on_one_plot_is_shown_on_the_others_of_its_axis(page: Page, example_site: Path):
+    pages = {run_page: run_page.read_text().count("data-series=") for run_page in _run_pages(example_site)}
+    visit(page, max(pages, key=pages.get).as_uri())
+    box = page.evaluate("(() => { const area = document.querySelector('.plot[data-series] .nsewdrag');"
+                        " area.scrollIntoView({block: 'center'}); const r = area.getBoundingClientRect();"
+                        " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
+    page.send("Input.dispatchMouseEvent", type="mouseMoved", x=box["x"], y=box["y"])  # a reader's mouse
+    assert page.wait_for(f"{HOVERED}.slice(1).some(plot => plot.hovered)"), page.evaluate(HOVERED)
+    plots = page.evaluate(HOVERED)
+    assert len(plots) > 1 and plots[0]["hovered"]
+    assert all(bool(plot["hovered"]) == (plot["axis"] == plots[0]["axis"]) for plot in plots), plots

@@ -174,7 +174,7 @@
         if (smooth) traces.push({ type: "scatter", mode: "lines", name: plotlyText(name) + " (smoothed)",
                                   x: x, y: smoothed(y, view.smoothing), line: { color: "#1f77b4" } });
         var layout = {
-          autosize: true, showlegend: false, margin: { l: 50, r: 10, t: 10, b: 40 },
+          autosize: true, showlegend: false, margin: { l: 50, r: 10, t: 10, b: 40 }, hovermode: "x",
           xaxis: { title: { text: plotlyText(columns[i].axis) } },
           yaxis: { title: { text: plotlyText(name) }, type: view.logY ? "log" : "linear" },
         };
@@ -184,6 +184,26 @@
     }
     draw(true);
     seriesControls(view, function () { draw(false); });
+    hoverTogether(plots, columns.map(function (one) { return one.axis; }));
+  }
+
+  function hoverTogether(plots, axes) {  // a point hovered on one plot, the same x on the others of its axis
+    var echoing = false;
+    plots.forEach(function (el, i) {
+      var others = plots.filter(function (other, j) { return j !== i && axes[j] === axes[i]; });
+      el.on("plotly_hover", function (event) {
+        if (echoing || !event.points.length) return;
+        echoing = true;
+        others.forEach(function (other) { window.Plotly.Fx.hover(other, { xval: event.points[0].x }); });
+        echoing = false;
+      });
+      el.on("plotly_unhover", function () {
+        if (echoing) return;
+        echoing = true;
+        others.forEach(function (other) { window.Plotly.Fx.unhover(other); });
+        echoing = false;
+      });
+    });
   }
 
   // A run's plots as the reader set them, kept in the URL's hash (#smoothing=0.6&log=y) so that
