@@ -14,7 +14,7 @@ from sitegen.render.figures import figure_div_id
 from sitegen.render.markdown import untrusted_html
 from sitegen.render.processing import STATUS_MARKS, processing_view
 from sitegen.render.run_data import run_data_js
-from sitegen.render.site import SiteInfo, relative_root, session_path
+from sitegen.render.site import SiteInfo, relative_root, session_path, slug_url
 from sitegen.slug import run_slug, slugify
 
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # static hosts refuse big files (GitHub: 100 MB); the CLI has no cap
@@ -27,7 +27,7 @@ def run_dir(run: Run) -> str:
 
 
 def run_url(run: Run) -> str:
-    return f"{run_dir(run)}/index.html"
+    return slug_url(run.slug)
 
 
 def related_url(run: Run, ref: RunRef) -> str:

@@ -20,6 +20,11 @@ def relative_root(page_path: str) -> str:
     return "../" * depth
 
 
+def slug_url(slug: str) -> str:
+    """The page of the run with `slug` (`run_page.run_url`)."""
+    return f"runs/{slug}/index.html"
+
+
 def content_path(name: str) -> str:
     """The page of a Markdown file from the content directory."""
     return f"pages/{slugify(name.removesuffix('.md'))}.html"

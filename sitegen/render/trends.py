@@ -15,6 +15,7 @@ from sitegen.render.site import (
     SiteInfo,
     regression_path,
     relative_root,
+    slug_url,
     trend_path,
 )
 
@@ -32,6 +33,7 @@ def trend_figure(trend: Trend, flagged: list[Flagged]) -> dict:
         "type": "scatter", "mode": "lines+markers", "name": label(trend.metric), "showlegend": False, "x": x,
         "y": [p.value for p in trend.points], "connectgaps": True, "text": hover,
         "hovertemplate": "%{text}<br>%{y:.4g}<extra></extra>",
+        "customdata": [slug_url(p.slug) for p in trend.points],  # a click opens the run (site.js)
     }]
     failed = [(x[i], _nearest_value(trend.points, i), p)
               for i, p in enumerate(trend.points) if p.value is None]
@@ -39,6 +41,7 @@ def trend_figure(trend: Trend, flagged: list[Flagged]) -> dict:
         traces.append({
             "type": "scatter", "mode": "markers", "name": "failed", "x": [f[0] for f in failed],
             "y": [f[1] for f in failed], "text": [label(f"{p.label}: {p.status}") for *_, p in failed],
+            "customdata": [slug_url(p.slug) for *_, p in failed],
             "hovertemplate": "%{text}<extra></extra>",
             "marker": {"symbol": "x", "size": 11, "color": COLOURS["failed"]},
         })

@@ -265,6 +265,18 @@ def test_each_page_type_reads_well_on_a_phone(page: Page, phone: str, example_si
         page.screenshot(SCREENSHOTS / f"phone-{phone}-{kind}.png")
 
 
+@pytest.mark.parametrize("over", ["file", "http"])
+def test_a_click_on_a_trend_point_opens_its_run(page: Page, example_site: Path, http_url: str, over: str):
+    trend = next(example_site.glob("trends/fuzzy_dedup-*.html")).relative_to(example_site).as_posix()
+    visit(page, (example_site / trend).as_uri() if over == "file" else f"{http_url}/{trend}")
+    run = page.evaluate("document.querySelector('.plot').data[0].customdata.at(-1)")
+    page.click(".plot .scatterlayer .trace .points path:last-child")  # the newest night's point
+    assert page.wait_for(f"location.href.endsWith({json.dumps(run)})"), page.evaluate("location.href")
+    assert page.wait_for("document.readyState === 'complete' && !!document.querySelector('h1')")
+    state = page.evaluate(STATE)
+    assert page_faults(page, state) == []
+
+
 # --- log pages ---------------------------------------------------------------------------------
 
 TARGET = """(() => { const line = document.querySelector(":target"); if (!line) return null;

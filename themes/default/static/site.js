@@ -151,8 +151,20 @@
     var figures = JSON.parse(data.textContent);
     Object.keys(figures).forEach(function (id) {
       var el = document.getElementById(id);
-      if (el) newPlot(el, figures[id].data || [], figures[id].layout);
+      if (!el) return;
+      newPlot(el, figures[id].data || [], figures[id].layout);
+      el.on("plotly_click", openRun);
     });
+  }
+
+  // A point whose customdata names a run page (site-relative, `render.site.slug_url`) opens it;
+  // the site's root is where this script's assets/ folder is, on disk or at a sub-path.
+  var SITE_ROOT = document.currentScript ? new URL("..", document.currentScript.src) : null;
+  var RUN_PAGE = /^runs\/[^/?#]+\/index\.html$/;
+
+  function openRun(event) {
+    var url = event.points.length ? event.points[0].customdata : null;
+    if (SITE_ROOT && typeof url === "string" && RUN_PAGE.test(url)) location.href = new URL(url, SITE_ROOT).href;
   }
 
   function drawSeries() {  // a run page's metrics, from the run's data.js (written once for all pages)
