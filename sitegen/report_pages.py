@@ -326,9 +326,11 @@ def _coverage_shown(cov: Coverage) -> list:
     return [cov.sessions, [(row.benchmark, [cell(c) for c in row.cells]) for row in cov.rows]]
 
 
-def _trend_heads(all_trends: list[Trend]) -> list[tuple[str, str, object]]:
-    """What the trends index shows of each trend: its name and newest point."""
-    return [(t.benchmark, t.metric, t.points[-1]) for t in all_trends]
+def _trend_heads(all_trends: list[Trend]) -> list[tuple[str, str, object, list[float | None]]]:
+    """What the trends index shows of each trend: its name, newest point and sparkline."""
+    from sitegen.render.trends import spark_values
+
+    return [(t.benchmark, t.metric, t.points[-1], spark_values(t)) for t in all_trends]
 
 
 def _day(now: float) -> str:

@@ -286,3 +286,46 @@ def test_a_summary_keeps_a_package_list_once_for_the_runs_that_share_it(built):
     summary = shard_summaries._read(str(out), int(path.stem))
     assert len(summary.listings) == 36  # every run is in a session: notable
     assert sorted(lists["pyarrow"] for lists in summary.packages) == ["17.0.0", "18.0.0"]
+
+
+def _spark_rows(out: Path) -> dict[str, tuple[list[tuple[float, float]], str, str]]:
+    """Each metric row of the trends index: its sparkline's points, newest value and change."""
+    rows = {}
+    page = (out / "trends/index.html").read_text()
+    row = re.compile(r'<td>([^<]+)</td>\s*<td>(?:<svg class="spark[^"]*"[^>]*>(.*?)</svg>)?</td>\s*'
+                     r'<td class="num">([^<]*)</td>\s*'
+                     r'<td class="num">(?:<span[^>]*>[^<]*</span>)?([^<]*)</td>', re.S)
+    for metric, lines, latest, change in row.findall(page):
+        points = [tuple(map(float, p.split(","))) for line in re.findall(r'points="([^"]*)"', lines)
+                  for p in line.split()]
+        rows[metric] = (points, latest, change)
+    return rows
+
+
+def test_the_trends_index_draws_each_metrics_newest_values_and_its_last_change(tmp_path):
+    root, out = tmp_path / "runs", tmp_path / "site"
+    for session, value in enumerate([100.0, 110.0, None, 130.0, 143.0]):
+        write_entry(root, session, "sort", None if value is None else {"time_taken_s": value, "rows": 5.0})
+    age(root)
+    config = make_config(root, out)
+    run_build(config)
+    rows = _spark_rows(out)
+    points, latest, change = rows["time_taken_s"]
+    assert (latest, change) == ("143", "+10.0%")  # from the value before it
+    assert [x for x, _y in points] == [0.0, 30.0, 90.0, 120.0]  # a failed night breaks the line
+    assert [y for _x, y in points] == [23.0, 17.9, 7.7, 1.0]  # (1 - (v - low) / (high - low)) * 22 + 1
+    assert [y for _x, y in rows["rows"][0]] == [12.0] * 4 and rows["rows"][2] == "+0.0%"  # flat: the middle
+    write_entry(root, 1, "sort", {"time_taken_s": 143.0, "rows": 5.0})  # an earlier night read again
+    age(root)
+    run_build(config)
+    assert [y for _x, y in _spark_rows(out)["time_taken_s"][0]][:2] == [23.0, 1.0]  # the index follows it
+
+
+def test_a_metric_at_a_new_level_shows_the_steps_change_on_the_trends_index(built):
+    _, out, _ = built
+    [step] = regressions(out)
+    page = (out / "trends/index.html").read_text()
+    benchmark = next(body for body in page.split("<tbody>") if f'>{step["benchmark"]}</a></th>' in body)
+    row = re.search(rf'<td>{step["metric"]}</td>.*?</tr>', benchmark, re.S)[0]
+    assert f'<span class="bad">▼ </span>{step["change"] * 100:+.1f}%' in row  # from the baseline
+    assert 'class="spark bad"' in row

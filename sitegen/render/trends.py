@@ -89,8 +89,13 @@ def trend_pages(benchmark: str, trends: list[Trend], flagged: list[Flagged], dir
     return Page(path, data)
 
 
+SPARK_POINTS = 30  # the newest values a trends index sparkline draws
+_SPARK_WIDTH, _SPARK_HEIGHT = 120, 24
+
+
 def trends_index(trends: list[Trend], flagged: list[Flagged], site: SiteInfo) -> Page:
-    """Every benchmark with its metric count, newest point and current steps."""
+    """Every benchmark, a row per metric: a sparkline of its newest values, the newest value and
+    its change from the one before, and the benchmark's newest point and current steps."""
     current = defaultdict(list)
     for f in flagged:
         if f.step.newest:
@@ -98,10 +103,10 @@ def trends_index(trends: list[Trend], flagged: list[Flagged], site: SiteInfo) ->
     rows: dict[str, dict] = {}
     for trend in trends:
         row = rows.setdefault(trend.benchmark, {
-            "benchmark": trend.benchmark, "path": trend_path(trend.benchmark), "metrics": 0,
+            "benchmark": trend.benchmark, "path": trend_path(trend.benchmark), "metrics": [],
             "newest": trend.points[-1], "by": trend.by,
         })
-        row["metrics"] += 1
+        row["metrics"].append(_spark_row(trend, current.get(trend.benchmark, [])))
         if trend.points[-1].at > row["newest"].at:
             row["newest"] = trend.points[-1]
     for row in rows.values():
@@ -112,8 +117,49 @@ def trends_index(trends: list[Trend], flagged: list[Flagged], site: SiteInfo) ->
         row["improvements"] = sum(1 for f in mine
                                   if f.step.kind == "improvement" and f.state != "acknowledged")
     data = render(site.theme, "trends.html", site=site, root=relative_root(TRENDS_PATH),
-                  rows=list(rows.values()), flagged=flagged, regression_path=regression_path)
+                  rows=list(rows.values()), flagged=flagged, regression_path=regression_path,
+                  spark_points=SPARK_POINTS)
     return Page(TRENDS_PATH, data)
+
+
+def spark_values(trend: Trend) -> list[float | None]:
+    """What a trends index sparkline draws of `trend`: its newest values (None: a failed run)."""
+    return [p.value for p in trend.points[-SPARK_POINTS:]]
+
+
+def _spark_row(trend: Trend, current: list[Flagged]) -> dict:
+    """A metric's row: its sparkline, newest value, and change: from the value before, or, while
+    a step it is in is current, from the step's baseline."""
+    values = spark_values(trend)
+    good = [v for v in values if v is not None]
+    latest = good[-1] if good else None
+    before = good[-2] if len(good) > 1 else None
+    change = (latest - before) / abs(before) if latest is not None and before else None
+    flagged = next((f for f in current if f.step.metric == trend.metric and f.state != "acknowledged"), None)
+    if flagged is not None:  # the level it is at now: its change from the baseline, not from last night
+        change = flagged.step.change
+    return {"metric": trend.metric, "lines": _spark_lines(values), "latest": latest, "change": change,
+            "step": flagged.step.kind if flagged else None}
+
+
+def _spark_lines(values: list[float | None]) -> list[str]:
+    """`values` as SVG polyline point lists, one per run of values between failed runs, scaled
+    into the sparkline's box (a flat series along its middle)."""
+    good = [v for v in values if v is not None]
+    if not good:
+        return []
+    low, high = min(good), max(good)
+    step = _SPARK_WIDTH / max(len(values) - 1, 1)
+    lines, points = [], []
+    for index, value in enumerate(values):
+        if value is None:
+            lines.append(points)
+            points = []
+            continue
+        level = 0.5 if high == low else (value - low) / (high - low)
+        points.append(f"{index * step:.1f},{(1 - level) * (_SPARK_HEIGHT - 2) + 1:.1f}")
+    lines.append(points)
+    return [" ".join(line) if len(line) > 1 else f"{line[0]} {line[0]}" for line in lines if line]
 
 
 def regressions_json(flagged: list[Flagged], run_urls: dict[str, str]) -> Page:

@@ -97,7 +97,7 @@ PAGE_TYPES = {
 }
 PLOTTED = {"run-training", "run-failed", "run-serving", "run-processing", "trend", "trend-sweep", "triage",
            "compare-runs", "compare-curves", "compare-sweep", "compare-serving", "page-weekly-report"}
-SCREENSHOT_PAGES = ("index", "run-training", "trend", "triage", "coverage", "compare-runs")
+SCREENSHOT_PAGES = ("index", "run-training", "trends", "trend", "triage", "coverage", "compare-runs")
 
 
 @pytest.fixture(scope="module")
