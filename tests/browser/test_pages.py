@@ -277,6 +277,23 @@ def test_a_click_on_a_trend_point_opens_its_run(page: Page, example_site: Path, 
     assert page_faults(page, state) == []
 
 
+PARAM_COLUMNS = """new Set([...document.querySelectorAll("table.params tr")]
+  .map(row => Math.round(row.getBoundingClientRect().left))).size"""
+
+
+def test_a_runs_parameters_take_two_columns_on_a_desk_and_one_on_a_phone(page: Page, example_site: Path):
+    url = example_site.as_uri() + "/" + example_path(example_site, "run-training")
+    visit(page, url)
+    assert page.evaluate("document.querySelectorAll('table.params tr').length") > 10
+    assert page.evaluate(PARAM_COLUMNS) == 2
+    try:
+        page.set_viewport(390, 844)
+        visit(page, url)
+        assert page.evaluate(PARAM_COLUMNS) == 1
+    finally:
+        page.set_viewport(*VIEWPORT)
+
+
 # --- log pages ---------------------------------------------------------------------------------
 
 TARGET = """(() => { const line = document.querySelector(":target"); if (!line) return null;
