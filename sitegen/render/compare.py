@@ -169,12 +169,11 @@ def _recency(run: Run) -> tuple[bool, float, str]:
 
 
 def _untitled(figure: dict) -> dict:
-    """The page's caption names the figure (a plotly title would repeat it); the legend goes
-    below the plot, which grows with it: long run names beside it would squeeze the plot."""
+    """The page's caption names the figure (a plotly title would repeat it); the plot grows with
+    its legend, which goes below it (`figures.LEGEND_BELOW`)."""
     layout = figure["layout"]
     layout.pop("title", None)
     layout["margin"]["t"] = 10
-    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
     layout["height"] = _PLOT_HEIGHT + _LEGEND_ROW * len(figure["data"])
     return figure
 

@@ -111,12 +111,17 @@ def json_numbers(values: list[float], exact: bool) -> orjson.Fragment | list[flo
     return orjson.Fragment(f"[{text}]".encode())
 
 
+# below the plot: beside it, long run names would squeeze the plot
+LEGEND_BELOW = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
+
+
 def _layout(x_title: str, y_title: str) -> dict:
     return {
         "autosize": True,
         "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
         "xaxis": {"title": {"text": label(x_title)}},
         "yaxis": {"title": {"text": label(y_title)}},
+        "legend": dict(LEGEND_BELOW),
     }
 
 

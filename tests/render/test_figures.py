@@ -95,3 +95,11 @@ def test_a_trend_names_its_metric_once_in_the_title_not_again_in_a_legend():
     points = [Point(f"s{i}", f"r{i}", f"night {i}", float(i), 1.0 + i, "completed") for i in range(3)]
     figure = trend_figure(Trend("bench", "time_s", "session", points), [])
     assert [trace.get("showlegend", True) for trace in figure["data"]] == [False]
+
+
+def test_legends_go_below_the_plot():
+    lines = [("a", [0.0, 1.0], [1.0, 2.0]), ("b", [0.0, 1.0], [2.0, 3.0])]
+    overlay = figures.overlay_figure("t", lines, "x", "y")
+    bars = figures.bar_chart(["op"], {"in": [1], "out": [2]}, "rows")
+    assert overlay["layout"]["legend"]["orientation"] == bars["layout"]["legend"]["orientation"] == "h"
+    assert overlay["layout"]["legend"]["y"] < 0
