@@ -294,6 +294,14 @@ def test_a_runs_parameters_take_two_columns_on_a_desk_and_one_on_a_phone(page: P
         page.set_viewport(*VIEWPORT)
 
 
+def test_the_runs_table_starts_on_the_first_screen_with_data_quality_in_the_header(
+        page: Page, example_site: Path):
+    visit(page, (example_site / "index.html").as_uri())
+    first_row = page.evaluate("document.querySelector('#runs tbody tr').getBoundingClientRect().top")
+    assert first_row < VIEWPORT[1], f"the first run is {first_row}px down a {VIEWPORT[1]}px screen"
+    assert page.evaluate("document.querySelector('header nav a').textContent").startswith("data quality")
+
+
 # --- log pages ---------------------------------------------------------------------------------
 
 TARGET = """(() => { const line = document.querySelector(":target"); if (!line) return null;
