@@ -329,3 +329,14 @@ def test_a_metric_at_a_new_level_shows_the_steps_change_on_the_trends_index(buil
     row = re.search(rf'<td>{step["metric"]}</td>.*?</tr>', benchmark, re.S)[0]
     assert f'<span class="bad">▼ </span>{step["change"] * 100:+.1f}%' in row  # from the baseline
     assert 'class="spark bad"' in row
+
+
+def test_a_run_page_links_the_trend_page_its_values_are_on(built):
+    _, out, _ = built
+    linked = {}
+    for page in out.glob("runs/*/index.html"):
+        found = re.search(r'<dt>Trend</dt><dd><a href="\.\./\.\./([^"]+)">', page.read_text())
+        if found:
+            linked[page] = found[1]
+    assert linked and all((out / target).is_file() for target in linked.values())
+    assert len(set(linked.values())) > 1  # each entry its own benchmark's page

@@ -71,6 +71,17 @@ def trends(runs: list[Run]) -> list[Trend]:
     return result
 
 
+def trend_of(run: Run) -> str | None:
+    """The benchmark whose trend page certainly shows `run` (its own values make the page): a
+    completed run with a measured metric, dated or in a session; not a serving run, whose points
+    are split by concurrency."""
+    benchmark = benchmark_of(run)
+    if (benchmark is None or run.status != "completed" or "timed out" in run.badges or run.points
+            or (run.session is None and run.created_at is None) or not _measured(tuple(run.summary))):
+        return None
+    return benchmark
+
+
 def benchmark_of(run: Run) -> str | None:
     """The benchmark a run belongs to, before its points split it by concurrency."""
     if run.benchmark:

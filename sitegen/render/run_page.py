@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from sitegen.analysis.repro import as_text, reproduction
+from sitegen.analysis.trends import trend_of
 from sitegen.jsonsafe import dumps_for_script
 from sitegen.model import Artifact, LogStream, MetricStats, Run, RunRef
 from sitegen.render.ansi import ansi_to_html
@@ -14,7 +15,7 @@ from sitegen.render.figures import figure_div_id
 from sitegen.render.markdown import untrusted_html
 from sitegen.render.processing import STATUS_MARKS, processing_view
 from sitegen.render.run_data import run_data_js
-from sitegen.render.site import SiteInfo, relative_root, session_path, slug_url
+from sitegen.render.site import SiteInfo, relative_root, session_path, slug_url, trend_path
 from sitegen.slug import run_slug, slugify
 
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # static hosts refuse big files (GitHub: 100 MB); the CLI has no cap
@@ -82,6 +83,7 @@ def _run_page(run: Run, site: SiteInfo, snapshot_published: bool, snapshot_size:
         snapshot_published=snapshot_published, snapshot_size=snapshot_size,
         files=files, data_files=[(a, href) for a, href in files if href and a.name.endswith(".csv")],
         session_href=session_path(run.session) if run.session else "",
+        trend=(benchmark, trend_path(benchmark)) if (benchmark := trend_of(run)) else None,
         parent=(run.parent, related_url(run, run.parent)) if run.parent else None,
         children=[(ref, related_url(run, ref)) for ref in run.children],
         env=sorted(run.env.items()), packages=sorted(run.packages.items(), key=lambda kv: kv[0].lower()),
