@@ -302,6 +302,17 @@ def test_the_runs_table_starts_on_the_first_screen_with_data_quality_in_the_head
     assert page.evaluate("document.querySelector('header nav a').textContent").startswith("data quality")
 
 
+def test_coverage_cells_are_tinted_by_state_and_keep_their_marks(page: Page, example_site: Path):
+    visit(page, (example_site / "coverage.html").as_uri())
+    cells = page.evaluate("""Object.fromEntries(["st-completed", "st-failed", "cov-missing"].map(name => {
+      const cell = document.querySelector(`table.coverage td.${name}`);
+      return [name, {background: getComputedStyle(cell).backgroundColor, mark: cell.textContent.trim()}];
+    }))""")
+    backgrounds = {cell["background"] for cell in cells.values()}
+    assert len(backgrounds) == 3 and "rgba(0, 0, 0, 0)" not in backgrounds, cells
+    assert [cell["mark"] for cell in cells.values()] == ["✓", "✗", "–"], cells
+
+
 # --- log pages ---------------------------------------------------------------------------------
 
 TARGET = """(() => { const line = document.querySelector(":target"); if (!line) return null;
