@@ -10,7 +10,7 @@ A directory whose mtime has not moved since the last build is not listed again
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -157,19 +157,17 @@ class Walk:
                 stamp = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)  # stat'ed once per build
                 yield Location(root, directory, run_id, entry.reader, stamp=stamp)
                 continue
-            parent = directory if directory.endswith(os.sep) else directory + os.sep
-            stack.extend(parent + name for name in reversed(entry.subdirs))  # names hold no separator
+            stack.extend(_below(directory, reversed(entry.subdirs)))
 
 
 def _forget_below(dirs: dict[str, DirEntry], directory: str, before: DirEntry, now: DirEntry) -> None:
     """Drop from `dirs` the listings below `directory` that its listing `now` no longer leads to."""
-    parent = directory if directory.endswith(os.sep) else directory + os.sep
     kept = frozenset(now.subdirs)  # a run's directory lists none
-    stack = [parent + name for name in before.subdirs if name not in kept]
+    stack = _below(directory, [name for name in before.subdirs if name not in kept])
     while stack:
         entry = dirs.pop(path := stack.pop(), None)
         if entry is not None:
-            stack.extend(path + os.sep + name for name in entry.subdirs)
+            stack.extend(_below(path, entry.subdirs))
 
 
 def _reachable(dirs: dict[str, DirEntry], roots: Sequence[str]) -> dict[str, DirEntry]:
@@ -183,9 +181,14 @@ def _reachable(dirs: dict[str, DirEntry], roots: Sequence[str]) -> dict[str, Dir
             continue
         kept[directory] = entry
         if entry.reader is None:
-            parent = directory if directory.endswith(os.sep) else directory + os.sep
-            stack.extend(parent + name for name in entry.subdirs)
+            stack.extend(_below(directory, entry.subdirs))
     return kept
+
+
+def _below(directory: str, names: Iterable[str]) -> list[str]:
+    """The paths of `names` in `directory` (a root may end with a separator; names hold none)."""
+    parent = directory if directory.endswith(os.sep) else directory + os.sep
+    return [parent + name for name in names]
 
 
 def store_uri(path: str) -> str:

@@ -340,3 +340,12 @@ def test_a_run_page_links_the_trend_page_its_values_are_on(built):
             linked[page] = found[1]
     assert linked and all((out / target).is_file() for target in linked.values())
     assert len(set(linked.values())) > 1  # each entry its own benchmark's page
+
+
+def test_a_value_that_is_not_finite_breaks_the_sparkline_like_a_failed_night():
+    from sitegen.analysis.trends import Point, Trend
+    from sitegen.render.trends import spark_values
+
+    values = [1.0, float("inf"), 2.0, float("nan"), None, 3.0]
+    points = [Point(f"s{i}", f"r{i}", f"n{i}", float(i), v, "completed") for i, v in enumerate(values)]
+    assert spark_values(Trend("b", "m", "session", points)) == [1.0, None, 2.0, None, None, 3.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 from sitegen.analysis.acknowledged import Flagged
@@ -123,8 +124,10 @@ def trends_index(trends: list[Trend], flagged: list[Flagged], site: SiteInfo) ->
 
 
 def spark_values(trend: Trend) -> list[float | None]:
-    """What a trends index sparkline draws of `trend`: its newest values (None: a failed run)."""
-    return [p.value for p in trend.points[-SPARK_POINTS:]]
+    """What a trends index sparkline draws of `trend`: its newest values (None: a failed run, or
+    a value that is not a finite number, which no line can be drawn through)."""
+    return [p.value if p.value is not None and math.isfinite(p.value) else None
+            for p in trend.points[-SPARK_POINTS:]]
 
 
 def _spark_row(trend: Trend, current: list[Flagged]) -> dict:

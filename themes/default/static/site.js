@@ -238,7 +238,6 @@
     }
     return out;
   }
-  window.sitegenSmoothed = smoothed;
 
   function seriesControls(view, redraw) {
     var controls = document.getElementById("plot-controls");
